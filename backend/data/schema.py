@@ -1,0 +1,87 @@
+"""Table definitions (SQLAlchemy Core), shared by every SQL store and the migrations.
+
+Times are epoch seconds (float) so lease arithmetic is plain comparison on every database.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+executors = sa.Table(
+    "executors",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("heartbeat_at", sa.Float, nullable=False),
+    sa.Column("stopped_at", sa.Float),
+)
+
+graphs = sa.Table(
+    "graphs",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("user_id", sa.String(64), nullable=False, index=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("is_active", sa.Boolean, nullable=False),
+    sa.Column("deleted", sa.Boolean, nullable=False),
+    sa.Column("data", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+graph_executions = sa.Table(
+    "graph_executions",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("graph_id", sa.String(64), nullable=False, index=True),
+    sa.Column("graph_version", sa.Integer, nullable=False),
+    sa.Column("user_id", sa.String(64), nullable=False, index=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("inputs", sa.JSON, nullable=False),
+    sa.Column("outputs", sa.JSON, nullable=False),
+    sa.Column("error", sa.Text),
+    sa.Column("owner", sa.String(64)),
+    sa.Column("lease_expires_at", sa.Float),
+    sa.Column("cancel_requested", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("started_at", sa.Float),
+    sa.Column("ended_at", sa.Float),
+    sa.Column("deadline_at", sa.Float),
+    sa.Index("ix_graph_executions_status_created", "status", "created_at"),
+)
+
+node_executions = sa.Table(
+    "node_executions",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("run_id", sa.String(64), nullable=False),
+    # Creation order within the run: "the oldest INCOMPLETE execution" is the lowest seq.
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("node_id", sa.String(64), nullable=False),
+    sa.Column("block_id", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("input_data", sa.JSON, nullable=False),
+    sa.Column("output_data", sa.JSON, nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("error", sa.Text),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("started_at", sa.Float),
+    sa.Column("ended_at", sa.Float),
+    sa.Index("ix_node_executions_run_seq", "run_id", "seq", unique=True),
+)
+
+execution_events = sa.Table(
+    "execution_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(64), nullable=False),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("data", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Index("ix_execution_events_run_id", "run_id", "id"),
+)

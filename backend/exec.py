@@ -1,0 +1,19 @@
+"""Executor entrypoint: `python -m backend.exec` or `python backend/exec.py`."""
+
+if __package__ in (None, ""):
+    # Run as a script: make the checkout importable the way `-m` would.
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from backend.app import run_processes
+from backend.executor.manager import ExecutionManager
+
+
+def main() -> None:
+    run_processes(ExecutionManager())
+
+
+if __name__ == "__main__":
+    main()

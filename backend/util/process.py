@@ -1,0 +1,136 @@
+"""AppProcess: the lifecycle every long-running service of the backend shares.
+
+A process runs in the foreground (``start()``) or as a child (``start(background=True)``).
+Its ``_main`` is the only place that turns outcomes into exit codes:
+
+* ``run()`` returns          -> exit 0 (graceful stop)
+* a ``BackendError`` escapes -> ONE log line naming the problem, exit 1 (fail fast)
+* anything else escapes      -> a traceback, exit 1 (a bug)
+
+Signal handlers only set flags: the first SIGTERM/SIGINT asks ``run()`` to wind down
+(two-phase shutdown is the subclass's business), a second one exits at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from multiprocessing.process import BaseProcess
+from types import FrameType
+from typing import Any, ClassVar
+
+from backend.errors import BackendError
+from backend.settings import Settings, load_settings
+from backend.util.logs import configure_logging
+
+logger = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+# Children are spawned, not forked: a fresh interpreter inherits no locks, threads or
+# open database connections from the parent.
+_mp = multiprocessing.get_context("spawn")
+
+
+class AppProcess(ABC):
+    name: ClassVar[str] = "process"
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self._given_settings = settings
+        self._init_runtime()
+
+    def _init_runtime(self) -> None:
+        self._stop_requested = threading.Event()
+        self._signals = 0
+        self._stop_callbacks: list[Callable[[], None]] = []
+        self.settings: Settings = self._given_settings or Settings.model_construct()
+
+    # Only configuration crosses to a spawned child; runtime state is rebuilt there.
+    def __getstate__(self) -> dict[str, Any]:
+        return {"_given_settings": self._given_settings}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._init_runtime()
+
+    # -- what subclasses implement --------------------------------------------------
+
+    @abstractmethod
+    def run(self) -> None:
+        """Serve until ``stopping`` becomes true, then wind down and return."""
+
+    def cleanup(self) -> None:  # noqa: B027 - optional hook
+        """Release resources; runs after ``run`` however it ended."""
+
+    # -- stop requests (thread- and signal-safe: they only set flags) ---------------
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop_requested.is_set()
+
+    def stop(self) -> None:
+        self._stop_requested.set()
+        for callback in list(self._stop_callbacks):
+            callback()
+
+    def on_stop(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` when a stop is requested (e.g. to wake an event loop)."""
+        self._stop_callbacks.append(callback)
+        if self.stopping:
+            callback()
+
+    def wait_for_stop(self, timeout: float | None = None) -> bool:
+        return self._stop_requested.wait(timeout)
+
+    # -- starting ---------------------------------------------------------------------
+
+    def start(self, background: bool = False) -> BaseProcess | int:
+        """Run in a spawned child (returns the process) or here (returns the exit code)."""
+        if background:
+            child = _mp.Process(target=_child_main, args=(self,), name=self.name)
+            child.start()
+            return child
+        return self._main()
+
+    def _main(self) -> int:
+        multiprocessing.current_process().name = self.name
+        configure_logging()
+        self._install_signal_handlers()
+        try:
+            self.settings = self._given_settings or load_settings()
+            configure_logging(self.settings.log_level, self.settings.log_format)
+            self.run()
+            return EXIT_OK
+        except BackendError as exc:
+            logger.error("%s: %s", self.name, exc.message)
+            return EXIT_FAILURE
+        except Exception:
+            logger.exception("%s crashed", self.name)
+            return EXIT_FAILURE
+        finally:
+            try:
+                self.cleanup()
+            except Exception:
+                logger.exception("%s cleanup failed", self.name)
+
+    def _install_signal_handlers(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self._signals += 1
+        if self._signals > 1:
+            # The operator insists: no more grace.
+            os._exit(EXIT_FAILURE)
+        self.stop()
+
+
+def _child_main(process: AppProcess) -> None:
+    raise SystemExit(process._main())
