@@ -1,0 +1,276 @@
+"""SendWebRequestBlock: HTTP requests with a guard against reaching internal networks.
+
+Graph authors choose the URL, so by default a request may only reach public addresses
+(no loopback, private, link-local or otherwise non-global targets). The check runs
+when each connection is opened, on the very addresses the socket then connects to,
+so redirects and DNS answers that change between lookups cannot slip past it.
+"""
+
+import functools
+import http.client
+import ipaddress
+import json
+import socket
+import ssl
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from enum import StrEnum
+from typing import Any
+
+from pydantic import Field
+
+from .base import Block, BlockContext, BlockSchema, TestVector
+
+REQUEST_TIMEOUT_SECONDS = 30.0
+MAX_RESPONSE_BYTES = 10 * 1024 * 1024
+
+
+class HttpMethod(StrEnum):
+    GET = "GET"
+    POST = "POST"
+    PUT = "PUT"
+    DELETE = "DELETE"
+    PATCH = "PATCH"
+    OPTIONS = "OPTIONS"
+    HEAD = "HEAD"
+
+
+class NetworkPolicyError(Exception):
+    """The target address is not allowed by the operator's network policy."""
+
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def blocked_reason(ip: IPAddress) -> str | None:
+    """Why ``ip`` is off limits without private network access, or None if public."""
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_loopback:
+        return "loopback"
+    if ip.is_link_local:
+        return "link-local"
+    if ip.is_private:
+        return "private"
+    if not ip.is_global or ip.is_multicast:
+        return "non-public"
+    return None
+
+
+def _guarded_connect(
+    address: tuple[str, int],
+    timeout: float | None = None,
+    source_address: tuple[str, int] | None = None,
+    *,
+    allow_private: bool,
+) -> socket.socket:
+    host, port = address
+    candidates = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    if not allow_private:
+        for *_, sockaddr in candidates:
+            ip = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
+            if reason := blocked_reason(ip):
+                raise NetworkPolicyError(
+                    f"refusing to connect to {host}: {ip} is a {reason} address "
+                    "(private network access is disabled)"
+                )
+    last_error: OSError | None = None
+    for family, kind, proto, _, sockaddr in candidates:
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.settimeout(timeout)
+            if source_address:
+                sock.bind(source_address)
+            sock.connect(sockaddr)
+            return sock
+        except OSError as exc:
+            sock.close()
+            last_error = exc
+    raise last_error or OSError(f"no address found for {host}")
+
+
+class _GuardedHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, *args: Any, allow_private: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._create_connection = functools.partial(_guarded_connect, allow_private=allow_private)
+
+
+class _GuardedHTTPSConnection(http.client.HTTPSConnection):
+    def __init__(self, *args: Any, allow_private: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._create_connection = functools.partial(_guarded_connect, allow_private=allow_private)
+
+
+class _GuardedHTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, allow_private: bool) -> None:
+        super().__init__()
+        self.allow_private = allow_private
+
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(
+            _GuardedHTTPConnection,  # type: ignore[arg-type]  # takes one more keyword
+            req,
+            allow_private=self.allow_private,
+        )
+
+
+class _GuardedHTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, allow_private: bool) -> None:
+        super().__init__(context=ssl.create_default_context())
+        self.allow_private = allow_private
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(
+            _GuardedHTTPSConnection,  # type: ignore[arg-type]  # takes one more keyword
+            req,
+            context=self._context,  # type: ignore[attr-defined]
+            allow_private=self.allow_private,
+        )
+
+
+def _opener(allow_private: bool) -> urllib.request.OpenerDirector:
+    # Built by hand rather than with build_opener: no proxies from the environment
+    # (the guard must see the real target) and no ftp/file handlers a redirect could use.
+    opener = urllib.request.OpenerDirector()
+    for handler in (
+        urllib.request.ProxyHandler({}),
+        urllib.request.UnknownHandler(),
+        _GuardedHTTPHandler(allow_private),
+        _GuardedHTTPSHandler(allow_private),
+        urllib.request.HTTPDefaultErrorHandler(),
+        urllib.request.HTTPRedirectHandler(),
+        urllib.request.HTTPErrorProcessor(),
+    ):
+        opener.add_handler(handler)
+    return opener
+
+
+def _encode_body(body: Any, json_format: bool) -> tuple[bytes | None, str | None]:
+    """The request body and the content type it implies (None: caller's or none)."""
+    if body is None:
+        return None, None
+    if json_format and isinstance(body, str):
+        try:
+            body = json.loads(body)
+        except ValueError:
+            json_format = False  # plain text, sent as it is
+    if json_format:
+        return json.dumps(body).encode(), "application/json"
+    if isinstance(body, dict):
+        return urllib.parse.urlencode(body, doseq=True).encode(), (
+            "application/x-www-form-urlencoded"
+        )
+    return str(body).encode(), "text/plain; charset=utf-8"
+
+
+def _read_body(response: Any, json_format: bool) -> Any:
+    raw: bytes = response.read(MAX_RESPONSE_BYTES + 1)
+    if len(raw) > MAX_RESPONSE_BYTES:
+        raise ValueError(f"response is larger than {MAX_RESPONSE_BYTES} bytes")
+    charset = response.headers.get_content_charset() or "utf-8"
+    try:
+        text = raw.decode(charset, errors="replace")
+    except LookupError:
+        text = raw.decode("utf-8", errors="replace")
+    if json_format and text.strip():
+        try:
+            return json.loads(text)
+        except ValueError:
+            pass  # not JSON after all: hand over the text
+    return text
+
+
+class SendWebRequestBlock(Block):
+    id = "6595ae1f-b924-42cb-9a41-551a0611c4b4"
+    description = "Sends an HTTP request and outputs the response by status class."
+    categories = ("OUTPUT",)
+
+    class Input(BlockSchema):
+        url: str = Field(description="The http or https URL to call.")
+        method: HttpMethod = Field(default=HttpMethod.POST, description="The HTTP method.")
+        headers: dict[str, str] = Field(default_factory=dict, description="Request headers.")
+        json_format: bool = Field(
+            default=True, description="Send the body as JSON and parse a JSON response."
+        )
+        body: Any = Field(default=None, description="The request body, if any.")
+
+    class Output(BlockSchema):
+        response: Any = Field(description="The response body of a 2xx answer.")
+        client_error: Any = Field(description="The response body of a 4xx answer.")
+        server_error: Any = Field(description="The response body of a 5xx answer.")
+
+    test_vectors = (
+        TestVector(
+            {"url": "http://127.0.0.1:9/", "method": "GET"},
+            [
+                (
+                    "error",
+                    "refusing to connect to 127.0.0.1: 127.0.0.1 is a loopback address "
+                    "(private network access is disabled)",
+                )
+            ],
+        ),
+        TestVector(
+            {"url": "http://169.254.169.254/latest/meta-data"},
+            [
+                (
+                    "error",
+                    "refusing to connect to 169.254.169.254: 169.254.169.254 is a link-local "
+                    "address (private network access is disabled)",
+                )
+            ],
+        ),
+        TestVector(
+            {"url": "file:///etc/passwd"},
+            [("error", "unsupported URL scheme 'file': use http or https")],
+        ),
+    )
+
+    # A plain generator: base.execute runs it in a worker thread, off the event loop.
+    def run(self, input_data: Input, ctx: BlockContext) -> Iterator[tuple[str, Any]]:
+        parts = urllib.parse.urlsplit(input_data.url)
+        if parts.scheme not in ("http", "https"):
+            yield "error", f"unsupported URL scheme '{parts.scheme}': use http or https"
+            return
+        if not parts.hostname:
+            yield "error", f"URL has no host: {input_data.url}"
+            return
+
+        headers = dict(input_data.headers)
+        data, content_type = _encode_body(input_data.body, input_data.json_format)
+        if content_type and not any(k.lower() == "content-type" for k in headers):
+            headers["Content-Type"] = content_type
+        request = urllib.request.Request(
+            input_data.url, data=data, headers=headers, method=input_data.method.value
+        )
+        opener = _opener(ctx.allow_private_network)
+        try:
+            with opener.open(request, timeout=REQUEST_TIMEOUT_SECONDS) as response:
+                result = _read_body(response, input_data.json_format)
+        except urllib.error.HTTPError as exc:
+            status = exc.code
+            try:
+                result = _read_body(exc, input_data.json_format)
+            except Exception:
+                result = str(exc)
+            finally:
+                exc.close()
+            if 400 <= status < 500:
+                yield "client_error", result
+            elif 500 <= status < 600:
+                yield "server_error", result
+            else:
+                yield "error", f"unexpected HTTP status {status} {exc.reason}"
+            return
+        except NetworkPolicyError as exc:
+            yield "error", str(exc)
+            return
+        except urllib.error.URLError as exc:
+            yield "error", f"request to {parts.hostname} failed: {exc.reason}"
+            return
+        except Exception as exc:  # timeouts, protocol errors, oversized bodies
+            yield "error", f"request to {parts.hostname} failed: {exc}"
+            return
+        yield "response", result

@@ -1,0 +1,245 @@
+"""Graph validation: every problem a user can act on, each naming its node and pin.
+
+Nothing here raises for a bad graph: callers get the full list and decide.
+"""
+
+from __future__ import annotations
+
+import functools
+import types
+from collections import Counter
+from dataclasses import dataclass
+from typing import Annotated, Any, Union, get_args, get_origin
+
+from pydantic import TypeAdapter, ValidationError
+
+from backend.blocks import get_block
+from backend.blocks.base import Block, BlockType
+from backend.data.graph import Graph, Link, Node
+from backend.executor.pins import (
+    DICT_SPLIT,
+    LIST_SPLIT,
+    base_pin,
+    dynamic_pin_problem,
+    parse_path,
+)
+
+
+@dataclass(frozen=True)
+class GraphError:
+    node_id: str | None
+    pin: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = []
+        if self.node_id is not None:
+            where.append(f"node {self.node_id}")
+        if self.pin is not None:
+            where.append(f"pin {self.pin}")
+        return f"{' '.join(where)}: {self.message}" if where else self.message
+
+
+def validate_graph(graph: Graph, *, for_run: bool = False) -> list[GraphError]:
+    """All problems of ``graph``; ``for_run`` adds the checks only a run needs.
+
+    Loops are allowed. NOTE nodes only need a known block: they never run.
+    """
+    errors: list[GraphError] = []
+    counts = Counter(node.id for node in graph.nodes)
+    for node_id, count in counts.items():
+        if count > 1:
+            errors.append(GraphError(node_id, None, f"duplicate node id ({count} nodes share it)"))
+
+    blocks: dict[str, Block] = {}
+    for node in graph.nodes:
+        block = get_block(node.block_id)
+        if block is None:
+            errors.append(GraphError(node.id, None, f"unknown block id {node.block_id}"))
+        elif node.id not in blocks:
+            blocks[node.id] = block
+
+    for link in graph.links:
+        errors.extend(_link_errors(graph, link, blocks))
+
+    checked: set[str] = set()
+    for node in graph.nodes:
+        block = blocks.get(node.id)
+        if block is None or block.block_type == BlockType.NOTE or node.id in checked:
+            continue  # a duplicate id is reported once, above; its first node is checked
+        checked.add(node.id)
+        errors.extend(_default_errors(node, block))
+        if for_run:
+            errors.extend(_missing_input_errors(graph, node, block))
+    return errors
+
+
+def validate_run_inputs(graph: Graph, inputs: dict[str, Any]) -> list[GraphError]:
+    """Every run input must name one of the graph's agent inputs."""
+    known = sorted(agent_input_names(graph))
+    known_text = ", ".join(known) if known else "none (this graph takes no inputs)"
+    return [
+        GraphError(None, name, f"unknown run input {name!r}; known inputs: {known_text}")
+        for name in inputs
+        if name not in known
+    ]
+
+
+def agent_input_names(graph: Graph) -> set[str]:
+    """The ``name`` defaults of the graph's INPUT nodes (what a run's inputs may set)."""
+    names = set()
+    for node in graph.nodes:
+        block = get_block(node.block_id)
+        name = node.input_default.get("name")
+        if block is not None and block.block_type == BlockType.INPUT and isinstance(name, str):
+            names.add(name)
+    return names
+
+
+# -- links ------------------------------------------------------------------------------
+
+
+def _describe(link: Link) -> str:
+    return f"link {link.source_id}.{link.source_name} -> {link.sink_id}.{link.sink_name}"
+
+
+def _link_errors(graph: Graph, link: Link, blocks: dict[str, Block]) -> list[GraphError]:
+    errors = []
+    for node_id, pin, role in (
+        (link.source_id, link.source_name, "source"),
+        (link.sink_id, link.sink_name, "sink"),
+    ):
+        if not graph.has_node(node_id):
+            errors.append(
+                GraphError(node_id, pin, f"{_describe(link)}: its {role} node does not exist")
+            )
+    if errors:
+        return errors
+
+    source = blocks.get(link.source_id)
+    if source is not None and source.block_type != BlockType.NOTE:
+        outputs = source.output_pins()
+        if base_pin(link.source_name) not in outputs:
+            errors.append(
+                GraphError(
+                    link.source_id,
+                    link.source_name,
+                    f"{_describe(link)}: {source.name} has no output pin "
+                    f"{base_pin(link.source_name)!r} (outputs: {', '.join(sorted(outputs))})",
+                )
+            )
+
+    sink = blocks.get(link.sink_id)
+    if sink is not None and sink.block_type != BlockType.NOTE:
+        inputs = sink.input_pins()
+        if base_pin(link.sink_name) not in inputs:
+            errors.append(
+                GraphError(
+                    link.sink_id,
+                    link.sink_name,
+                    f"{_describe(link)}: {sink.name} has no input pin "
+                    f"{base_pin(link.sink_name)!r} (inputs: {', '.join(sorted(inputs))})",
+                )
+            )
+        elif problem := dynamic_pin_problem(link.sink_name):
+            errors.append(GraphError(link.sink_id, link.sink_name, f"{_describe(link)}: {problem}"))
+    return errors
+
+
+# -- defaults ---------------------------------------------------------------------------
+
+
+def _default_errors(node: Node, block: Block) -> list[GraphError]:
+    errors = []
+    fields = block.Input.model_fields
+    for key, value in node.input_default.items():
+        base = base_pin(key)
+        if base not in fields:
+            continue  # AutoGPT exports carry extra keys; the block ignores them
+        if key != base and (problem := dynamic_pin_problem(key)):
+            errors.append(GraphError(node.id, key, problem))
+            continue
+        adapter = _adapter_for(block.Input, key)
+        if adapter is None:
+            continue
+        try:
+            adapter.validate_python(value)
+        except ValidationError as exc:
+            errors.append(GraphError(node.id, key, _type_problem(value, exc)))
+    return errors
+
+
+def _type_problem(value: Any, exc: ValidationError) -> str:
+    shown = repr(value)
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    first = exc.errors()[0]
+    place = ".".join(str(p) for p in first["loc"])
+    detail = f"{place}: {first['msg']}" if place else first["msg"]
+    return f"default {shown} has the wrong type: {detail}"
+
+
+@functools.lru_cache(maxsize=1024)
+def _adapter_for(schema: type[Any], pin: str) -> TypeAdapter[Any] | None:
+    """A validator for one (possibly dynamic) pin; None when its type cannot be known."""
+    base = base_pin(pin)
+    info = schema.model_fields[base]
+    annotation: Any = info.annotation
+    if pin != base:
+        steps = parse_path(pin[len(base) :]) or []
+        for delim, _ in steps:
+            annotation = _element_type(annotation, delim)
+            if annotation is None:
+                return None
+        return TypeAdapter(annotation)
+    if info.metadata:
+        annotation = Annotated[(annotation, *info.metadata)]
+    return TypeAdapter(annotation)
+
+
+def _element_type(annotation: Any, delim: str) -> Any | None:
+    """The type of one entry of a dict/list annotation; None when not statically known."""
+    annotation = _strip_optional(annotation)
+    origin = get_origin(annotation)
+    args = get_args(annotation)
+    if annotation is Any:
+        return Any
+    if delim == DICT_SPLIT and origin is dict:
+        return args[1] if len(args) == 2 else Any
+    if delim == LIST_SPLIT and origin is list:
+        return args[0] if args else Any
+    return None
+
+
+def _strip_optional(annotation: Any) -> Any:
+    if get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    if get_origin(annotation) in (Union, types.UnionType):
+        members = [a for a in get_args(annotation) if a is not type(None)]
+        if len(members) == 1:
+            return members[0]
+    return annotation
+
+
+# -- required inputs (for a run) ----------------------------------------------------------
+
+
+def _missing_input_errors(graph: Graph, node: Node, block: Block) -> list[GraphError]:
+    errors = []
+    defaulted = {base_pin(key) for key in node.input_default}
+    linked = {base_pin(link.sink_name) for link in graph.links_to(node.id)}
+    required = block.Input.required_pins()
+    if block.block_type == BlockType.INPUT:
+        # The run feeds `value`; `name` is how the run's inputs find this node.
+        required = required - {"value", "name"}
+        name = node.input_default.get("name")
+        if "name" in block.input_pins() and not (isinstance(name, str) and name.strip()):
+            errors.append(GraphError(node.id, "name", "an agent input needs a name"))
+    for pin in sorted(required):
+        if pin not in defaulted and pin not in linked:
+            errors.append(
+                GraphError(
+                    node.id, pin, f"required input of {block.name} is neither set nor linked"
+                )
+            )
+    return errors

@@ -1,0 +1,203 @@
+"""The dataflow semantics of one run, in memory and storage-agnostic.
+
+``RunState`` holds a run's node executions and decides, when a node finishes, which
+downstream executions receive its outputs and which become ready (AutoGPT semantics):
+
+* an output travels along every link whose source pin (or a path into it) matches;
+* a value fills the oldest INCOMPLETE execution of the sink that lacks that pin, else a
+  new execution is created;
+* an execution is QUEUED once every linked input pin has a value (defaults never
+  satisfy a linked pin);
+* a static link keeps its last value: it fills that pin of every waiting execution
+  and of every execution created later.
+
+Whoever owns the run persists the executions each method returns.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from backend.blocks import get_block
+from backend.blocks.base import BlockType
+from backend.data.execution import NodeExecution, NodeStatus, RunStatus
+from backend.data.graph import Graph, Link, Node
+from backend.executor.pins import merge_dynamic_pins, select_output
+
+IdFactory = Callable[[], str]
+
+
+def _new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class RunState:
+    def __init__(
+        self,
+        run_id: str,
+        graph: Graph,
+        executions: Iterable[NodeExecution] = (),
+        new_id: IdFactory = _new_id,
+    ) -> None:
+        self.run_id = run_id
+        self.graph = graph.with_static_output_links()
+        self.new_id = new_id
+        self.executions: dict[str, NodeExecution] = {}
+        self._by_node: dict[str, list[NodeExecution]] = defaultdict(list)
+        self._static: dict[tuple[str, str], Any] = {}
+        self._next_seq = 0
+        for ne in sorted(executions, key=lambda e: e.seq):
+            self._add(ne)
+            # The last value each static link delivered is derivable from the inputs.
+            for pin in self.graph.static_input_pins(ne.node_id):
+                if pin in ne.input_data:
+                    self._static[(ne.node_id, pin)] = ne.input_data[pin]
+
+    # -- building ------------------------------------------------------------------------
+
+    def _add(self, ne: NodeExecution) -> None:
+        self.executions[ne.id] = ne
+        self._by_node[ne.node_id].append(ne)
+        self._next_seq = max(self._next_seq, ne.seq + 1)
+
+    def _create(self, node: Node, now: float) -> NodeExecution:
+        ne = NodeExecution(
+            id=self.new_id(),
+            run_id=self.run_id,
+            seq=self._next_seq,
+            node_id=node.id,
+            block_id=node.block_id,
+            created_at=now,
+        )
+        self._add(ne)
+        return ne
+
+    def start(self, inputs: dict[str, Any], now: float) -> list[NodeExecution]:
+        """The starting executions of a new run, QUEUED (the run's inputs feed INPUT nodes)."""
+        started = []
+        for node in self.graph.starting_nodes():
+            ne = self._create(node, now)
+            block = get_block(node.block_id)
+            name = node.input_default.get("name")
+            if block is not None and block.block_type == BlockType.INPUT and name in inputs:
+                ne.input_data = {"value": inputs[name]}
+            self._queue(ne, node)
+            started.append(ne)
+        return started
+
+    # -- queries -------------------------------------------------------------------------
+
+    def with_status(self, *statuses: NodeStatus) -> list[NodeExecution]:
+        return [ne for ne in self.executions.values() if ne.status in statuses]
+
+    def is_idle(self) -> bool:
+        """Nothing is queued or running: the run is over (INCOMPLETE ones never run)."""
+        return not self.with_status(NodeStatus.QUEUED, NodeStatus.RUNNING)
+
+    def final_status(self) -> RunStatus:
+        return RunStatus.FAILED if self.first_error() is not None else RunStatus.COMPLETED
+
+    def first_error(self) -> str | None:
+        failed = self.with_status(NodeStatus.FAILED)
+        if not failed:
+            return None
+        ne = min(failed, key=lambda e: (e.ended_at or 0.0, e.seq))
+        return f"node {ne.node_id} ({_block_name(ne.block_id)}) failed: {ne.error}"
+
+    def outputs(self) -> dict[str, list[Any]]:
+        """Graph outputs: every OUTPUT node's values, keyed by its `name` input."""
+        result: dict[str, list[Any]] = {}
+        for ne in sorted(self.with_status(NodeStatus.COMPLETED), key=lambda e: e.seq):
+            block = get_block(ne.block_id)
+            if block is None or block.block_type != BlockType.OUTPUT:
+                continue
+            name = str(ne.input_data.get("name", ""))
+            for pin, value in ne.output_data:
+                if pin == "output":
+                    result.setdefault(name, []).append(value)
+        return result
+
+    # -- transitions -----------------------------------------------------------------------
+
+    def complete(
+        self, ne: NodeExecution, outputs: list[tuple[str, Any]], now: float
+    ) -> list[NodeExecution]:
+        """Record a node's outputs and route them; returns every execution that changed."""
+        ne.set_status(NodeStatus.COMPLETED)
+        ne.output_data = list(outputs)
+        ne.ended_at = now
+        changed: dict[str, NodeExecution] = {ne.id: ne}
+        links = self.graph.links_from(ne.node_id)
+        for pin, value in outputs:
+            for link in links:
+                travels, data = select_output(pin, value, link.source_name)
+                if travels:
+                    for target in self._deliver(link, data, now):
+                        changed[target.id] = target
+        return list(changed.values())
+
+    def fail(self, ne: NodeExecution, error: str, now: float) -> list[NodeExecution]:
+        """A failed node routes nothing: its downstream never runs."""
+        ne.set_status(NodeStatus.FAILED)
+        ne.error = error
+        ne.ended_at = now
+        return [ne]
+
+    def terminate(self, now: float, error: str | None = None) -> list[NodeExecution]:
+        """End every unfinished execution (cancel, deadline)."""
+        changed = []
+        for ne in self.with_status(NodeStatus.INCOMPLETE, NodeStatus.QUEUED, NodeStatus.RUNNING):
+            ne.set_status(NodeStatus.TERMINATED)
+            ne.error = error
+            ne.ended_at = now
+            changed.append(ne)
+        return changed
+
+    def _deliver(self, link: Link, data: Any, now: float) -> list[NodeExecution]:
+        sink = self.graph.node(link.sink_id)
+        block = get_block(sink.block_id)
+        if block is not None and block.block_type == BlockType.NOTE:
+            return []
+        pin = link.sink_name
+        if link.is_static:
+            self._static[(sink.id, pin)] = data
+        waiting = [ne for ne in self._by_node[sink.id] if ne.status == NodeStatus.INCOMPLETE]
+        target = next((ne for ne in waiting if pin not in ne.input_data), None)
+        if target is None:
+            target = self._create(sink, now)
+        target.input_data[pin] = data
+        touched = [target]
+        if link.is_static:
+            touched += [ne for ne in waiting if ne is not target]
+        for ne in touched:
+            self._queue(ne, sink)
+        return touched
+
+    def _queue(self, ne: NodeExecution, node: Node) -> None:
+        """Fill static pins; queue the execution once every linked pin has a value."""
+        for pin in self.graph.static_input_pins(node.id):
+            if pin not in ne.input_data and (node.id, pin) in self._static:
+                ne.input_data[pin] = self._static[(node.id, pin)]
+        if not self.graph.linked_input_pins(node.id) <= ne.input_data.keys():
+            return
+        merged = {**node.input_default, **ne.input_data}
+        try:
+            ne.input_data = merge_dynamic_pins(merged)
+        except ValueError:
+            # Graph validation rejects bad pin paths; should one slip through, the block's
+            # input validation reports it when the node runs.
+            ne.input_data = merged
+        ne.set_status(NodeStatus.QUEUED)
+
+    def requeue(self, ne: NodeExecution) -> None:
+        """A RUNNING execution goes back to the queue (retry, or its executor died)."""
+        ne.set_status(NodeStatus.QUEUED)
+        ne.started_at = None
+
+
+def _block_name(block_id: str) -> str:
+    block = get_block(block_id)
+    return block.name if block is not None else block_id

@@ -1,0 +1,304 @@
+"""RunRunner: executes one run's nodes with limits, persisting every transition.
+
+The runner owns the timing side of execution: how many nodes run at once, time limits,
+retries with backoff, the run deadline, cancellation and hand-back. The dataflow side
+is ``RunState``'s; durability is the journal's (a store, or memory for local runs).
+Each loop turn commits what changed in ONE journal call *before* starting the nodes it
+queued, so a node never runs unless its RUNNING state (and attempt) is recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from backend.blocks import get_block
+from backend.blocks.base import ERROR_PIN, BlockContext, BlockInputError
+from backend.data.execution import Event, NodeExecution, NodeStatus, Run, RunStatus
+from backend.executor.engine import RunState
+from backend.settings import Settings
+from backend.util.logs import bind_context
+
+logger = logging.getLogger(__name__)
+
+
+class Journal(Protocol):
+    async def save(self, changed: Sequence[NodeExecution], events: Sequence[Event]) -> None: ...
+
+    async def finish(self, run: Run, events: Sequence[Event]) -> None: ...
+
+    async def release(self, run: Run, event: Event) -> None: ...
+
+
+@dataclass(frozen=True)
+class Limits:
+    node_workers: int = 4
+    node_timeout_seconds: float = 300.0
+    max_attempts: int = 1
+    retry_backoff_seconds: float = 1.0
+    allow_private_network: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        return cls(
+            node_workers=settings.num_node_workers,
+            node_timeout_seconds=settings.node_timeout_seconds,
+            max_attempts=settings.node_max_attempts,
+            retry_backoff_seconds=settings.retry_backoff_seconds,
+            allow_private_network=settings.allow_private_network,
+        )
+
+
+class NodeFailed(Exception):
+    """A failure that retrying cannot fix (error pin, bad input, time limit)."""
+
+
+def node_event(ne: NodeExecution) -> Event:
+    data: dict[str, Any] = {
+        "node_exec_id": ne.id,
+        "node_id": ne.node_id,
+        "block_id": ne.block_id,
+        "status": ne.status.value,
+        "attempt": ne.attempt,
+    }
+    if ne.status == NodeStatus.COMPLETED:
+        data["outputs"] = [list(pair) for pair in ne.output_data]
+    if ne.error:
+        data["error"] = ne.error
+    return Event(ne.run_id, "node_status", data, created_at=time.time())
+
+
+def run_event(run: Run) -> Event:
+    data: dict[str, Any] = {"status": run.status.value}
+    if run.status.is_final:
+        data["outputs"] = run.outputs
+        data["error"] = run.error
+    return Event(run.id, "run_status", data, created_at=time.time())
+
+
+class RunRunner:
+    def __init__(
+        self,
+        run: Run,
+        state: RunState,
+        journal: Journal,
+        limits: Limits,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.run = run
+        self.state = state
+        self.journal = journal
+        self.limits = limits
+        self.clock = clock
+        self._wake = asyncio.Event()
+        self._cancel_requested = False
+        self._draining = False
+        self._abandoning = False
+        self._running: dict[asyncio.Task[list[tuple[str, Any]]], NodeExecution] = {}
+        self._retry_at: dict[str, float] = {}
+        self._changed: dict[str, NodeExecution] = {}
+        self._events: list[Event] = []
+
+    # -- control (called by the owner; they only set flags) -------------------------------
+
+    def cancel(self) -> None:
+        self._cancel_requested = True
+        self._wake.set()
+
+    def drain(self) -> None:
+        """Start no more nodes; hand the run back once its running nodes are done."""
+        self._draining = True
+        self._wake.set()
+
+    def abandon(self) -> None:
+        """Stop running nodes now and hand the run back (the grace period is over)."""
+        self._abandoning = True
+        self._wake.set()
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    async def execute(self) -> Run:
+        bind_context(run=self.run.id)
+        try:
+            for ne in self.state.with_status(NodeStatus.RUNNING):
+                # Its previous owner died mid-node: run it again (at-least-once).
+                logger.info("node %s interrupted at attempt %s; re-queued", ne.node_id, ne.attempt)
+                self.state.requeue(ne)
+                self._note(ne)
+            return await self._loop()
+        finally:
+            await self._stop_tasks()
+
+    async def _loop(self) -> Run:
+        while True:
+            now = self.clock()
+            if self._cancel_requested:
+                return await self._end(RunStatus.TERMINATED, "cancelled", None)
+            if self.run.deadline_at is not None and now >= self.run.deadline_at:
+                limit = self.run.deadline_at - self.run.created_at
+                message = f"run deadline exceeded after {limit:g} s"
+                return await self._end(RunStatus.FAILED, message, message)
+            if self._abandoning:
+                return await self._hand_back()
+            if not self._draining:
+                self._start_ready(now)
+            await self._flush()
+            if not self._running:
+                if self._draining:
+                    return await self._hand_back()
+                if self.state.is_idle():
+                    return await self._end(self.state.final_status(), None, None)
+            await self._wait(now)
+            await self._collect()
+
+    def _start_ready(self, now: float) -> None:
+        ready = sorted(
+            (
+                ne
+                for ne in self.state.with_status(NodeStatus.QUEUED)
+                if self._retry_at.get(ne.id, 0.0) <= now
+            ),
+            key=lambda e: e.seq,
+        )
+        for ne in ready[: self.limits.node_workers - len(self._running)]:
+            self._retry_at.pop(ne.id, None)
+            ne.set_status(NodeStatus.RUNNING)
+            ne.attempt += 1
+            ne.started_at = now
+            ne.error = None
+            self._note(ne)
+            # Created now, started by the event loop only after _flush() has committed.
+            task = asyncio.create_task(self._run_node(ne), name=f"node-{ne.id}")
+            self._running[task] = ne
+
+    async def _wait(self, now: float) -> None:
+        wake_at = [t for t in self._retry_at.values()]
+        if self.run.deadline_at is not None:
+            wake_at.append(self.run.deadline_at)
+        timeout = max(0.0, min(wake_at) - now) if wake_at else None
+        waker = asyncio.create_task(self._wake.wait())
+        try:
+            await asyncio.wait(
+                [*self._running, waker], timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            waker.cancel()
+        self._wake.clear()
+
+    async def _collect(self) -> None:
+        for task in [t for t in self._running if t.done()]:
+            ne = self._running.pop(task)
+            now = self.clock()
+            try:
+                outputs = task.result()
+            except NodeFailed as exc:
+                self._fail(ne, str(exc), now)
+            except asyncio.CancelledError:
+                continue
+            except Exception as exc:
+                self._retry_or_fail(ne, f"{type(exc).__name__}: {exc}", now)
+            else:
+                for changed in self.state.complete(ne, outputs, now):
+                    self._note(changed)
+
+    def _fail(self, ne: NodeExecution, error: str, now: float) -> None:
+        logger.warning("node %s failed: %s", ne.node_id, error)
+        self.state.fail(ne, error, now)
+        self._note(ne)
+
+    def _retry_or_fail(self, ne: NodeExecution, error: str, now: float) -> None:
+        node = self.state.graph.node(ne.node_id)
+        attempts = int(node.metadata.get("max_attempts", self.limits.max_attempts))
+        if ne.attempt >= attempts:
+            self._fail(ne, error, now)
+            return
+        backoff = float(
+            node.metadata.get("retry_backoff_seconds", self.limits.retry_backoff_seconds)
+        )
+        delay = backoff * 2 ** (ne.attempt - 1)
+        logger.info(
+            "node %s attempt %s raised %s; retry in %.2f s", ne.node_id, ne.attempt, error, delay
+        )
+        self.state.requeue(ne)
+        ne.error = error
+        self._retry_at[ne.id] = now + delay
+        self._note(ne)
+
+    async def _run_node(self, ne: NodeExecution) -> list[tuple[str, Any]]:
+        bind_context(node=ne.node_id, node_exec=ne.id)
+        block = get_block(ne.block_id)
+        if block is None:
+            raise NodeFailed(f"unknown block {ne.block_id}")
+        node = self.state.graph.node(ne.node_id)
+        timeout = float(
+            node.metadata.get("timeout_seconds")
+            or block.timeout_seconds
+            or self.limits.node_timeout_seconds
+        )
+        ctx = BlockContext(
+            run_id=ne.run_id,
+            node_id=ne.node_id,
+            node_exec_id=ne.id,
+            allow_private_network=self.limits.allow_private_network,
+            logger=logger,
+        )
+        outputs: list[tuple[str, Any]] = []
+        try:
+            async with asyncio.timeout(timeout):
+                async for pin, value in block.execute(ne.input_data, ctx):
+                    if pin == ERROR_PIN:
+                        raise NodeFailed(str(value))
+                    outputs.append((pin, value))
+        except TimeoutError:
+            raise NodeFailed(f"timed out after {timeout:g} s") from None
+        except BlockInputError as exc:
+            raise NodeFailed(str(exc)) from None
+        return outputs
+
+    # -- endings -------------------------------------------------------------------------------
+
+    def _note(self, ne: NodeExecution) -> None:
+        self._changed[ne.id] = ne
+        self._events.append(node_event(ne))
+
+    async def _flush(self) -> None:
+        if self._changed or self._events:
+            changed, events = list(self._changed.values()), self._events
+            self._changed, self._events = {}, []
+            await self.journal.save(changed, events)
+
+    async def _stop_tasks(self) -> None:
+        for task in self._running:
+            task.cancel()
+        await asyncio.gather(*self._running, return_exceptions=True)
+
+    async def _end(self, status: RunStatus, node_error: str | None, run_error: str | None) -> Run:
+        await self._stop_tasks()
+        self._running.clear()
+        for ne in self.state.terminate(self.clock(), node_error):
+            self._note(ne)
+        await self._flush()
+        self.run.status = status
+        self.run.outputs = self.state.outputs()
+        self.run.error = run_error if run_error is not None else self.state.first_error()
+        self.run.ended_at = self.clock()
+        await self.journal.finish(self.run, [run_event(self.run)])
+        logger.info("run %s", status.value)
+        return self.run
+
+    async def _hand_back(self) -> Run:
+        for task, ne in list(self._running.items()):
+            task.cancel()
+            self.state.requeue(ne)
+            self._note(ne)
+        await self._stop_tasks()
+        self._running.clear()
+        await self._flush()
+        self.run.status = RunStatus.QUEUED
+        await self.journal.release(self.run, run_event(self.run))
+        logger.info("run handed back")
+        return self.run

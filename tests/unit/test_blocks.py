@@ -1,0 +1,367 @@
+"""The built-in blocks: their own examples, their schemas, their ids and failure paths."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import re
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib.metadata import EntryPoint
+from ipaddress import ip_address
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator
+from pydantic import Field
+
+from backend.blocks import (
+    ENTRY_POINT_GROUP,
+    all_blocks,
+    get_block,
+    load_entry_points,
+    register_block,
+    unregister_block,
+)
+from backend.blocks.base import Block, BlockContext, BlockSchema, BlockType, TestVector
+from backend.blocks.basic import AgentInputBlock, AgentOutputBlock, NoteBlock, StoreValueBlock
+from backend.blocks.maths import CalculatorBlock
+from backend.blocks.text import FillTextTemplateBlock
+from backend.blocks.timing import GetCurrentTimeBlock
+from backend.blocks.web import SendWebRequestBlock, blocked_reason
+
+# The compatibility contract: AutoGPT's ids for the core set, plus our own WaitBlock.
+AUTOGPT_BLOCK_IDS = {
+    "1ff065e9-88e8-4358-9d82-8dc91f622ba9": "StoreValueBlock",
+    "f3b1c1b2-4c4f-4f0d-8d2f-4c4f0d8d2f4c": "PrintToConsoleBlock",
+    "cc10ff7b-7753-4ff2-9af6-9399b1a7eddc": "NoteBlock",
+    "c0a8e994-ebf1-4a9c-a4d8-89d09c86741b": "AgentInputBlock",
+    "363ae599-353e-4804-937e-b2ee3cef3da4": "AgentOutputBlock",
+    "db7d8f02-2f44-4c55-ab7a-eae0941f0c30": "FillTextTemplateBlock",
+    "3060088f-6ed9-4928-9ba7-9c92823a7ccd": "MatchTextPatternBlock",
+    "3146e4fe-2cdd-4f29-bd12-0c9d5bb4deb0": "ExtractTextInformationBlock",
+    "e30a4d42-7b7d-4e6a-b36e-1f9b8e3b7d85": "CombineTextsBlock",
+    "d5ea33c8-a575-477a-b42f-2fe3be5055ec": "TextSplitBlock",
+    "7e7c87ab-3469-4bcc-9abe-67705091b713": "TextReplaceBlock",
+    "b1ab9b19-67a6-406d-abf5-2dba76d00c79": "CalculatorBlock",
+    "3c9c2f42-b0c3-435f-ba35-05f7a25c772a": "CountItemsBlock",
+    "715696a0-e1da-45c8-b209-c2fa9c3b0be6": "ConditionBlock",
+    "b924ddf4-de4f-4b56-9a85-358930dcbc91": "CreateDictionaryBlock",
+    "31d1064e-7446-4693-a7d4-65e5ca1180d1": "AddToDictionaryBlock",
+    "0e50422c-6dee-4145-83d6-3a5a392f65de": "FindInDictionaryBlock",
+    "a912d5c7-6e00-4542-b2a9-8034136930e4": "CreateListBlock",
+    "aeb08fc1-2fc1-4141-bc8e-f758f183a822": "AddToListBlock",
+    "f66a3543-28d3-4ab5-8945-9b336371e2ce": "StepThroughItemsBlock",
+    "a892b8d9-3e4e-4e9c-9c1e-75f8efcf1bfa": "GetCurrentTimeBlock",
+    "6595ae1f-b924-42cb-9a41-551a0611c4b4": "SendWebRequestBlock",
+}
+OWN_BLOCK_IDS = {"0c4a7902-fb25-4abf-a256-136f29ba2dc4": "WaitBlock"}
+
+BUILTINS = {
+    block_id: block
+    for block_id, block in all_blocks().items()
+    if type(block).__module__.startswith("backend.blocks.")
+}
+
+
+def run_block(
+    block: Block, data: dict[str, Any], ctx: BlockContext | None = None
+) -> list[tuple[str, Any]]:
+    async def collect() -> list[tuple[str, Any]]:
+        return [output async for output in block.execute(data, ctx)]
+
+    return asyncio.run(collect())
+
+
+def typed(outputs: list[tuple[str, Any]]) -> list[tuple[str, Any, type]]:
+    """Outputs with their value types, so 15 and 15.0 or 1 and True do not pass as equal."""
+    return [(pin, value, type(value)) for pin, value in outputs]
+
+
+# -- every block's own examples ------------------------------------------------------
+
+
+@pytest.mark.parametrize("block", BUILTINS.values(), ids=lambda b: b.name)
+def test_block_test_vectors(block: Block) -> None:
+    assert block.test_vectors, f"{block.name} has no test vectors"
+    for vector in block.test_vectors:
+        outputs = run_block(block, vector.input)
+        assert typed(outputs) == typed(vector.output), f"{block.name} {vector.input}"
+        assert {pin for pin, _ in outputs} <= block.output_pins()
+
+
+@pytest.mark.parametrize("block", BUILTINS.values(), ids=lambda b: b.name)
+def test_block_schemas_are_valid_json_schema(block: Block) -> None:
+    description = block.schema()
+    json.dumps(description)  # served as-is by the API
+    for schema in (description["input_schema"], description["output_schema"]):
+        Draft202012Validator.check_schema(schema)
+    required = set(description["input_schema"].get("required", []))
+    assert required == block.Input.required_pins()
+    assert block.description and block.categories
+
+
+def test_block_ids_match_the_autogpt_table() -> None:
+    assert {i: b.name for i, b in BUILTINS.items()} == AUTOGPT_BLOCK_IDS | OWN_BLOCK_IDS
+    for block_id, name in AUTOGPT_BLOCK_IDS.items():
+        block = get_block(block_id)
+        assert block is not None and block.name == name
+    assert get_block("00000000-0000-0000-0000-000000000000") is None
+
+
+def test_special_block_kinds() -> None:
+    assert AgentInputBlock.block_type is BlockType.INPUT and AgentInputBlock.static_output
+    assert AgentOutputBlock.block_type is BlockType.OUTPUT
+    assert NoteBlock.block_type is BlockType.NOTE
+    assert StoreValueBlock.static_output
+    assert CalculatorBlock.block_type is BlockType.STANDARD
+
+
+# -- failure paths ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("operation", "a", "b", "expected"),
+    [
+        ("Divide", 5, 0, math.inf),
+        ("Divide", 0, 0, math.inf),
+        ("Power", 0, -1, math.inf),
+    ],
+)
+def test_calculator_division_by_zero_is_infinite(
+    operation: str, a: float, b: float, expected: float
+) -> None:
+    for round_result in (False, True):
+        data = {"operation": operation, "a": a, "b": b, "round_result": round_result}
+        assert run_block(CalculatorBlock(), data) == [("result", expected)]
+
+
+@pytest.mark.parametrize(("a", "b"), [(-8, 0.5), (10, 400)])  # complex result, overflow
+def test_calculator_other_math_errors_are_nan(a: float, b: float) -> None:
+    [(pin, value)] = run_block(CalculatorBlock(), {"operation": "Power", "a": a, "b": b})
+    assert pin == "result" and math.isnan(value)
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ ''.__class__.__mro__ }}",
+        "{{ values.__class__.__init__.__globals__ }}",
+        "{% for c in ''.__class__.__base__.__subclasses__() %}{{ c }}{% endfor %}",
+        "{{ 'x' * 100000000 }}",
+    ],
+)
+def test_fill_text_template_refuses_unsafe_templates(template: str) -> None:
+    outputs = run_block(FillTextTemplateBlock(), {"values": {"a": 1}, "format": template})
+    assert [pin for pin, _ in outputs] == ["error"]
+
+
+def test_fill_text_template_reports_broken_templates() -> None:
+    outputs = run_block(FillTextTemplateBlock(), {"values": {}, "format": "{% for %}"})
+    assert [pin for pin, _ in outputs] == ["error"]
+
+
+def test_current_time_defaults_to_hours_minutes_seconds() -> None:
+    [(pin, value)] = run_block(GetCurrentTimeBlock(), {"trigger": "go"})
+    assert pin == "time" and re.fullmatch(r"\d\d:\d\d:\d\d", value)
+
+
+# -- SendWebRequestBlock ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9/",
+        "http://localhost:9/",
+        "http://10.1.2.3/",
+        "http://192.168.0.1/",
+        "http://169.254.169.254/latest/meta-data",
+        "http://0.0.0.0:9/",
+    ],
+)
+def test_web_request_refuses_internal_targets_by_default(url: str) -> None:
+    [(pin, message)] = run_block(SendWebRequestBlock(), {"url": url, "method": "GET"})
+    assert pin == "error"
+    assert "private network access is disabled" in message
+
+
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ("127.0.0.1", "loopback"),
+        ("::1", "loopback"),
+        ("fe80::1", "link-local"),
+        ("169.254.1.1", "link-local"),
+        ("172.16.0.5", "private"),
+        ("fd00::1", "private"),
+        ("::ffff:10.0.0.1", "private"),
+        ("100.64.0.1", "non-public"),
+        ("224.0.0.1", "non-public"),
+        ("93.184.216.34", None),
+        ("2606:4700:4700::1111", None),
+    ],
+)
+def test_blocked_reason(address: str, reason: str | None) -> None:
+    assert blocked_reason(ip_address(address)) == reason
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode() if length else None
+        routes: dict[str, tuple[int, str, str]] = {
+            "/ok": (200, "application/json", json.dumps({"method": self.command, "body": body})),
+            "/text": (200, "text/plain", "plain words"),
+            "/missing": (404, "application/json", json.dumps({"error": "not found"})),
+            "/boom": (500, "text/plain", "it broke"),
+        }
+        if self.path == "/redirect":
+            self.send_response(302)
+            self.send_header("Location", "/ok")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        status, content_type, text = routes[self.path]
+        payload = text.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = do_POST = do_PUT = _answer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # keep test output clean
+
+
+@pytest.fixture(scope="module")
+def local_server() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+ALLOW_PRIVATE = BlockContext(allow_private_network=True)
+
+
+def test_web_request_refuses_a_real_local_server_by_default(local_server: str) -> None:
+    [(pin, _)] = run_block(SendWebRequestBlock(), {"url": f"{local_server}/ok"})
+    assert pin == "error"
+
+
+def test_web_request_2xx_is_response(local_server: str) -> None:
+    block = SendWebRequestBlock()
+    outputs = run_block(block, {"url": f"{local_server}/ok", "body": {"a": 1}}, ALLOW_PRIVATE)
+    assert outputs == [("response", {"method": "POST", "body": '{"a": 1}'})]
+
+    outputs = run_block(block, {"url": f"{local_server}/text", "method": "GET"}, ALLOW_PRIVATE)
+    assert outputs == [("response", "plain words")]
+
+    outputs = run_block(block, {"url": f"{local_server}/redirect", "method": "GET"}, ALLOW_PRIVATE)
+    assert outputs == [("response", {"method": "GET", "body": None})]
+
+
+def test_web_request_sends_non_json_bodies_as_text(local_server: str) -> None:
+    data = {"url": f"{local_server}/ok", "method": "PUT", "body": "not json"}
+    outputs = run_block(SendWebRequestBlock(), data, ALLOW_PRIVATE)
+    assert outputs == [("response", {"method": "PUT", "body": "not json"})]
+
+
+def test_web_request_4xx_is_client_error(local_server: str) -> None:
+    data = {"url": f"{local_server}/missing", "method": "GET"}
+    outputs = run_block(SendWebRequestBlock(), data, ALLOW_PRIVATE)
+    assert outputs == [("client_error", {"error": "not found"})]
+
+
+def test_web_request_5xx_is_server_error(local_server: str) -> None:
+    data = {"url": f"{local_server}/boom", "method": "GET"}
+    outputs = run_block(SendWebRequestBlock(), data, ALLOW_PRIVATE)
+    assert outputs == [("server_error", "it broke")]
+
+
+def test_web_request_connection_failure_is_error() -> None:
+    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    data = {"url": f"http://127.0.0.1:{port}/", "method": "GET"}
+    [(pin, message)] = run_block(SendWebRequestBlock(), data, ALLOW_PRIVATE)
+    assert pin == "error" and "failed" in message
+
+
+# -- the registry ----------------------------------------------------------------------
+
+
+class EchoPluginBlock(Block):
+    id = "5d3c2a9e-4b0f-4f6e-9d7a-1c2b3a4d5e6f"
+    description = "A third-party block used by the registry tests."
+    categories = ("BASIC",)
+
+    class Input(BlockSchema):
+        text: str = Field(description="Echoed back.")
+
+    class Output(BlockSchema):
+        echo: str = Field(description="The text.")
+
+    test_vectors = (TestVector({"text": "hi"}, [("echo", "hi")]),)
+
+    async def run(self, input_data: Input, ctx: BlockContext) -> Any:
+        yield "echo", input_data.text
+
+
+class ImpostorBlock(EchoPluginBlock):
+    """Another class claiming the plugin's id."""
+
+
+class NotABlock:
+    id = "6e4d3b0f-5c1a-4a7f-8e8b-2d3c4b5e6f70"
+
+
+@pytest.fixture
+def clean_plugin() -> Iterator[None]:
+    yield
+    unregister_block(EchoPluginBlock.id)
+
+
+def test_registered_plugin_appears_in_all_blocks(clean_plugin: None) -> None:
+    block = register_block(EchoPluginBlock)
+    assert all_blocks()[EchoPluginBlock.id] is block
+    assert get_block(EchoPluginBlock.id) is block
+    assert register_block(EchoPluginBlock) is block  # same class again: no error
+    with pytest.raises(ValueError, match="already used"):
+        register_block(ImpostorBlock)
+    assert run_block(block, {"text": "hi"}) == [("echo", "hi")]
+
+
+def test_entry_point_plugins_load_and_broken_ones_are_skipped(
+    clean_plugin: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    def ep(name: str, value: str) -> EntryPoint:
+        return EntryPoint(name=name, value=value, group=ENTRY_POINT_GROUP)
+
+    with caplog.at_level(logging.ERROR, logger="backend.blocks"):
+        loaded = load_entry_points(
+            [
+                ep("missing_module", "no_such_module_for_blocks:Block"),
+                ep("not_a_block", f"{__name__}:NotABlock"),
+                ep("echo", f"{__name__}:EchoPluginBlock"),
+                ep("clashing", f"{__name__}:ImpostorBlock"),
+            ]
+        )
+    assert loaded == [EchoPluginBlock.id]
+    assert EchoPluginBlock.id in all_blocks()
+    skipped = {r.getMessage().split("'")[1] for r in caplog.records}
+    assert skipped == {"missing_module", "not_a_block", "clashing"}

@@ -1,0 +1,239 @@
+"""Graph validation: one list of every problem, each naming the node and the pin."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from backend.data.graph import Graph, Link, Node
+from backend.data.validation import GraphError, validate_graph, validate_run_inputs
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+STORE = "1ff065e9-88e8-4358-9d82-8dc91f622ba9"
+TEMPLATE = "db7d8f02-2f44-4c55-ab7a-eae0941f0c30"
+CALCULATOR = "b1ab9b19-67a6-406d-abf5-2dba76d00c79"
+AGENT_INPUT = "c0a8e994-ebf1-4a9c-a4d8-89d09c86741b"
+FIND = "0e50422c-6dee-4145-83d6-3a5a392f65de"
+COMBINE = "e30a4d42-7b7d-4e6a-b36e-1f9b8e3b7d85"
+NOTE = "cc10ff7b-7753-4ff2-9af6-9399b1a7eddc"
+
+
+def graph(*nodes: Node, links: tuple[Link, ...] = ()) -> Graph:
+    return Graph(nodes=list(nodes), links=list(links))
+
+
+def node(node_id: str, block_id: str, **defaults: Any) -> Node:
+    return Node(id=node_id, block_id=block_id, input_default=defaults)
+
+
+def link(source: str, source_pin: str, sink: str, sink_pin: str) -> Link:
+    return Link(source_id=source, source_name=source_pin, sink_id=sink, sink_name=sink_pin)
+
+
+def only(errors: list[GraphError]) -> GraphError:
+    assert len(errors) == 1, errors
+    return errors[0]
+
+
+def assert_names(error: GraphError, node_id: str, pin: str | None) -> None:
+    assert (error.node_id, error.pin) == (node_id, pin)
+    text = str(error)
+    assert f"node {node_id}" in text
+    if pin is not None:
+        assert f"pin {pin}" in text
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["ref1_template", "ref2_static_link", "ref3_linked_pins_wait", "ref4_calculator"],
+)
+def test_reference_graphs_are_valid_to_run(name: str) -> None:
+    data = json.loads((FIXTURES / f"{name}.json").read_text())
+    assert validate_graph(Graph.from_json(data), for_run=True) == []
+
+
+def test_error_text_names_node_and_pin() -> None:
+    assert str(GraphError("n1", "a", "broken")) == "node n1 pin a: broken"
+    assert str(GraphError("n1", None, "broken")) == "node n1: broken"
+    assert str(GraphError(None, "x", "broken")) == "pin x: broken"
+
+
+def test_unknown_block_id() -> None:
+    error = only(validate_graph(graph(node("n1", "not-a-block"))))
+    assert_names(error, "n1", None)
+    assert "unknown block id not-a-block" in error.message
+
+
+def test_duplicate_node_id() -> None:
+    error = only(validate_graph(graph(node("n1", STORE, input=1), node("n1", STORE, input=2))))
+    assert_names(error, "n1", None)
+    assert "duplicate" in error.message
+
+
+def test_link_to_a_missing_node() -> None:
+    g = graph(node("a", STORE, input=1), links=(link("a", "output", "ghost", "input"),))
+    error = only(validate_graph(g))
+    assert_names(error, "ghost", "input")
+    assert "sink node does not exist" in error.message
+
+
+def test_link_from_a_missing_node() -> None:
+    g = graph(node("b", STORE), links=(link("ghost", "output", "b", "input"),))
+    error = only(validate_graph(g))
+    assert_names(error, "ghost", "output")
+    assert "source node does not exist" in error.message
+
+
+def test_link_from_a_pin_the_source_block_does_not_output() -> None:
+    g = graph(
+        node("a", STORE, input=1), node("b", STORE), links=(link("a", "result", "b", "input"),)
+    )
+    error = only(validate_graph(g))
+    assert_names(error, "a", "result")
+    assert "no output pin 'result'" in error.message
+    assert "output" in error.message.split("outputs:")[1]  # says what would be valid
+
+
+def test_dynamic_source_pins_are_checked_by_their_base() -> None:
+    ok = graph(
+        node("a", STORE, input={"k": 1}),
+        node("b", STORE),
+        links=(link("a", "output_#_k", "b", "input"), link("a", "error", "b", "data")),
+    )
+    assert validate_graph(ok) == []
+    bad = graph(
+        node("a", STORE, input={"k": 1}),
+        node("b", STORE),
+        links=(link("a", "nope_#_k", "b", "input"),),
+    )
+    assert_names(only(validate_graph(bad)), "a", "nope_#_k")
+
+
+def test_link_into_a_pin_the_sink_block_does_not_have() -> None:
+    g = graph(
+        node("a", STORE, input=1),
+        node("t", TEMPLATE, format="{{x}}"),
+        links=(link("a", "output", "t", "valuez_#_x"),),
+    )
+    error = only(validate_graph(g))
+    assert_names(error, "t", "valuez_#_x")
+    assert "no input pin 'valuez'" in error.message
+
+
+def test_link_into_a_list_pin_needs_an_integer_index() -> None:
+    g = graph(
+        node("a", STORE, input="x"),
+        node("c", COMBINE),
+        links=(link("a", "output", "c", "input_$_first"),),
+    )
+    error = only(validate_graph(g))
+    assert_names(error, "c", "input_$_first")
+    assert "non-negative integer" in error.message
+
+
+def test_default_of_the_wrong_type() -> None:
+    error = only(validate_graph(graph(node("c", CALCULATOR, operation="Add", a="ten", b=1))))
+    assert_names(error, "c", "a")
+    assert "'ten'" in error.message and "wrong type" in error.message
+
+
+def test_enum_default_outside_its_choices() -> None:
+    error = only(validate_graph(graph(node("c", CALCULATOR, operation="Modulo", a=1, b=2))))
+    assert_names(error, "c", "operation")
+
+
+def test_dynamic_default_is_checked_against_the_element_type() -> None:
+    error = only(validate_graph(graph(node("c", COMBINE, **{"input_$_0": "ok", "input_$_1": [1]}))))
+    assert_names(error, "c", "input_$_1")
+
+
+def test_defaults_for_unknown_pins_are_ignored() -> None:
+    g = graph(node("c", CALCULATOR, operation="Add", a=1, b=2, position={"x": 1}, legacy=None))
+    assert validate_graph(g, for_run=True) == []
+
+
+def test_required_input_neither_set_nor_linked_only_matters_for_a_run() -> None:
+    g = graph(node("c", CALCULATOR, operation="Add", a=1))
+    assert validate_graph(g) == []
+    error = only(validate_graph(g, for_run=True))
+    assert_names(error, "c", "b")
+    assert "neither set nor linked" in error.message
+
+
+def test_a_linked_dynamic_pin_provides_its_base_pin() -> None:
+    g = graph(
+        node("a", STORE, input="Alice"),
+        node("t", TEMPLATE, format="Hi {{name}}"),
+        links=(link("a", "output", "t", "values_#_name"),),
+    )
+    assert validate_graph(g, for_run=True) == []
+
+
+def test_a_dynamic_default_provides_its_base_pin() -> None:
+    g = graph(node("t", TEMPLATE, **{"format": "{{a}}", "values_#_a": 1}))
+    assert validate_graph(g, for_run=True) == []
+
+
+def test_agent_input_is_fed_by_the_run_but_needs_a_name() -> None:
+    assert validate_graph(graph(node("in", AGENT_INPUT, name="topic")), for_run=True) == []
+    error = only(validate_graph(graph(node("in", AGENT_INPUT, value="x")), for_run=True))
+    assert_names(error, "in", "name")
+    unnamed = only(validate_graph(graph(node("in", AGENT_INPUT, name=" ")), for_run=True))
+    assert_names(unnamed, "in", "name")
+
+
+def test_loops_are_allowed() -> None:
+    g = graph(
+        node("a", STORE, input=1),
+        node("b", STORE),
+        links=(link("a", "output", "b", "input"), link("b", "output", "a", "data")),
+    )
+    assert validate_graph(g, for_run=True) == []
+
+
+def test_note_nodes_are_not_checked_beyond_their_block() -> None:
+    g = graph(
+        node("note", NOTE, text=123, colour="yellow"),
+        node("a", STORE, input=1),
+        links=(link("a", "output", "note", "anything"),),
+    )
+    assert validate_graph(g, for_run=True) == []
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    g = graph(
+        node("x", "not-a-block"),
+        node("c", CALCULATOR, operation="Add", a="ten"),
+        node("s", STORE),
+        links=(link("s", "nope", "c", "b"), link("s", "output", "gone", "input")),
+    )
+    errors = validate_graph(g, for_run=True)
+    assert {(e.node_id, e.pin) for e in errors} == {
+        ("x", None),
+        ("s", "nope"),
+        ("gone", "input"),
+        ("c", "a"),
+        ("s", "input"),
+    }
+
+
+def test_run_inputs_must_name_an_agent_input() -> None:
+    g = graph(
+        node("i1", AGENT_INPUT, name="topic"),
+        node("i2", AGENT_INPUT, name="tone"),
+    )
+    assert validate_run_inputs(g, {"topic": "cats", "tone": "dry"}) == []
+    assert validate_run_inputs(g, {}) == []
+    error = only(validate_run_inputs(g, {"topic": "cats", "tonne": "dry"}))
+    assert error.pin == "tonne"
+    assert "tonne" in str(error)
+    assert "known inputs: tone, topic" in error.message
+
+
+def test_run_inputs_for_a_graph_without_inputs() -> None:
+    error = only(validate_run_inputs(graph(node("a", STORE, input=1)), {"x": 1}))
+    assert "takes no inputs" in error.message
