@@ -12,7 +12,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from backend.data.schema import node_executions
 from backend.data.sqlstore import SQLStore, dumps
 from backend.errors import StoreError
 
@@ -36,6 +38,13 @@ class SQLiteStore(SQLStore):
         event.listen(engine, "connect", _on_connect)
         event.listen(engine, "begin", _on_begin)
         super().__init__(engine, url)
+
+    def node_upsert(self) -> sa.Executable:
+        stmt = sqlite_insert(node_executions)
+        return stmt.on_conflict_do_update(
+            index_elements=["id"],
+            set_={c.name: stmt.excluded[c.name] for c in node_executions.c if c.name != "id"},
+        )
 
     @contextmanager
     def migration_lock(self) -> Iterator[None]:

@@ -27,7 +27,7 @@ from backend.data.execution import (
     run_sources,
 )
 from backend.data.store import Store
-from backend.errors import LeaseLost, NotFound, SchemaError, StoreError
+from backend.errors import Conflict, LeaseLost, NotFound, SchemaError, StoreError
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +50,8 @@ class SQLStore(Store):
     def __init__(self, engine: sa.Engine, url_for_errors: str) -> None:
         self.engine = engine
         self.url = url_for_errors
+        # Built once: statement construction costs more than SQLite's own work here.
+        self._node_upsert = self.node_upsert()
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -258,7 +260,16 @@ class SQLStore(Store):
                 )
             )
             rows = conn.execute(sa.select(ge).where(ge.c.id.in_(ids), ge.c.owner == owner))
-            return [_run(row) for row in rows]
+            runs = [_run(row) for row in rows]
+            if runs:
+                conn.execute(
+                    t.execution_events.insert(),
+                    [
+                        _event_row(Event(r.id, "run_status", {"status": "RUNNING"}, created_at=now))
+                        for r in runs
+                    ],
+                )
+            return runs
 
     def get_run(self, run_id: str) -> Run:
         with self.read() as conn:
@@ -308,14 +319,13 @@ class SQLStore(Store):
             return [Event(row.run_id, row.type, row.data, row.id, row.created_at) for row in rows]
 
     def _fence(self, conn: sa.Connection, owner: str, run_id: str, lease_until: float) -> None:
-        ge = t.graph_executions
-        result = conn.execute(
-            ge.update()
-            .where(ge.c.id == run_id, ge.c.owner == owner, ge.c.status == RunStatus.RUNNING)
-            .values(lease_expires_at=lease_until)
-        )
+        result = conn.execute(_FENCE, {"rid": run_id, "own": owner, "lease": lease_until})
         if result.rowcount != 1:
             raise LeaseLost(f"run {run_id} is no longer owned by executor {owner}")
+
+    def node_upsert(self) -> sa.Executable:
+        """INSERT ... ON CONFLICT (id) DO UPDATE for node executions (dialect-specific)."""
+        raise NotImplementedError
 
     def save_node_executions(
         self,
@@ -326,23 +336,12 @@ class SQLStore(Store):
         now: float,
         lease_seconds: float,
     ) -> None:
-        ne = t.node_executions
         with self.write() as conn:
             self._fence(conn, owner, run_id, now + lease_seconds)
-            existing = set(
-                conn.execute(
-                    sa.select(ne.c.id).where(ne.c.id.in_([n.id for n in changed]))
-                ).scalars()
-            )
-            inserts = [_node_row(n) for n in changed if n.id not in existing]
-            if inserts:
-                conn.execute(ne.insert(), inserts)
-            for n in changed:
-                if n.id in existing:
-                    row = _node_row(n)
-                    conn.execute(ne.update().where(ne.c.id == n.id).values(**row))
+            if changed:
+                conn.execute(self._node_upsert, [_node_row(n) for n in changed])
             if events:
-                conn.execute(t.execution_events.insert(), [_event_row(e) for e in events])
+                conn.execute(_EVENT_INSERT, [_event_row(e) for e in events])
 
     def finish_run(self, owner: str, run: Run, events: Sequence[Event], now: float) -> None:
         ge = t.graph_executions
@@ -381,7 +380,7 @@ class SQLStore(Store):
                 raise NotFound(f"run {run_id} not found")
             run = _run(row)
             if run.status.is_final:
-                return run
+                raise Conflict(f"run {run_id} already ended {run.status.value}")
             conn.execute(ge.update().where(ge.c.id == run_id).values(cancel_requested=True))
             if run.status in run_sources(RunStatus.TERMINATED) and run.owner is None:
                 # Nobody runs it: terminate here rather than wait for a claim.
@@ -408,6 +407,18 @@ class SQLStore(Store):
             row = conn.execute(sa.select(ge).where(ge.c.id == run_id)).first()
             assert row is not None
             return _run(row)
+
+
+_FENCE = (
+    t.graph_executions.update()
+    .where(
+        t.graph_executions.c.id == sa.bindparam("rid"),
+        t.graph_executions.c.owner == sa.bindparam("own"),
+        t.graph_executions.c.status == RunStatus.RUNNING.value,
+    )
+    .values(lease_expires_at=sa.bindparam("lease"))
+)
+_EVENT_INSERT = t.execution_events.insert()
 
 
 def _run_row(run: Run) -> dict[str, Any]:

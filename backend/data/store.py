@@ -112,7 +112,8 @@ class Store(ABC):
 
     @abstractmethod
     def request_cancel(self, run_id: str, now: float) -> Run:
-        """Flag the run for cancellation; an unclaimed run is TERMINATED at once."""
+        """Flag the run for cancellation; an unclaimed run is TERMINATED at once.
+        Conflict if the run has already ended."""
 
 
 def open_store(settings: Settings) -> Store:

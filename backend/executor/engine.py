@@ -46,7 +46,9 @@ class RunState:
         self.graph = graph.with_static_output_links()
         self.new_id = new_id
         self.executions: dict[str, NodeExecution] = {}
-        self._by_node: dict[str, list[NodeExecution]] = defaultdict(list)
+        # Indexes that keep every step O(links) however long the run gets.
+        self._waiting: dict[str, list[NodeExecution]] = defaultdict(list)  # INCOMPLETE
+        self._open: dict[str, NodeExecution] = {}  # QUEUED or RUNNING
         self._static: dict[tuple[str, str], Any] = {}
         self._next_seq = 0
         for ne in sorted(executions, key=lambda e: e.seq):
@@ -60,8 +62,21 @@ class RunState:
 
     def _add(self, ne: NodeExecution) -> None:
         self.executions[ne.id] = ne
-        self._by_node[ne.node_id].append(ne)
+        self._index(ne)
         self._next_seq = max(self._next_seq, ne.seq + 1)
+
+    def _index(self, ne: NodeExecution) -> None:
+        if ne.status == NodeStatus.INCOMPLETE:
+            if ne not in self._waiting[ne.node_id]:
+                self._waiting[ne.node_id].append(ne)
+            return
+        waiting = self._waiting.get(ne.node_id)
+        if waiting and ne in waiting:
+            waiting.remove(ne)
+        if ne.status in (NodeStatus.QUEUED, NodeStatus.RUNNING):
+            self._open[ne.id] = ne
+        else:
+            self._open.pop(ne.id, None)
 
     def _create(self, node: Node, now: float) -> NodeExecution:
         ne = NodeExecution(
@@ -91,11 +106,15 @@ class RunState:
     # -- queries -------------------------------------------------------------------------
 
     def with_status(self, *statuses: NodeStatus) -> list[NodeExecution]:
+        """In creation order."""
+        if set(statuses) <= {NodeStatus.QUEUED, NodeStatus.RUNNING}:
+            found = [ne for ne in self._open.values() if ne.status in statuses]
+            return sorted(found, key=lambda e: e.seq)
         return [ne for ne in self.executions.values() if ne.status in statuses]
 
     def is_idle(self) -> bool:
         """Nothing is queued or running: the run is over (INCOMPLETE ones never run)."""
-        return not self.with_status(NodeStatus.QUEUED, NodeStatus.RUNNING)
+        return not self._open
 
     def final_status(self) -> RunStatus:
         return RunStatus.FAILED if self.first_error() is not None else RunStatus.COMPLETED
@@ -126,7 +145,7 @@ class RunState:
         self, ne: NodeExecution, outputs: list[tuple[str, Any]], now: float
     ) -> list[NodeExecution]:
         """Record a node's outputs and route them; returns every execution that changed."""
-        ne.set_status(NodeStatus.COMPLETED)
+        self._set(ne, NodeStatus.COMPLETED)
         ne.output_data = list(outputs)
         ne.ended_at = now
         changed: dict[str, NodeExecution] = {ne.id: ne}
@@ -141,7 +160,7 @@ class RunState:
 
     def fail(self, ne: NodeExecution, error: str, now: float) -> list[NodeExecution]:
         """A failed node routes nothing: its downstream never runs."""
-        ne.set_status(NodeStatus.FAILED)
+        self._set(ne, NodeStatus.FAILED)
         ne.error = error
         ne.ended_at = now
         return [ne]
@@ -150,7 +169,7 @@ class RunState:
         """End every unfinished execution (cancel, deadline)."""
         changed = []
         for ne in self.with_status(NodeStatus.INCOMPLETE, NodeStatus.QUEUED, NodeStatus.RUNNING):
-            ne.set_status(NodeStatus.TERMINATED)
+            self._set(ne, NodeStatus.TERMINATED)
             ne.error = error
             ne.ended_at = now
             changed.append(ne)
@@ -164,7 +183,7 @@ class RunState:
         pin = link.sink_name
         if link.is_static:
             self._static[(sink.id, pin)] = data
-        waiting = [ne for ne in self._by_node[sink.id] if ne.status == NodeStatus.INCOMPLETE]
+        waiting = list(self._waiting[sink.id])
         target = next((ne for ne in waiting if pin not in ne.input_data), None)
         if target is None:
             target = self._create(sink, now)
@@ -190,12 +209,22 @@ class RunState:
             # Graph validation rejects bad pin paths; should one slip through, the block's
             # input validation reports it when the node runs.
             ne.input_data = merged
-        ne.set_status(NodeStatus.QUEUED)
+        self._set(ne, NodeStatus.QUEUED)
+
+    def mark_running(self, ne: NodeExecution, now: float) -> None:
+        self._set(ne, NodeStatus.RUNNING)
+        ne.attempt += 1
+        ne.started_at = now
+        ne.error = None
 
     def requeue(self, ne: NodeExecution) -> None:
         """A RUNNING execution goes back to the queue (retry, or its executor died)."""
-        ne.set_status(NodeStatus.QUEUED)
+        self._set(ne, NodeStatus.QUEUED)
         ne.started_at = None
+
+    def _set(self, ne: NodeExecution, status: NodeStatus) -> None:
+        ne.set_status(status)
+        self._index(ne)
 
 
 def _block_name(block_id: str) -> str:

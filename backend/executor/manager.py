@@ -1,9 +1,21 @@
-"""ExecutionManager: the executor process. Registers itself, heartbeats, and (with the
-durable runner) claims runs and executes them."""
+"""ExecutionManager: the executor process.
+
+It registers itself, then runs two side tasks until told to stop:
+
+* heartbeat: records liveness, renews the leases of its runs, and learns which of them
+  were cancelled (cancellation is a row update) or reclaimed by another executor;
+* claim loop: takes QUEUED or lease-expired runs while it has free graph workers,
+  polling every BACKEND_POLL_SECONDS when idle.
+
+A side task that dies stops the process with exit code 1 (supervisord restarts it).
+On stop it drains: no new claims, no new nodes; running nodes get the grace period,
+then are cancelled and their runs handed back to the queue.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -13,14 +25,19 @@ from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from backend.data.execution import ExecutorInfo
+from backend.data.execution import ExecutorInfo, Run
+from backend.data.graph import Graph
 from backend.data.store import Store, open_store
-from backend.errors import BackendError
+from backend.errors import BackendError, LeaseLost
+from backend.executor.engine import RunState
+from backend.executor.journal import StoreJournal
+from backend.executor.runner import Limits, RunRunner
 from backend.util.logs import bind_context
 from backend.util.process import AppProcess
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+SideTask = Callable[[], Coroutine[Any, Any, None]]
 
 
 class SideTaskDied(BackendError):
@@ -33,27 +50,37 @@ class ExecutionManager(AppProcess):
     def run(self) -> None:
         asyncio.run(self.serve())
 
-    async def serve(self) -> None:
+    async def serve(self, burst: bool = False) -> None:
+        """Execute runs until stopped; with ``burst``, stop once no work is left."""
+        self.burst = burst
         self.host = socket.gethostname()
         self.executor_id = f"{self.host}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         bind_context(executor=self.executor_id)
+        self.limits = Limits.from_settings(self.settings)
+        self.active: dict[str, tuple[RunRunner, asyncio.Task[None]]] = {}
         # All database calls run on one thread: the event loop never blocks on a lock
         # wait, and the store sees one writer per process.
         self._db_thread = ThreadPoolExecutor(1, thread_name_prefix="db")
-        self.store: Store = await self.db(open_store, self.settings)
+        self._work_done = asyncio.Event()
         try:
+            self.store: Store = await self.db(open_store, self.settings)
             await self.db(self.store.prepare, self.settings.auto_migrate)
             await self._register()
             stopped = asyncio.Event()
             loop = asyncio.get_running_loop()
             self.on_stop(lambda: _call_soon(loop, stopped.set))
-            await self._supervise(stopped, self._side_tasks())
+            await self._supervise(
+                stopped, {"heartbeat": self._heartbeat_loop, "claim": self._claim_loop}
+            )
+            await self._drain()
+            await self.db(self.store.deregister_executor, self.executor_id, time.time())
+            logger.info("executor deregistered")
         finally:
-            await self.db(self.store.close)
+            for _, task in self.active.values():
+                task.cancel()
+            if hasattr(self, "store"):
+                await self.db(self.store.close)
             self._db_thread.shutdown()
-
-    def _side_tasks(self) -> dict[str, Callable[[], Coroutine[Any, Any, None]]]:
-        return {"heartbeat": self._heartbeat_loop}
 
     async def db(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._db_thread, fn, *args)
@@ -69,9 +96,7 @@ class ExecutionManager(AppProcess):
         await self.db(self.store.register_executor, info)
         logger.info("executor registered (pid %s)", os.getpid())
 
-    async def _supervise(
-        self, stopped: asyncio.Event, side: dict[str, Callable[[], Coroutine[Any, Any, None]]]
-    ) -> None:
+    async def _supervise(self, stopped: asyncio.Event, side: dict[str, SideTask]) -> None:
         """Run the side tasks until a stop is requested; a side task that ends is fatal."""
         tasks: set[asyncio.Task[None]] = {
             asyncio.create_task(fn(), name=name) for name, fn in side.items()
@@ -86,20 +111,93 @@ class ExecutionManager(AppProcess):
             task = dead[0]
             reason = repr(task.exception()) if not task.cancelled() else "cancelled"
             raise SideTaskDied(f"side task {task.get_name()} ended: {reason}")
-        await self.db(self.store.deregister_executor, self.executor_id, time.time())
-        logger.info("executor deregistered")
+
+    # -- side tasks --------------------------------------------------------------------------
 
     async def _heartbeat_loop(self) -> None:
         while True:
-            await self.db(
+            owned = await self.db(
                 self.store.heartbeat, self.executor_id, time.time(), self.settings.lease_seconds
             )
+            for run_id, (runner, _) in list(self.active.items()):
+                if run_id not in owned:
+                    logger.warning("run %s was reclaimed by another executor; dropping it", run_id)
+                    runner.abandon()
+                elif owned[run_id]:
+                    runner.cancel()
             await asyncio.sleep(self.settings.heartbeat_seconds)
 
+    async def _claim_loop(self) -> None:
+        while True:
+            free = self.settings.num_graph_workers - len(self.active)
+            claimed: list[Run] = []
+            if free > 0:
+                claimed = await self.db(
+                    self.store.claim_runs,
+                    self.executor_id,
+                    free,
+                    time.time(),
+                    self.settings.lease_seconds,
+                )
+                for run in claimed:
+                    await self._start(run)
+            if self.burst and not self.active and not claimed:
+                self.stop()
+                return await asyncio.Event().wait()  # cancelled by _supervise
+            if claimed and len(self.active) < self.settings.num_graph_workers:
+                continue  # more may be waiting
+            self._work_done.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._work_done.wait(), self.settings.poll_seconds)
 
-def _alive_pids() -> set[int]:
-    return {int(name) for name in os.listdir("/proc") if name.isdigit()}
+    # -- runs ----------------------------------------------------------------------------------
+
+    async def _start(self, run: Run) -> None:
+        graph_json = await self.db(
+            self.store.get_graph, run.user_id, run.graph_id, run.graph_version
+        )
+        executions = await self.db(self.store.node_executions, run.id)
+        state = RunState(run.id, Graph.from_json(graph_json), executions)
+        journal = StoreJournal(self.store, self.executor_id, self.settings.lease_seconds, self.db)
+        runner = RunRunner(run, state, journal, self.limits)
+        task = asyncio.create_task(self._execute(runner), name=f"run-{run.id}")
+        self.active[run.id] = (runner, task)
+        logger.info("claimed run %s (graph %s v%s)", run.id, run.graph_id, run.graph_version)
+
+    async def _execute(self, runner: RunRunner) -> None:
+        run_id = runner.run.id
+        try:
+            await runner.execute()
+        except LeaseLost:
+            logger.warning(
+                "run %s: lease lost to another executor; stopped without writing", run_id
+            )
+        except Exception:
+            # The run stays RUNNING under our lease; once it expires another executor
+            # (or this one) picks it up again.
+            logger.exception("run %s: executor error", run_id)
+        finally:
+            self.active.pop(run_id, None)
+            self._work_done.set()
+
+    async def _drain(self) -> None:
+        if not self.active:
+            return
+        logger.info("draining %d run(s)", len(self.active))
+        for runner, _ in self.active.values():
+            runner.drain()
+        tasks = [task for _, task in self.active.values()]
+        _, pending = await asyncio.wait(tasks, timeout=self.settings.shutdown_grace_seconds)
+        if pending:
+            logger.warning("grace period over; handing %d run(s) back", len(pending))
+            for runner, _ in self.active.values():
+                runner.abandon()
+            await asyncio.wait(pending)
 
 
 def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
     loop.call_soon_threadsafe(callback)
+
+
+def _alive_pids() -> set[int]:
+    return {int(name) for name in os.listdir("/proc") if name.isdigit()}

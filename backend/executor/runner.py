@@ -166,10 +166,7 @@ class RunRunner:
         )
         for ne in ready[: self.limits.node_workers - len(self._running)]:
             self._retry_at.pop(ne.id, None)
-            ne.set_status(NodeStatus.RUNNING)
-            ne.attempt += 1
-            ne.started_at = now
-            ne.error = None
+            self.state.mark_running(ne, now)
             self._note(ne)
             # Created now, started by the event loop only after _flush() has committed.
             task = asyncio.create_task(self._run_node(ne), name=f"node-{ne.id}")
