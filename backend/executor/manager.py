@@ -143,7 +143,7 @@ class ExecutionManager(AppProcess):
                     await self._start(run)
             if self.burst and not self.active and not claimed:
                 self.stop()
-                return await asyncio.Event().wait()  # cancelled by _supervise
+                await asyncio.Event().wait()  # until _supervise cancels this task
             if claimed and len(self.active) < self.settings.num_graph_workers:
                 continue  # more may be waiting
             self._work_done.clear()

@@ -50,9 +50,14 @@ class AppProcess(ABC):
         self._stop_callbacks: list[Callable[[], None]] = []
         self.settings: Settings = self._given_settings or Settings.model_construct()
 
-    # Only configuration crosses to a spawned child; runtime state is rebuilt there.
+    # Configuration (constructor arguments, subclasses' included) crosses to a spawned
+    # child; runtime state (flags, callbacks, loaded settings) is rebuilt there.
+    _RUNTIME_ATTRS: ClassVar[frozenset[str]] = frozenset(
+        {"_stop_requested", "_signals", "_stop_callbacks", "settings"}
+    )
+
     def __getstate__(self) -> dict[str, Any]:
-        return {"_given_settings": self._given_settings}
+        return {k: v for k, v in self.__dict__.items() if k not in self._RUNTIME_ATTRS}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
