@@ -1,0 +1,293 @@
+"""The durable ExecutionManager on a real SQLite file, driven in-process."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from backend.blocks import register_block, unregister_block
+from backend.data.execution import NodeStatus, RunStatus
+from backend.data.graph import Graph, Link, Node
+from backend.data.store import Store, open_store
+from backend.errors import Conflict
+from backend.executor.manager import ExecutionManager
+from backend.executor.submit import cancel_run, save_graph, submit_run
+from backend.settings import Settings
+from tests.blocks_for_tests import FlakyBlock
+
+STORE_VALUE = "1ff065e9-88e8-4358-9d82-8dc91f622ba9"
+WAIT = "0c4a7902-fb25-4abf-a256-136f29ba2dc4"
+CALCULATOR = "b1ab9b19-67a6-406d-abf5-2dba76d00c79"
+
+
+def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "data_dir": tmp_path,
+        "heartbeat_seconds": 0.1,
+        "lease_seconds": 2.0,
+        "poll_seconds": 0.02,
+        "shutdown_grace_seconds": 2.0,
+    }
+    return Settings(**{**values, **overrides})
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    store = open_store(make_settings(tmp_path))
+    store.prepare(auto_migrate=True)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def flaky() -> Iterator[None]:
+    FlakyBlock.calls.clear()
+    register_block(FlakyBlock)
+    yield
+    unregister_block(FlakyBlock.id)
+
+
+def chain(*nodes: Node) -> Graph:
+    links = [
+        Link(source_id=a.id, source_name="output", sink_id=b.id, sink_name="input")
+        for a, b in zip(nodes, nodes[1:], strict=False)
+    ]
+    return Graph(name="chain", nodes=list(nodes), links=links)
+
+
+def drain(tmp_path: Path, **overrides: Any) -> None:
+    """Run one executor until no work is left (the real claim loop, burst mode)."""
+    asyncio.run(
+        asyncio.wait_for(
+            ExecutionManager(make_settings(tmp_path, **overrides)).serve(burst=True), 60
+        )
+    )
+
+
+def test_runs_complete_with_outputs_and_events(tmp_path: Path, store: Store) -> None:
+    graph = save_graph(
+        store,
+        "alice",
+        chain(
+            Node(id="a", block_id=STORE_VALUE, input_default={"input": "x"}),
+            Node(id="b", block_id=STORE_VALUE),
+        ),
+    )
+    runs = [submit_run(store, "alice", graph.id, {}) for _ in range(5)]
+    drain(tmp_path)
+    for run in runs:
+        done = store.get_run(run.id)
+        assert done.status == RunStatus.COMPLETED
+        nodes = store.node_executions(run.id)
+        assert [(n.node_id, n.status, n.output_data) for n in nodes] == [
+            ("a", NodeStatus.COMPLETED, [("output", "x")]),
+            ("b", NodeStatus.COMPLETED, [("output", "x")]),
+        ]
+        kinds = [(e.type, e.data["status"]) for e in store.events(run.id)]
+        assert kinds[0] == ("run_status", "QUEUED")
+        assert kinds[1] == ("run_status", "RUNNING")
+        assert kinds[-1] == ("run_status", "COMPLETED")
+
+
+def test_transient_failure_succeeds_on_third_attempt(
+    tmp_path: Path, store: Store, flaky: None
+) -> None:
+    retry = {"max_attempts": 3, "retry_backoff_seconds": 0.01}
+    graph = save_graph(
+        store,
+        "alice",
+        Graph(
+            nodes=[
+                Node(id="f", block_id=FlakyBlock.id, input_default={"token": "t1"}, metadata=retry)
+            ]
+        ),
+    )
+    run = submit_run(store, "alice", graph.id, {})
+    drain(tmp_path)
+    assert store.get_run(run.id).status == RunStatus.COMPLETED
+    (node,) = store.node_executions(run.id)
+    assert node.attempt == 3
+    assert node.output_data == [("output", 3)]
+
+
+def test_retries_exhausted_fail_the_run(tmp_path: Path, store: Store, flaky: None) -> None:
+    retry = {"max_attempts": 2, "retry_backoff_seconds": 0.01}
+    graph = save_graph(
+        store,
+        "alice",
+        Graph(
+            nodes=[
+                Node(id="f", block_id=FlakyBlock.id, input_default={"token": "t2"}, metadata=retry)
+            ]
+        ),
+    )
+    run = submit_run(store, "alice", graph.id, {})
+    drain(tmp_path)
+    done = store.get_run(run.id)
+    assert done.status == RunStatus.FAILED
+    assert "transient failure 2" in (done.error or "")
+
+
+def test_node_timeout_fails_with_clear_error(tmp_path: Path, store: Store) -> None:
+    graph = save_graph(
+        store,
+        "alice",
+        chain(
+            Node(
+                id="w",
+                block_id=WAIT,
+                input_default={"seconds": 30, "input": 1},
+                metadata={"timeout_seconds": 0.2},
+            ),
+            Node(id="after", block_id=STORE_VALUE),
+        ),
+    )
+    run = submit_run(store, "alice", graph.id, {})
+    drain(tmp_path)
+    done = store.get_run(run.id)
+    assert done.status == RunStatus.FAILED
+    assert "timed out after 0.2 s" in (done.error or "")
+    assert [n.node_id for n in store.node_executions(run.id)] == ["w"]
+
+
+def test_run_deadline_fails_the_run(tmp_path: Path, store: Store) -> None:
+    graph = save_graph(
+        store,
+        "alice",
+        chain(Node(id="w", block_id=WAIT, input_default={"seconds": 30, "input": 1})),
+    )
+    run = submit_run(store, "alice", graph.id, {}, deadline_seconds=0.3)
+    drain(tmp_path)
+    done = store.get_run(run.id)
+    assert done.status == RunStatus.FAILED
+    assert "deadline exceeded" in (done.error or "")
+    assert [n.status for n in store.node_executions(run.id)] == [NodeStatus.TERMINATED]
+
+
+def test_graph_workers_limit_is_never_exceeded(tmp_path: Path, store: Store) -> None:
+    graph = save_graph(
+        store,
+        "alice",
+        chain(Node(id="w", block_id=WAIT, input_default={"seconds": 0.05, "input": 1})),
+    )
+    runs = [submit_run(store, "alice", graph.id, {}) for _ in range(12)]
+    drain(tmp_path, num_graph_workers=3)
+    intervals = []
+    for run in runs:
+        done = store.get_run(run.id)
+        assert done.status == RunStatus.COMPLETED
+        assert done.started_at is not None and done.ended_at is not None
+        intervals.append((done.started_at, done.ended_at))
+    # At every run start, count the runs whose [start, end) interval covers it.
+    peak = max(sum(1 for s, e in intervals if s <= start < e) for start, _ in intervals)
+    assert peak <= 3
+
+
+def test_cancel_reaches_the_running_executor(tmp_path: Path, store: Store) -> None:
+    graph = save_graph(
+        store,
+        "alice",
+        chain(
+            Node(id="w", block_id=WAIT, input_default={"seconds": 60, "input": 1}),
+            Node(id="after", block_id=STORE_VALUE),
+        ),
+    )
+    run = submit_run(store, "alice", graph.id, {})
+    settings = make_settings(tmp_path)
+
+    async def scenario() -> float:
+        manager = ExecutionManager(settings)
+        serving = asyncio.create_task(manager.serve())
+        try:
+            await wait_until(lambda: _status_of(store, run.id, "w") == NodeStatus.RUNNING)
+            asked = time.monotonic()
+            await asyncio.to_thread(cancel_run, store, run.id)
+            await wait_until(lambda: store.get_run(run.id).status.is_final)
+            return time.monotonic() - asked
+        finally:
+            manager.stop()
+            await asyncio.wait_for(serving, 10)
+
+    elapsed = asyncio.run(scenario())
+    assert store.get_run(run.id).status == RunStatus.TERMINATED
+    assert elapsed < 2.0
+    assert [(n.node_id, n.status) for n in store.node_executions(run.id)] == [
+        ("w", NodeStatus.TERMINATED)
+    ]
+    with pytest.raises(Conflict):
+        cancel_run(store, run.id)
+
+
+def test_cancel_of_a_queued_run_terminates_it_at_once(store: Store) -> None:
+    graph = save_graph(
+        store, "alice", chain(Node(id="a", block_id=STORE_VALUE, input_default={"input": 1}))
+    )
+    run = submit_run(store, "alice", graph.id, {})
+    assert cancel_run(store, run.id).status == RunStatus.TERMINATED
+    assert [n.status for n in store.node_executions(run.id)] == [NodeStatus.TERMINATED]
+
+
+def test_stop_hands_running_work_back(tmp_path: Path, store: Store) -> None:
+    """A stopping executor whose grace runs out returns the run to the queue, and the
+    next executor finishes it, re-running only the interrupted node."""
+    graph = save_graph(
+        store,
+        "alice",
+        chain(
+            Node(id="first", block_id=STORE_VALUE, input_default={"input": 7}),
+            Node(id="w", block_id=WAIT, input_default={"seconds": 0.5}),
+            Node(id="last", block_id=STORE_VALUE),
+        ),
+    )
+    run = submit_run(store, "alice", graph.id, {})
+    settings = make_settings(tmp_path, shutdown_grace_seconds=0.05)
+
+    async def stop_mid_run() -> None:
+        manager = ExecutionManager(settings)
+        serving = asyncio.create_task(manager.serve())
+        await wait_until(lambda: _status_of(store, run.id, "w") == NodeStatus.RUNNING)
+        manager.stop()
+        await asyncio.wait_for(serving, 10)
+
+    asyncio.run(stop_mid_run())
+    handed = store.get_run(run.id)
+    assert handed.status == RunStatus.QUEUED and handed.owner is None
+    assert _status_of(store, run.id, "w") == NodeStatus.QUEUED
+    drain(tmp_path)
+    assert store.get_run(run.id).status == RunStatus.COMPLETED
+    by_node = {n.node_id: n for n in store.node_executions(run.id)}
+    assert by_node["first"].attempt == 1
+    assert by_node["w"].attempt == 2
+    assert by_node["last"].output_data == [("output", 7)]
+
+
+def test_expired_lease_is_reclaimed_by_another_executor(tmp_path: Path, store: Store) -> None:
+    """An owner that vanished without a word: its lease expires and its run completes."""
+    graph = save_graph(
+        store, "alice", chain(Node(id="a", block_id=STORE_VALUE, input_default={"input": 1}))
+    )
+    run = submit_run(store, "alice", graph.id, {})
+    now = time.time()
+    (claimed,) = store.claim_runs("ghost-executor", 1, now, lease_seconds=0.01)
+    assert claimed.id == run.id
+    time.sleep(0.02)
+    drain(tmp_path)
+    assert store.get_run(run.id).status == RunStatus.COMPLETED
+
+
+def _status_of(store: Store, run_id: str, node_id: str) -> NodeStatus | None:
+    found = [n.status for n in store.node_executions(run_id) if n.node_id == node_id]
+    return found[-1] if found else None
+
+
+async def wait_until(condition: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not await asyncio.to_thread(condition):
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.02)
