@@ -15,7 +15,8 @@ from sqlalchemy import event
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from backend.data.schema import node_executions
-from backend.data.sqlstore import SQLStore, dumps
+from backend.data.sqlbase import dumps
+from backend.data.sqlstore import SQLStore
 from backend.errors import StoreError
 
 # Long enough that a writer never sees "database is locked" while another process

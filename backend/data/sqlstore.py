@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -17,26 +16,14 @@ from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
 
 from backend.data import schema as t
-from backend.data.execution import (
-    Event,
-    ExecutorInfo,
-    NodeExecution,
-    NodeStatus,
-    Run,
-    RunStatus,
-    run_sources,
-)
+from backend.data.execution import ExecutorInfo, RunStatus
+from backend.data.sql_runs import RunsMixin
 from backend.data.store import Store
-from backend.errors import Conflict, LeaseLost, NotFound, SchemaError, StoreError
+from backend.errors import NotFound, SchemaError, StoreError
 
 logger = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-
-
-def dumps(value: Any) -> str:
-    # Block outputs may hold objects JSON cannot express; store their text form.
-    return json.dumps(value, default=str)
 
 
 def alembic_config(connection: sa.Connection | None = None) -> Config:
@@ -46,15 +33,7 @@ def alembic_config(connection: sa.Connection | None = None) -> Config:
     return cfg
 
 
-class SQLStore(Store):
-    def __init__(self, engine: sa.Engine, url_for_errors: str) -> None:
-        self.engine = engine
-        self.url = url_for_errors
-        # Built once: statement construction costs more than SQLite's own work here.
-        self._node_upsert = self.node_upsert()
-
-    # -- lifecycle ---------------------------------------------------------------------
-
+class SQLStore(RunsMixin, Store):
     @contextmanager
     def migration_lock(self) -> Iterator[None]:
         """Held while the schema is checked and upgraded; drivers make it cross-process."""
@@ -95,21 +74,6 @@ class SQLStore(Store):
                 f"database schema revision {revision!r} is newer than this code knows "
                 f"(BACKEND_DATABASE_URL={self.url!r}); upgrade agent-server"
             ) from None
-
-    def close(self) -> None:
-        self.engine.dispose()
-
-    @contextmanager
-    def write(self) -> Iterator[sa.Connection]:
-        with self.engine.begin() as conn:
-            yield conn
-
-    @contextmanager
-    def read(self) -> Iterator[sa.Connection]:
-        with self.engine.connect() as conn:
-            conn.execution_options(readonly=True)
-            with conn.begin():
-                yield conn
 
     # -- executors -----------------------------------------------------------------------
 
@@ -221,257 +185,3 @@ class SQLStore(Store):
         return dict(data)
 
     # -- runs --------------------------------------------------------------------------------
-
-    def submit_run(self, run: Run, starting: Sequence[NodeExecution], event: Event) -> None:
-        with self.write() as conn:
-            conn.execute(t.graph_executions.insert().values(**_run_row(run)))
-            if starting:
-                conn.execute(t.node_executions.insert(), [_node_row(ne) for ne in starting])
-            conn.execute(t.execution_events.insert().values(**_event_row(event)))
-
-    def claimable(self, now: float) -> sa.ColumnElement[bool]:
-        ge = t.graph_executions
-        return sa.or_(
-            ge.c.status == RunStatus.QUEUED,
-            sa.and_(ge.c.status == RunStatus.RUNNING, ge.c.lease_expires_at < now),
-        )
-
-    def claim_runs(self, owner: str, limit: int, now: float, lease_seconds: float) -> list[Run]:
-        ge = t.graph_executions
-        with self.write() as conn:
-            ids = list(
-                conn.execute(
-                    sa.select(ge.c.id)
-                    .where(self.claimable(now))
-                    .order_by(ge.c.created_at)
-                    .limit(limit)
-                ).scalars()
-            )
-            if not ids:
-                return []
-            conn.execute(
-                ge.update()
-                .where(ge.c.id.in_(ids), self.claimable(now))
-                .values(
-                    status=RunStatus.RUNNING,
-                    owner=owner,
-                    lease_expires_at=now + lease_seconds,
-                    started_at=sa.func.coalesce(ge.c.started_at, now),
-                )
-            )
-            rows = conn.execute(sa.select(ge).where(ge.c.id.in_(ids), ge.c.owner == owner))
-            runs = [_run(row) for row in rows]
-            if runs:
-                conn.execute(
-                    t.execution_events.insert(),
-                    [
-                        _event_row(Event(r.id, "run_status", {"status": "RUNNING"}, created_at=now))
-                        for r in runs
-                    ],
-                )
-            return runs
-
-    def get_run(self, run_id: str) -> Run:
-        with self.read() as conn:
-            row = conn.execute(
-                sa.select(t.graph_executions).where(t.graph_executions.c.id == run_id)
-            ).first()
-        if row is None:
-            raise NotFound(f"run {run_id} not found")
-        return _run(row)
-
-    def list_runs(
-        self,
-        user_id: str | None = None,
-        graph_id: str | None = None,
-        status: RunStatus | None = None,
-        limit: int = 50,
-        before: tuple[float, str] | None = None,
-    ) -> list[Run]:
-        ge = t.graph_executions
-        query = sa.select(ge).order_by(ge.c.created_at.desc(), ge.c.id.desc()).limit(limit)
-        if user_id is not None:
-            query = query.where(ge.c.user_id == user_id)
-        if graph_id is not None:
-            query = query.where(ge.c.graph_id == graph_id)
-        if status is not None:
-            query = query.where(ge.c.status == status)
-        if before is not None:
-            query = query.where(sa.tuple_(ge.c.created_at, ge.c.id) < sa.tuple_(*before))
-        with self.read() as conn:
-            return [_run(row) for row in conn.execute(query)]
-
-    def node_executions(self, run_id: str) -> list[NodeExecution]:
-        ne = t.node_executions
-        with self.read() as conn:
-            rows = conn.execute(sa.select(ne).where(ne.c.run_id == run_id).order_by(ne.c.seq))
-            return [_node(row) for row in rows]
-
-    def events(self, run_id: str, after_id: int = 0, limit: int = 1000) -> list[Event]:
-        ev = t.execution_events
-        with self.read() as conn:
-            rows = conn.execute(
-                sa.select(ev)
-                .where(ev.c.run_id == run_id, ev.c.id > after_id)
-                .order_by(ev.c.id)
-                .limit(limit)
-            )
-            return [Event(row.run_id, row.type, row.data, row.id, row.created_at) for row in rows]
-
-    def _fence(self, conn: sa.Connection, owner: str, run_id: str, lease_until: float) -> None:
-        result = conn.execute(_FENCE, {"rid": run_id, "own": owner, "lease": lease_until})
-        if result.rowcount != 1:
-            raise LeaseLost(f"run {run_id} is no longer owned by executor {owner}")
-
-    def node_upsert(self) -> sa.Executable:
-        """INSERT ... ON CONFLICT (id) DO UPDATE for node executions (dialect-specific)."""
-        raise NotImplementedError
-
-    def save_node_executions(
-        self,
-        owner: str,
-        run_id: str,
-        changed: Sequence[NodeExecution],
-        events: Sequence[Event],
-        now: float,
-        lease_seconds: float,
-    ) -> None:
-        with self.write() as conn:
-            self._fence(conn, owner, run_id, now + lease_seconds)
-            if changed:
-                conn.execute(self._node_upsert, [_node_row(n) for n in changed])
-            if events:
-                conn.execute(_EVENT_INSERT, [_event_row(e) for e in events])
-
-    def finish_run(self, owner: str, run: Run, events: Sequence[Event], now: float) -> None:
-        ge = t.graph_executions
-        with self.write() as conn:
-            self._fence(conn, owner, run.id, now)
-            conn.execute(
-                ge.update()
-                .where(ge.c.id == run.id)
-                .values(
-                    status=run.status,
-                    outputs=run.outputs,
-                    error=run.error,
-                    ended_at=now,
-                    owner=None,
-                    lease_expires_at=None,
-                )
-            )
-            if events:
-                conn.execute(t.execution_events.insert(), [_event_row(e) for e in events])
-
-    def release_run(self, owner: str, run_id: str, event: Event) -> None:
-        ge = t.graph_executions
-        with self.write() as conn:
-            conn.execute(
-                ge.update()
-                .where(ge.c.id == run_id, ge.c.owner == owner, ge.c.status == RunStatus.RUNNING)
-                .values(status=RunStatus.QUEUED, owner=None, lease_expires_at=None)
-            )
-            conn.execute(t.execution_events.insert().values(**_event_row(event)))
-
-    def request_cancel(self, run_id: str, now: float) -> Run:
-        ge, ne = t.graph_executions, t.node_executions
-        with self.write() as conn:
-            row = conn.execute(sa.select(ge).where(ge.c.id == run_id)).first()
-            if row is None:
-                raise NotFound(f"run {run_id} not found")
-            run = _run(row)
-            if run.status.is_final:
-                raise Conflict(f"run {run_id} already ended {run.status.value}")
-            conn.execute(ge.update().where(ge.c.id == run_id).values(cancel_requested=True))
-            if run.status in run_sources(RunStatus.TERMINATED) and run.owner is None:
-                # Nobody runs it: terminate here rather than wait for a claim.
-                conn.execute(
-                    ge.update()
-                    .where(ge.c.id == run_id, ge.c.owner.is_(None))
-                    .values(status=RunStatus.TERMINATED, ended_at=now)
-                )
-                conn.execute(
-                    ne.update()
-                    .where(
-                        ne.c.run_id == run_id,
-                        ne.c.status.in_([NodeStatus.QUEUED, NodeStatus.INCOMPLETE]),
-                    )
-                    .values(status=NodeStatus.TERMINATED, ended_at=now)
-                )
-                conn.execute(
-                    t.execution_events.insert().values(
-                        **_event_row(
-                            Event(run_id, "run_status", {"status": "TERMINATED"}, created_at=now)
-                        )
-                    )
-                )
-            row = conn.execute(sa.select(ge).where(ge.c.id == run_id)).first()
-            assert row is not None
-            return _run(row)
-
-
-_FENCE = (
-    t.graph_executions.update()
-    .where(
-        t.graph_executions.c.id == sa.bindparam("rid"),
-        t.graph_executions.c.owner == sa.bindparam("own"),
-        t.graph_executions.c.status == RunStatus.RUNNING.value,
-    )
-    .values(lease_expires_at=sa.bindparam("lease"))
-)
-_EVENT_INSERT = t.execution_events.insert()
-
-
-def _run_row(run: Run) -> dict[str, Any]:
-    return {
-        "id": run.id,
-        "graph_id": run.graph_id,
-        "graph_version": run.graph_version,
-        "user_id": run.user_id,
-        "status": run.status.value,
-        "inputs": run.inputs,
-        "outputs": run.outputs,
-        "error": run.error,
-        "owner": run.owner,
-        "lease_expires_at": run.lease_expires_at,
-        "cancel_requested": run.cancel_requested,
-        "created_at": run.created_at,
-        "started_at": run.started_at,
-        "ended_at": run.ended_at,
-        "deadline_at": run.deadline_at,
-    }
-
-
-def _run(row: sa.Row[Any]) -> Run:
-    data = row._asdict()
-    data["status"] = RunStatus(data["status"])
-    data["cancel_requested"] = bool(data["cancel_requested"])
-    return Run(**data)
-
-
-def _node_row(n: NodeExecution) -> dict[str, Any]:
-    return {
-        "id": n.id,
-        "run_id": n.run_id,
-        "seq": n.seq,
-        "node_id": n.node_id,
-        "block_id": n.block_id,
-        "status": n.status.value,
-        "input_data": n.input_data,
-        "output_data": [list(pair) for pair in n.output_data],
-        "attempt": n.attempt,
-        "error": n.error,
-        "created_at": n.created_at,
-        "started_at": n.started_at,
-        "ended_at": n.ended_at,
-    }
-
-
-def _node(row: sa.Row[Any]) -> NodeExecution:
-    data = row._asdict()
-    data["status"] = NodeStatus(data["status"])
-    data["output_data"] = [(pin, value) for pin, value in data["output_data"]]
-    return NodeExecution(**data)
-
-
-def _event_row(e: Event) -> dict[str, Any]:
-    return {"run_id": e.run_id, "type": e.type, "data": e.data, "created_at": e.created_at}
