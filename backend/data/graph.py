@@ -45,6 +45,16 @@ class Link(BaseModel):
         return data
 
 
+class NodeOptions(BaseModel):
+    """Per-node execution limits, read from ``Node.metadata`` (other keys are the UI's)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    timeout_seconds: float | None = Field(None, gt=0)
+    max_attempts: int | None = Field(None, ge=1, le=100)
+    retry_backoff_seconds: float | None = Field(None, ge=0)
+
+
 class Node(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -57,6 +67,10 @@ class Node(BaseModel):
     @classmethod
     def _null_is_empty(cls, value: Any) -> Any:
         return {} if value is None else value
+
+    def options(self) -> NodeOptions:
+        """The node's limits; graph validation has rejected metadata that fails here."""
+        return NodeOptions.model_validate(self.metadata)
 
 
 @dataclass

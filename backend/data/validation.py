@@ -15,7 +15,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from backend.blocks import get_block
 from backend.blocks.base import Block, BlockType
-from backend.data.graph import Graph, Link, Node
+from backend.data.graph import Graph, Link, Node, NodeOptions
 from backend.executor.pins import (
     DICT_SPLIT,
     LIST_SPLIT,
@@ -68,10 +68,21 @@ def validate_graph(graph: Graph, *, for_run: bool = False) -> list[GraphError]:
         if block is None or block.block_type == BlockType.NOTE or node.id in checked:
             continue  # a duplicate id is reported once, above; its first node is checked
         checked.add(node.id)
+        errors.extend(_option_errors(node))
         errors.extend(_default_errors(node, block))
         if for_run:
             errors.extend(_missing_input_errors(graph, node, block))
     return errors
+
+
+def _option_errors(node: Node) -> list[GraphError]:
+    try:
+        NodeOptions.model_validate(node.metadata)
+    except ValidationError as exc:
+        return [
+            GraphError(node.id, None, f"metadata {e['loc'][0]}: {e['msg']}") for e in exc.errors()
+        ]
+    return []
 
 
 def validate_run_inputs(graph: Graph, inputs: dict[str, Any]) -> list[GraphError]:

@@ -208,14 +208,13 @@ class RunRunner:
         self._note(ne)
 
     def _retry_or_fail(self, ne: NodeExecution, error: str, now: float) -> None:
-        node = self.state.graph.node(ne.node_id)
-        attempts = int(node.metadata.get("max_attempts", self.limits.max_attempts))
-        if ne.attempt >= attempts:
+        options = self.state.graph.node(ne.node_id).options()
+        if ne.attempt >= (options.max_attempts or self.limits.max_attempts):
             self._fail(ne, error, now)
             return
-        backoff = float(
-            node.metadata.get("retry_backoff_seconds", self.limits.retry_backoff_seconds)
-        )
+        backoff = options.retry_backoff_seconds
+        if backoff is None:
+            backoff = self.limits.retry_backoff_seconds
         delay = backoff * 2 ** (ne.attempt - 1)
         logger.info(
             "node %s attempt %s raised %s; retry in %.2f s", ne.node_id, ne.attempt, error, delay
@@ -230,9 +229,8 @@ class RunRunner:
         block = get_block(ne.block_id)
         if block is None:
             raise NodeFailed(f"unknown block {ne.block_id}")
-        node = self.state.graph.node(ne.node_id)
-        timeout = float(
-            node.metadata.get("timeout_seconds")
+        timeout = (
+            self.state.graph.node(ne.node_id).options().timeout_seconds
             or block.timeout_seconds
             or self.limits.node_timeout_seconds
         )

@@ -237,3 +237,29 @@ def test_run_inputs_must_name_an_agent_input() -> None:
 def test_run_inputs_for_a_graph_without_inputs() -> None:
     error = only(validate_run_inputs(graph(node("a", STORE, input=1)), {"x": 1}))
     assert "takes no inputs" in error.message
+
+
+@pytest.mark.parametrize(
+    ("metadata", "key"),
+    [
+        ({"max_attempts": "x"}, "max_attempts"),
+        ({"max_attempts": 0}, "max_attempts"),
+        ({"retry_backoff_seconds": "y"}, "retry_backoff_seconds"),
+        ({"timeout_seconds": -1}, "timeout_seconds"),
+    ],
+)
+def test_bad_node_limits_in_metadata_are_reported(metadata: dict[str, Any], key: str) -> None:
+    graph = Graph(
+        nodes=[
+            Node(
+                id="n1",
+                block_id="1ff065e9-88e8-4358-9d82-8dc91f622ba9",
+                input_default={"input": 1},
+                metadata={"position": {"x": 1}, **metadata},
+            )
+        ]
+    )
+    errors = validate_graph(graph)
+    assert len(errors) == 1
+    assert errors[0].node_id == "n1"
+    assert f"metadata {key}" in str(errors[0])

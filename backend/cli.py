@@ -1,0 +1,214 @@
+"""The `agent-server` command: one subcommand per function, each returning its exit code.
+
+Exit codes: 0 success; 1 the work itself failed (a run ended FAILED) or the environment
+is unusable (bad settings); 2 the user gave something unusable (bad graph file, bad
+inputs). Expected problems print one readable report on stderr, never a traceback.
+Commands import the heavier modules when they run, so `--help` stays quick.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from backend.data.graph import Graph
+from backend.errors import BackendError, InvalidInput
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+Command = Callable[[argparse.Namespace], int]
+
+
+class UsageError(Exception):
+    """Something the user gave cannot be used; ``problems`` are printed one per line."""
+
+    def __init__(self, message: str, problems: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.problems = list(problems)
+
+
+# -- helpers --------------------------------------------------------------------------------
+
+
+def parse_input_value(text: str) -> Any:
+    """JSON when the text parses as JSON (numbers, lists, objects, true), else the text."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def parse_inputs(pairs: Sequence[str]) -> tuple[dict[str, Any], list[str]]:
+    """The run inputs given as NAME=VALUE, and a problem line for each malformed one."""
+    inputs: dict[str, Any] = {}
+    problems = []
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            problems.append(f"--input {pair!r}: expected NAME=VALUE")
+        elif name in inputs:
+            problems.append(f"--input {name!r} is given more than once")
+        else:
+            inputs[name] = parse_input_value(value)
+    return inputs, problems
+
+
+def _pydantic_problems(exc: ValidationError) -> list[str]:
+    return [
+        f"{'.'.join(str(p) for p in err['loc']) or '<graph>'}: {err['msg']}" for err in exc.errors()
+    ]
+
+
+def load_graph_file(path: str) -> Graph:
+    """Read and parse a graph file (``-`` is stdin)."""
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise UsageError(f"cannot read graph file {path}: {reason}") from None
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise UsageError(f"graph file {path} is not valid JSON: {exc}") from None
+    try:
+        return Graph.from_json(data)
+    except ValidationError as exc:
+        raise UsageError(
+            f"graph file {path} is not a valid graph", _pydantic_problems(exc)
+        ) from None
+    except ValueError as exc:
+        raise UsageError(f"graph file {path} is not a valid graph: {exc}") from None
+
+
+def _format_value(value: Any) -> str:
+    # Text prints as-is so templates read naturally; everything else as JSON.
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, default=str, ensure_ascii=False)
+
+
+# -- commands -------------------------------------------------------------------------------
+
+
+def cmd_run_local(args: argparse.Namespace) -> int:
+    from backend.executor.local import check_runnable, run_local
+    from backend.executor.runner import Limits
+    from backend.settings import load_settings
+    from backend.util.logs import configure_logging
+
+    # Node logs go to stderr; WARNING keeps routine progress out of the user's terminal.
+    configure_logging("WARNING")
+    graph = load_graph_file(args.graph)
+    inputs, problems = parse_inputs(args.input)
+    try:
+        check_runnable(graph, inputs)
+    except InvalidInput as exc:
+        details = exc.details if isinstance(exc.details, list) else [exc.message]
+        problems += [str(d) for d in details]
+    if problems:
+        raise UsageError("graph cannot run", problems)
+    limits = Limits.from_settings(load_settings())
+    result = asyncio.run(run_local(graph, inputs, limits))
+
+    summary = result.to_json()
+    if args.json:
+        print(json.dumps(summary, default=str, ensure_ascii=False))
+    else:
+        for name, values in summary["outputs"].items():
+            for value in values:
+                print(f"{name}: {_format_value(value)}")
+        print(f"status: {summary['status']} ({summary['node_executions']} node executions)")
+        if summary["error"]:
+            print(f"error: {summary['error']}")
+    return EXIT_OK if summary["status"] == "COMPLETED" else EXIT_FAILED
+
+
+def cmd_blocks(args: argparse.Namespace) -> int:
+    from backend.blocks import all_blocks
+
+    blocks = sorted(all_blocks().values(), key=lambda b: b.name.lower())
+    if args.json:
+        print(json.dumps([{"id": b.id, "name": b.name} for b in blocks]))
+    else:
+        for block in blocks:
+            print(f"{block.id}  {block.name}")
+    return EXIT_OK
+
+
+# -- parser ---------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="agent-server", description="Self-hosted execution backend for agent graphs."
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    run_local = sub.add_parser(
+        "run-local",
+        help="run a graph in this process, in memory, and print its outputs",
+        description="Run a graph file (AutoGPT export JSON accepted) in this process.",
+    )
+    run_local.add_argument("graph", metavar="GRAPH.json", help="graph file, or - for stdin")
+    run_local.add_argument(
+        "--input",
+        "-i",
+        metavar="NAME=VALUE",
+        action="append",
+        default=[],
+        help="a run input; VALUE is parsed as JSON when it parses, else taken as text "
+        "(repeat for several inputs)",
+    )
+    run_local.add_argument(
+        "--json",
+        action="store_true",
+        help='print one JSON object {"status", "outputs", "node_executions", "error"}',
+    )
+    run_local.set_defaults(func=cmd_run_local)
+
+    blocks = sub.add_parser("blocks", help="list the available blocks (id and name)")
+    blocks.add_argument("--json", action="store_true", help="print a JSON list")
+    blocks.set_defaults(func=cmd_blocks)
+    return parser
+
+
+def run_command(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` and run the command; returns its exit code (argparse may exit 2)."""
+    args = build_parser().parse_args(argv)
+    func: Command = args.func
+    try:
+        return func(args)
+    except UsageError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    except InvalidInput as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return EXIT_USAGE
+    except BackendError as exc:
+        # Bad settings, an unusable database: the environment, not the arguments.
+        print(f"error: {exc.message}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    sys.exit(run_command(argv))
+
+
+if __name__ == "__main__":
+    main()
