@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 
 # Children get their own shutdown grace, plus this margin to exit after it.
 _EXIT_MARGIN_SECONDS = 5.0
+_REAP_SECONDS = 1.0
 
 
 def run_processes(*processes: AppProcess) -> NoReturn:
@@ -36,10 +37,19 @@ def supervise(*processes: AppProcess) -> int:
     finished = threading.Event()
 
     def watch() -> None:
-        wait([child.sentinel for child in children])
+        ready = wait([child.sentinel for child in children])
+        ended = [child for child in children if child.sentinel in ready]
+        for child in ended:
+            # The sentinel closes a moment before the child can be reaped; join so
+            # its exit code is known.
+            child.join(_REAP_SECONDS)
         if finished.is_set():
             return
-        died.extend(child for child in children if not child.is_alive())
+        # supervisord's stopasgroup signals every process at once: a child that ends
+        # cleanly while the foreground is stopping is part of that stop, not a crash.
+        if foreground.stopping and all(child.exitcode == 0 for child in ended):
+            return
+        died.extend(ended)
         for child in died:
             logger.error("child %s (pid %s) exited with %s", child.name, child.pid, child.exitcode)
         foreground.stop()

@@ -138,4 +138,16 @@ class AppProcess(ABC):
 
 
 def _child_main(process: AppProcess) -> None:
+    # A parent that ends without stopping its children (SIGKILL, or a second signal that
+    # exits at once) must not leave them behind: they stop as if signalled.
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(
+            target=_stop_when_parent_exits, args=(process, parent), name="parent-watch", daemon=True
+        ).start()
     raise SystemExit(process._main())
+
+
+def _stop_when_parent_exits(process: AppProcess, parent: BaseProcess) -> None:
+    parent.join()
+    process.stop()

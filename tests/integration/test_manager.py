@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,7 +56,7 @@ def flaky() -> Iterator[None]:
 def chain(*nodes: Node) -> Graph:
     links = [
         Link(source_id=a.id, source_name="output", sink_id=b.id, sink_name="input")
-        for a, b in zip(nodes, nodes[1:], strict=False)
+        for a, b in itertools.pairwise(nodes)
     ]
     return Graph(name="chain", nodes=list(nodes), links=links)
 
