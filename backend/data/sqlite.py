@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fcntl
 import sqlite3
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -70,9 +71,9 @@ def _database_path(url: str) -> Path | None:
 def _ensure_writable_dir(directory: Path) -> None:
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        probe = directory / ".write-probe"
-        probe.touch()
-        probe.unlink()
+        # A uniquely named probe: several processes may open the store at once.
+        with tempfile.TemporaryFile(dir=directory):
+            pass
     except OSError as exc:
         raise StoreError(
             f"data directory {str(directory)!r} is not usable (BACKEND_DATA_DIR or "
