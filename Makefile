@@ -19,8 +19,8 @@ run: $(STAMP) var
 	$(BIN)/supervisord -n -c supervisord.conf
 
 lint: $(STAMP)
-	$(BIN)/ruff check backend tests
-	$(BIN)/ruff format --check backend tests
+	$(BIN)/ruff check backend tests bench
+	$(BIN)/ruff format --check backend tests bench
 	$(BIN)/mypy
 
 test: lint

@@ -18,6 +18,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from backend.cli_api import add_api_commands, api_error_exit
+from backend.client import ApiError
 from backend.data.graph import Graph
 from backend.errors import BackendError, InvalidInput
 
@@ -146,6 +148,20 @@ def cmd_blocks(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Upgrade the schema now, for operators who run with BACKEND_AUTO_MIGRATE=false."""
+    from backend.data.store import open_store
+    from backend.settings import load_settings
+
+    store = open_store(load_settings())
+    try:
+        store.prepare(auto_migrate=True)
+    finally:
+        store.close()
+    print("database schema is current")
+    return EXIT_OK
+
+
 # -- parser ---------------------------------------------------------------------------------
 
 
@@ -180,6 +196,13 @@ def build_parser() -> argparse.ArgumentParser:
     blocks = sub.add_parser("blocks", help="list the available blocks (id and name)")
     blocks.add_argument("--json", action="store_true", help="print a JSON list")
     blocks.set_defaults(func=cmd_blocks)
+
+    migrate = sub.add_parser(
+        "migrate", help="upgrade the database schema (BACKEND_DATABASE_URL) to this version"
+    )
+    migrate.set_defaults(func=cmd_migrate)
+
+    add_api_commands(sub)
     return parser
 
 
@@ -189,6 +212,8 @@ def run_command(argv: Sequence[str] | None = None) -> int:
     func: Command = args.func
     try:
         return func(args)
+    except ApiError as exc:
+        return api_error_exit(exc)
     except UsageError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         for problem in exc.problems:

@@ -63,6 +63,15 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = Field("text", description="One line per event.")
     api_host: str = Field("127.0.0.1", description="Address the REST API binds to.")
     api_port: int = Field(8006, ge=1, le=65535, description="Port the REST API listens on.")
+    max_body_bytes: int = Field(
+        1024 * 1024, ge=1, description="Largest request body the REST API accepts (413 above)."
+    )
+    api_url: str = Field(
+        "http://127.0.0.1:8006", description="Where the CLI's client commands reach the REST API."
+    )
+    api_key: str = Field(
+        "", description="API key the CLI's client commands send (or pass --api-key)."
+    )
 
     @model_validator(mode="after")
     def _heartbeat_fits_lease(self) -> Settings:

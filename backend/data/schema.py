@@ -85,3 +85,19 @@ execution_events = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Index("ix_execution_events_run_id", "run_id", "id"),
 )
+
+# The metrics scrape reads the node executions that ended since the API started.
+sa.Index("ix_node_executions_ended_at", node_executions.c.ended_at)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.String(64), nullable=False, index=True),
+    sa.Column("name", sa.String(255)),
+    # SHA-256 hex of the key; the key itself is never stored.
+    sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("prefix", sa.String(32), nullable=False, index=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("revoked_at", sa.Float),
+)

@@ -30,6 +30,7 @@ class RunsMixin(SQLBase):
             if starting:
                 conn.execute(t.node_executions.insert(), [node_row(ne) for ne in starting])
             conn.execute(t.execution_events.insert().values(**event_row(event)))
+            self.notify(conn, "run")
 
     def claimable(self, now: float) -> sa.ColumnElement[bool]:
         ge = t.graph_executions
@@ -47,6 +48,9 @@ class RunsMixin(SQLBase):
                     .where(self.claimable(now))
                     .order_by(ge.c.created_at)
                     .limit(limit)
+                    # Concurrent claimers pass over each other's rows instead of queueing
+                    # (PostgreSQL); SQLite renders nothing, its IMMEDIATE lock serialises.
+                    .with_for_update(skip_locked=True)
                 ).scalars()
             )
             if not ids:
@@ -61,7 +65,9 @@ class RunsMixin(SQLBase):
                     started_at=sa.func.coalesce(ge.c.started_at, now),
                 )
             )
-            rows = conn.execute(sa.select(ge).where(ge.c.id.in_(ids), ge.c.owner == owner))
+            rows = conn.execute(
+                sa.select(ge).where(ge.c.id.in_(ids), ge.c.owner == owner).order_by(ge.c.created_at)
+            )
             runs = [to_run(row) for row in rows]
             if runs:
                 conn.execute(
@@ -163,12 +169,15 @@ class RunsMixin(SQLBase):
     def release_run(self, owner: str, run_id: str, event: Event) -> None:
         ge = t.graph_executions
         with self.write() as conn:
-            conn.execute(
+            released = conn.execute(
                 ge.update()
                 .where(ge.c.id == run_id, ge.c.owner == owner, ge.c.status == RunStatus.RUNNING)
                 .values(status=RunStatus.QUEUED, owner=None, lease_expires_at=None)
             )
-            conn.execute(t.execution_events.insert().values(**event_row(event)))
+            # Not the owner any more: nothing to hand back, and no event to tell of it.
+            if released.rowcount == 1:
+                conn.execute(t.execution_events.insert().values(**event_row(event)))
+                self.notify(conn, "run")
 
     def request_cancel(self, run_id: str, now: float) -> Run:
         ge, ne = t.graph_executions, t.node_executions
@@ -180,6 +189,7 @@ class RunsMixin(SQLBase):
             if run.status.is_final:
                 raise Conflict(f"run {run_id} already ended {run.status.value}")
             conn.execute(ge.update().where(ge.c.id == run_id).values(cancel_requested=True))
+            self.notify(conn, "cancel")
             if run.status in run_sources(RunStatus.TERMINATED) and run.owner is None:
                 # Nobody runs it: terminate here rather than wait for a claim.
                 conn.execute(

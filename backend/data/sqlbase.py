@@ -28,6 +28,13 @@ class SQLBase:
         """INSERT ... ON CONFLICT (id) DO UPDATE for node executions (dialect-specific)."""
         raise NotImplementedError
 
+    def notify(self, conn: sa.Connection, kind: str) -> None:
+        """Wake idle executors once ``conn``'s transaction commits (``kind``: "run" or
+        "cancel"). A no-op where the database cannot push; executors poll there."""
+
+    def is_disconnect(self, exc: BaseException) -> bool:
+        return isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated
+
     def close(self) -> None:
         self.engine.dispose()
 

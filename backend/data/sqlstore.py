@@ -17,7 +17,9 @@ from alembic.util.exc import CommandError
 
 from backend.data import schema as t
 from backend.data.execution import ExecutorInfo, RunStatus
+from backend.data.sql_auth import AuthMixin
 from backend.data.sql_runs import RunsMixin
+from backend.data.sql_stats import StatsMixin
 from backend.data.store import Store
 from backend.errors import NotFound, SchemaError, StoreError
 
@@ -33,7 +35,7 @@ def alembic_config(connection: sa.Connection | None = None) -> Config:
     return cfg
 
 
-class SQLStore(RunsMixin, Store):
+class SQLStore(RunsMixin, AuthMixin, StatsMixin, Store):
     @contextmanager
     def migration_lock(self) -> Iterator[None]:
         """Held while the schema is checked and upgraded; drivers make it cross-process."""
@@ -63,6 +65,10 @@ class SQLStore(RunsMixin, Store):
             raise StoreError(
                 f"cannot open database BACKEND_DATABASE_URL={self.url!r}: {exc.orig}"
             ) from None
+
+    def schema_is_current(self) -> bool:
+        head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+        return self.schema_revision() == head
 
     def _check_known(self, revision: str | None) -> None:
         if revision is None:
@@ -170,11 +176,9 @@ class SQLStore(RunsMixin, Store):
 
     def get_graph(self, user_id: str, graph_id: str, version: int | None = None) -> dict[str, Any]:
         g = t.graphs
-        query = sa.select(g.c.data).where(
-            g.c.id == graph_id, g.c.user_id == user_id, g.c.deleted.is_(False)
-        )
+        query = sa.select(g.c.data).where(g.c.id == graph_id, g.c.user_id == user_id)
         if version is None:
-            query = query.where(g.c.is_active.is_(True))
+            query = query.where(g.c.is_active.is_(True), g.c.deleted.is_(False))
         else:
             query = query.where(g.c.version == version)
         with self.read() as conn:
@@ -183,5 +187,41 @@ class SQLStore(RunsMixin, Store):
             suffix = f" version {version}" if version is not None else ""
             raise NotFound(f"graph {graph_id}{suffix} not found")
         return dict(data)
+
+    def list_graphs(
+        self, user_id: str, limit: int = 50, before: tuple[float, str] | None = None
+    ) -> list[dict[str, Any]]:
+        g = t.graphs
+        query = (
+            sa.select(g.c.id, g.c.version, g.c.name, g.c.data, g.c.created_at)
+            .where(g.c.user_id == user_id, g.c.is_active.is_(True), g.c.deleted.is_(False))
+            .order_by(g.c.created_at.desc(), g.c.id.desc())
+            .limit(limit)
+        )
+        if before is not None:
+            query = query.where(sa.tuple_(g.c.created_at, g.c.id) < sa.tuple_(*before))
+        with self.read() as conn:
+            rows = conn.execute(query).all()
+        return [
+            {
+                "id": row.id,
+                "version": row.version,
+                "name": row.name,
+                "description": row.data.get("description", ""),
+                "created_at": row.created_at,
+            }
+            for row in rows
+        ]
+
+    def delete_graph(self, user_id: str, graph_id: str) -> None:
+        g = t.graphs
+        with self.write() as conn:
+            result = conn.execute(
+                g.update()
+                .where(g.c.id == graph_id, g.c.user_id == user_id, g.c.deleted.is_(False))
+                .values(deleted=True)
+            )
+            if result.rowcount == 0:
+                raise NotFound(f"graph {graph_id} not found")
 
     # -- runs --------------------------------------------------------------------------------

@@ -9,10 +9,12 @@ nothing.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from backend.data.api_keys import ApiKey
 from backend.data.execution import Event, ExecutorInfo, NodeExecution, Run, RunStatus
+from backend.data.stats import DurationHistogram
 from backend.errors import ConfigError
 from backend.settings import Settings
 
@@ -26,6 +28,16 @@ class Store(ABC):
 
     @abstractmethod
     def close(self) -> None: ...
+
+    def listen(self, on_wakeup: Callable[[], None]) -> Callable[[], None] | None:
+        """Call ``on_wakeup`` (from another thread) whenever a run is queued, handed back
+        or cancelled; returns a function that stops listening. None: the database cannot
+        push, callers poll."""
+        return None
+
+    def is_disconnect(self, exc: BaseException) -> bool:
+        """True if ``exc`` means the connection was lost and a fresh call may succeed."""
+        return False
 
     # -- executors registry ------------------------------------------------------------
 
@@ -58,7 +70,23 @@ class Store(ABC):
 
     @abstractmethod
     def get_graph(self, user_id: str, graph_id: str, version: int | None = None) -> dict[str, Any]:
-        """The graph JSON (latest active version by default); NotFound otherwise."""
+        """The graph JSON (latest active version by default); NotFound otherwise.
+
+        A deleted graph is not found by default; an explicit ``version`` still is, because
+        runs pin their version and must run (and recover) after the graph is deleted.
+        """
+
+    @abstractmethod
+    def list_graphs(
+        self, user_id: str, limit: int = 50, before: tuple[float, str] | None = None
+    ) -> list[dict[str, Any]]:
+        """The user's graphs that are not deleted, each its active version as
+        {id, version, name, description, created_at}; newest first, ``before`` as in
+        ``list_runs``."""
+
+    @abstractmethod
+    def delete_graph(self, user_id: str, graph_id: str) -> None:
+        """Mark every version deleted; runs keep their history. NotFound otherwise."""
 
     # -- runs ----------------------------------------------------------------------------
 
@@ -115,6 +143,40 @@ class Store(ABC):
         """Flag the run for cancellation; an unclaimed run is TERMINATED at once.
         Conflict if the run has already ended."""
 
+    # -- API keys --------------------------------------------------------------------------
+
+    @abstractmethod
+    def create_api_key(
+        self, user_id: str, key_hash: str, prefix: str, now: float, name: str | None = None
+    ) -> ApiKey: ...
+
+    @abstractmethod
+    def list_api_keys(self, user_id: str | None = None) -> list[ApiKey]: ...
+
+    @abstractmethod
+    def revoke_api_key(self, id_or_prefix: str, now: float) -> ApiKey:
+        """Revoke by id or shown prefix (idempotent); NotFound, or Conflict when a prefix
+        matches several keys."""
+
+    @abstractmethod
+    def user_for_key_hash(self, key_hash: str) -> str | None:
+        """The user of the key with this hash, None when unknown or revoked."""
+
+    # -- health and metrics ----------------------------------------------------------------
+
+    @abstractmethod
+    def schema_is_current(self) -> bool:
+        """True when the schema is at this code's head; StoreError when unreachable."""
+
+    @abstractmethod
+    def count_runs_by_status(self) -> dict[str, int]: ...
+
+    @abstractmethod
+    def node_duration_histograms(
+        self, ended_since: float, bounds: Sequence[float]
+    ) -> list[DurationHistogram]:
+        """Per block, durations of node executions that ended at or after ``ended_since``."""
+
 
 def open_store(settings: Settings) -> Store:
     url = settings.resolved_database_url
@@ -123,7 +185,11 @@ def open_store(settings: Settings) -> Store:
         from backend.data.sqlite import SQLiteStore
 
         return SQLiteStore(url)
+    if scheme in ("postgresql", "postgres"):
+        from backend.data.postgres import PostgresStore
+
+        return PostgresStore(url)
     raise ConfigError(
         f"invalid setting BACKEND_DATABASE_URL={url!r}: unsupported scheme {scheme!r} "
-        "(use sqlite:///PATH)"
+        "(use sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DATABASE)"
     )

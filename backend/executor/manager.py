@@ -25,7 +25,7 @@ from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from backend.data.execution import ExecutorInfo, Run
+from backend.data.execution import Event, ExecutorInfo, Run
 from backend.data.graph import Graph
 from backend.data.store import Store, open_store
 from backend.errors import BackendError, LeaseLost
@@ -62,12 +62,17 @@ class ExecutionManager(AppProcess):
         # wait, and the store sees one writer per process.
         self._db_thread = ThreadPoolExecutor(1, thread_name_prefix="db")
         self._work_done = asyncio.Event()
+        self._stray: set[str] = set()
+        stop_listening: Callable[[], None] | None = None
         try:
             self.store: Store = await self.db(open_store, self.settings)
             await self.db(self.store.prepare, self.settings.auto_migrate)
             await self._register()
             stopped = asyncio.Event()
             loop = asyncio.get_running_loop()
+            # Where the database pushes (PostgreSQL NOTIFY) new work wakes the claim loop
+            # at once; polling every BACKEND_POLL_SECONDS stays as the fallback.
+            stop_listening = self.store.listen(lambda: _call_soon(loop, self._work_done.set))
             self.on_stop(lambda: _call_soon(loop, stopped.set))
             await self._supervise(
                 stopped, {"heartbeat": self._heartbeat_loop, "claim": self._claim_loop}
@@ -78,12 +83,25 @@ class ExecutionManager(AppProcess):
         finally:
             for _, task in self.active.values():
                 task.cancel()
+            if stop_listening is not None:
+                await self.db(stop_listening)
             if hasattr(self, "store"):
                 await self.db(self.store.close)
             self._db_thread.shutdown()
 
     async def db(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._db_thread, fn, *args)
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._db_thread, fn, *args)
+        except Exception as exc:
+            store: Store | None = getattr(self, "store", None)
+            if store is None or not store.is_disconnect(exc):
+                raise
+            # The server dropped the connection (restart, failover, terminated session);
+            # the pool reconnects. Retried once: a database that stays down still fails
+            # the caller, and a side task that fails ends the process for its supervisor.
+            logger.warning("database connection lost in %s; retrying", _name(fn))
+            return await loop.run_in_executor(self._db_thread, fn, *args)
 
     async def _register(self) -> None:
         now = time.time()
@@ -125,10 +143,24 @@ class ExecutionManager(AppProcess):
                     runner.abandon()
                 elif owned[run_id]:
                     runner.cancel()
+            await self._release_strays(set(owned) - set(self.active))
             await asyncio.sleep(self.settings.heartbeat_seconds)
+
+    async def _release_strays(self, stray: set[str]) -> None:
+        """Hand back runs this executor owns but does not run (a run task died on an error,
+        or a claim committed although its reply was lost): the heartbeat would otherwise
+        renew their leases forever. Seen on two beats in a row, so a claim still being
+        started is not one."""
+        for run_id in stray & self._stray:
+            logger.warning("run %s is owned but not running here; handing it back", run_id)
+            event = Event(run_id, "run_status", {"status": "QUEUED"}, created_at=time.time())
+            await self.db(self.store.release_run, self.executor_id, run_id, event)
+        self._stray = stray - self._stray
 
     async def _claim_loop(self) -> None:
         while True:
+            # Cleared before looking, so a wake-up that arrives during the claim is kept.
+            self._work_done.clear()
             free = self.settings.num_graph_workers - len(self.active)
             claimed: list[Run] = []
             if free > 0:
@@ -146,7 +178,6 @@ class ExecutionManager(AppProcess):
                 await asyncio.Event().wait()  # until _supervise cancels this task
             if claimed and len(self.active) < self.settings.num_graph_workers:
                 continue  # more may be waiting
-            self._work_done.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._work_done.wait(), self.settings.poll_seconds)
 
@@ -173,8 +204,8 @@ class ExecutionManager(AppProcess):
                 "run %s: lease lost to another executor; stopped without writing", run_id
             )
         except Exception:
-            # The run stays RUNNING under our lease; once it expires another executor
-            # (or this one) picks it up again.
+            # The run stays RUNNING under our lease until the heartbeat hands it back
+            # (_release_strays); then any executor picks it up again.
             logger.exception("run %s: executor error", run_id)
         finally:
             self.active.pop(run_id, None)
@@ -197,6 +228,10 @@ class ExecutionManager(AppProcess):
 
 def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
     loop.call_soon_threadsafe(callback)
+
+
+def _name(fn: Callable[..., Any]) -> str:
+    return getattr(fn, "__name__", type(fn).__name__)
 
 
 def _alive_pids() -> set[int]:

@@ -40,6 +40,7 @@ class Limits:
     node_timeout_seconds: float = 300.0
     max_attempts: int = 1
     retry_backoff_seconds: float = 1.0
+    run_deadline_seconds: float = 3600.0
     allow_private_network: bool = False
 
     @classmethod
@@ -49,6 +50,7 @@ class Limits:
             node_timeout_seconds=settings.node_timeout_seconds,
             max_attempts=settings.node_max_attempts,
             retry_backoff_seconds=settings.retry_backoff_seconds,
+            run_deadline_seconds=settings.run_deadline_seconds,
             allow_private_network=settings.allow_private_network,
         )
 
@@ -102,6 +104,8 @@ class RunRunner:
         self._retry_at: dict[str, float] = {}
         self._changed: dict[str, NodeExecution] = {}
         self._events: list[Event] = []
+        # A run submitted without its own deadline gets the executor's default.
+        self._deadline = run.deadline_at or run.created_at + limits.run_deadline_seconds
 
     # -- control (called by the owner; they only set flags) -------------------------------
 
@@ -138,8 +142,8 @@ class RunRunner:
             now = self.clock()
             if self._cancel_requested:
                 return await self._end(RunStatus.TERMINATED, "cancelled", None)
-            if self.run.deadline_at is not None and now >= self.run.deadline_at:
-                limit = self.run.deadline_at - self.run.created_at
+            if now >= self._deadline:
+                limit = self._deadline - self.run.created_at
                 message = f"run deadline exceeded after {limit:g} s"
                 return await self._end(RunStatus.FAILED, message, message)
             if self._abandoning:
@@ -170,20 +174,17 @@ class RunRunner:
             self._note(ne)
             # Created now, started by the event loop only after _flush() has committed.
             task = asyncio.create_task(self._run_node(ne), name=f"node-{ne.id}")
+            task.add_done_callback(lambda _: self._wake.set())
             self._running[task] = ne
 
     async def _wait(self, now: float) -> None:
-        wake_at = [t for t in self._retry_at.values()]
-        if self.run.deadline_at is not None:
-            wake_at.append(self.run.deadline_at)
-        timeout = max(0.0, min(wake_at) - now) if wake_at else None
-        waker = asyncio.create_task(self._wake.wait())
+        """Sleep until a node finishes, a control flag is set, or a timer is due."""
+        due = min([self._deadline, *self._retry_at.values()])
         try:
-            await asyncio.wait(
-                [*self._running, waker], timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-            )
-        finally:
-            waker.cancel()
+            async with asyncio.timeout(max(0.0, due - now)):
+                await self._wake.wait()
+        except TimeoutError:
+            pass
         self._wake.clear()
 
     async def _collect(self) -> None:

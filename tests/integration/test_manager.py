@@ -1,4 +1,4 @@
-"""The durable ExecutionManager on a real SQLite file, driven in-process."""
+"""The durable ExecutionManager on a real SQLite file and on PostgreSQL, driven in-process."""
 
 from __future__ import annotations
 
@@ -38,7 +38,10 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
+def store(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
+    # Every make_settings() of the test, the executors' included, reads the database from
+    # the environment, as a deployed process does.
+    monkeypatch.setenv("BACKEND_DATABASE_URL", database_url)
     store = open_store(make_settings(tmp_path))
     store.prepare(auto_migrate=True)
     yield store

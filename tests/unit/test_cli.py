@@ -254,3 +254,20 @@ def test_blocks_lists_ids_and_names(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0
     listed = {b["id"]: b["name"] for b in json.loads(out)}
     assert listed["1ff065e9-88e8-4358-9d82-8dc91f622ba9"] == "StoreValueBlock"
+
+
+def test_migrate_brings_an_empty_database_to_the_current_schema(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from backend.data.sqlite import SQLiteStore
+
+    monkeypatch.setenv("BACKEND_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("BACKEND_AUTO_MIGRATE", "false")
+    url = f"sqlite:///{tmp_path / 'backend.db'}"
+    assert SQLiteStore(url).schema_revision() is None
+    code, out, _ = cli(capsys, "migrate")
+    assert code == 0
+    assert "schema is current" in out
+    store = SQLiteStore(url)
+    store.prepare(auto_migrate=False)  # would raise SchemaError if still behind
+    assert store.schema_is_current()

@@ -1,0 +1,346 @@
+"""`agent-server` subcommands for API keys (database) and the REST API (HTTP client).
+
+``api-key`` commands open the database directly: they are how the first key comes to
+exist, and they work while the server is down. Every other command here is a client of
+the REST API at BACKEND_API_URL with the key from --api-key or BACKEND_API_KEY.
+Exit codes follow cli.py: 0 done (a run COMPLETED), 1 the run FAILED or was TERMINATED,
+or the server/environment failed, 2 the user gave something unusable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from backend.client import ApiClient, ApiError
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+# Answers that mean the request itself was wrong: the user can fix them.
+_USAGE_STATUSES = {400, 401, 404, 413, 422}
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, default=str, ensure_ascii=False, indent=None))
+
+
+def _when(timestamp: float | None) -> str:
+    if timestamp is None:
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
+
+
+def api_error_exit(exc: ApiError) -> int:
+    """Report an ApiError on stderr; return the exit code it maps to."""
+    print(f"error: {exc.message}", file=sys.stderr)
+    if isinstance(exc.details, list):
+        for detail in exc.details:
+            if isinstance(detail, dict) and "message" in detail:
+                where = " ".join(
+                    f"{k} {detail[k]}" for k in ("node_id", "pin") if detail.get(k) is not None
+                )
+                print(f"  - {where + ': ' if where else ''}{detail['message']}", file=sys.stderr)
+            else:
+                print(f"  - {detail}", file=sys.stderr)
+    return EXIT_USAGE if exc.status in _USAGE_STATUSES else EXIT_FAILED
+
+
+# -- api keys (database) -----------------------------------------------------------------
+
+
+def _open_store() -> Any:
+    from backend.data.store import open_store
+    from backend.settings import load_settings
+
+    settings = load_settings()
+    store = open_store(settings)
+    store.prepare(settings.auto_migrate)
+    return store
+
+
+def cmd_api_key_create(args: argparse.Namespace) -> int:
+    from backend.data.api_keys import hash_key, new_key, shown_prefix
+
+    user = args.user.strip()
+    if not user or len(user) > 64:
+        print("error: --user must be 1 to 64 characters", file=sys.stderr)
+        return EXIT_USAGE
+    store = _open_store()
+    try:
+        key = new_key()
+        record = store.create_api_key(
+            user, hash_key(key), shown_prefix(key), time.time(), args.name
+        )
+    finally:
+        store.close()
+    if args.json:
+        _print_json({"user": user, "key": key, "id": record.id})
+    else:
+        print(key)
+        print(
+            f"API key {record.id} for user {user!r}; it is shown only now, store it safely.",
+            file=sys.stderr,
+        )
+    return EXIT_OK
+
+
+def cmd_api_key_list(args: argparse.Namespace) -> int:
+    store = _open_store()
+    try:
+        keys = store.list_api_keys(args.user)
+    finally:
+        store.close()
+    if args.json:
+        _print_json([key.to_dict() for key in keys])
+        return EXIT_OK
+    for key in keys:
+        state = f"revoked {_when(key.revoked_at)}" if key.revoked else "active"
+        label = f"  {key.name}" if key.name else ""
+        print(f"{key.id}  {key.prefix}…  {key.user_id}  {_when(key.created_at)}  {state}{label}")
+    return EXIT_OK
+
+
+def cmd_api_key_revoke(args: argparse.Namespace) -> int:
+    from backend.errors import Conflict, NotFound
+
+    store = _open_store()
+    try:
+        key = store.revoke_api_key(args.key, time.time())
+    except (NotFound, Conflict) as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        store.close()
+    print(f"revoked API key {key.id} ({key.prefix}…) of user {key.user_id!r}")
+    return EXIT_OK
+
+
+# -- API client commands -------------------------------------------------------------------
+
+
+def _client(args: argparse.Namespace) -> ApiClient:
+    from backend.settings import load_settings
+
+    settings = load_settings()
+    key = args.api_key or settings.api_key
+    if not key:
+        raise ApiError(401, "unauthorized", "no API key: pass --api-key or set BACKEND_API_KEY")
+    return ApiClient(args.api_url or settings.api_url, key)
+
+
+def _import_graph(client: ApiClient, path: str) -> dict[str, Any]:
+    from backend.cli import UsageError
+
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise UsageError(f"cannot read graph file {path}: {reason}") from None
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise UsageError(f"graph file {path} is not valid JSON: {exc}") from None
+    # The server validates the graph and reports every problem (422, exit code 2).
+    return client.create_graph(data)
+
+
+def cmd_graph_import(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        graph = _import_graph(client, args.file)
+    if args.json:
+        _print_json(graph)
+    else:
+        print(graph["id"])
+        print(f"imported {graph['name'] or 'graph'} as version {graph['version']}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_graph_list(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        page = client.list_graphs(limit=args.limit)
+    if args.json:
+        _print_json(page["items"])
+        return EXIT_OK
+    for graph in page["items"]:
+        print(f"{graph['id']}  v{graph['version']}  {_when(graph['created_at'])}  {graph['name']}")
+    return EXIT_OK
+
+
+def _run_exit(status: str) -> int:
+    return EXIT_OK if status == "COMPLETED" else EXIT_FAILED
+
+
+def _print_run(run: dict[str, Any]) -> None:
+    from backend.cli import _format_value
+
+    for name, values in run["outputs"].items():
+        for value in values:
+            print(f"{name}: {_format_value(value)}")
+    stats = run.get("stats", {})
+    print(f"status: {run['status']} ({stats.get('node_executions', 0)} node executions)")
+    if run.get("error"):
+        print(f"error: {run['error']}")
+
+
+def _watch(client: ApiClient, run_id: str) -> None:
+    """Progress on stderr, node by node, until the run ends."""
+    names = {block["id"]: block["name"] for block in client.blocks()}
+    for event in client.follow_events(run_id):
+        data = event.data
+        if event.type == "node_status" and data["status"] != "INCOMPLETE":
+            block = names.get(data["block_id"], data["block_id"])
+            line = f"  node {data['node_id'][:8]} {block}: {data['status']}"
+            if data.get("attempt", 0) > 1:
+                line += f" (attempt {data['attempt']})"
+            if data.get("error"):
+                line += f" - {data['error']}"
+            print(line, file=sys.stderr)
+        elif event.type == "run_status":
+            print(f"run {run_id}: {data['status']}", file=sys.stderr)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from backend.cli import UsageError, parse_inputs
+
+    inputs, problems = parse_inputs(args.input)
+    if problems:
+        raise UsageError("bad run inputs", problems)
+    with _client(args) as client:
+        target = args.graph
+        if target == "-" or Path(target).is_file():
+            target = _import_graph(client, target)["id"]
+        accepted = client.execute(target, inputs, args.version)
+        run_id = accepted["id"]
+        if not args.wait:
+            if args.json:
+                _print_json(accepted)
+            else:
+                print(run_id)
+            return EXIT_OK
+        if args.json:
+            # Follow quietly: stdout carries only the final run object.
+            for _ in client.follow_events(run_id):
+                pass
+        else:
+            print(f"run {run_id} queued", file=sys.stderr)
+            _watch(client, run_id)
+        run = client.run(run_id)
+    if args.json:
+        _print_json(run)
+    else:
+        _print_run(run)
+    return _run_exit(run["status"])
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        run = client.run(args.run_id)
+    if args.json:
+        _print_json(run)
+    else:
+        print(f"run {run['id']} (graph {run['graph_id']} v{run['graph_version']})")
+        print(f"created {_when(run['created_at'])}, ended {_when(run['ended_at'])}")
+        _print_run(run)
+    return EXIT_FAILED if run["status"] in ("FAILED", "TERMINATED") else EXIT_OK
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        result = client.cancel(args.run_id)
+    print(f"run {result['id']}: cancellation requested ({result['status']})")
+    return EXIT_OK
+
+
+def cmd_runs_list(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        page = client.list_runs(graph_id=args.graph, status=args.status, limit=args.limit)
+    if args.json:
+        _print_json(page["items"])
+        return EXIT_OK
+    for run in page["items"]:
+        print(f"{run['id']}  {run['status']:<10}  {_when(run['created_at'])}  {run['graph_id']}")
+    return EXIT_OK
+
+
+# -- parser --------------------------------------------------------------------------------
+
+
+def _client_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--api-url", help="REST API address (default: BACKEND_API_URL)")
+    parser.add_argument("--api-key", help="API key (default: BACKEND_API_KEY)")
+
+
+def add_api_commands(sub: Any) -> None:
+    """Register the api-key and API client subcommands on ``sub`` (a subparsers action)."""
+    keys = sub.add_parser("api-key", help="create, list and revoke API keys (database)")
+    key_sub = keys.add_subparsers(dest="key_command", metavar="ACTION", required=True)
+    create = key_sub.add_parser("create", help="create a key for a user and print it once")
+    create.add_argument("--user", required=True, help="the user the key acts as")
+    create.add_argument("--name", help="a label to tell keys apart")
+    create.add_argument("--json", action="store_true", help='print {"user", "key", "id"}')
+    create.set_defaults(func=cmd_api_key_create)
+    listing = key_sub.add_parser("list", help="list keys (never the keys themselves)")
+    listing.add_argument("--user", help="only this user's keys")
+    listing.add_argument("--json", action="store_true", help="print a JSON list")
+    listing.set_defaults(func=cmd_api_key_list)
+    revoke = key_sub.add_parser("revoke", help="revoke a key by id or shown prefix")
+    revoke.add_argument("key", metavar="KEY_ID_OR_PREFIX")
+    revoke.set_defaults(func=cmd_api_key_revoke)
+
+    graph = sub.add_parser("graph", help="import and list graphs on the server")
+    graph_sub = graph.add_subparsers(dest="graph_command", metavar="ACTION", required=True)
+    imp = graph_sub.add_parser("import", help="upload a graph file; prints its new id")
+    imp.add_argument("file", metavar="FILE.json", help="graph file (AutoGPT export), - for stdin")
+    imp.add_argument("--json", action="store_true", help="print the stored graph")
+    _client_options(imp)
+    imp.set_defaults(func=cmd_graph_import)
+    glist = graph_sub.add_parser("list", help="list your graphs")
+    glist.add_argument("--limit", type=int, default=50)
+    glist.add_argument("--json", action="store_true", help="print a JSON list")
+    _client_options(glist)
+    glist.set_defaults(func=cmd_graph_list)
+
+    run = sub.add_parser("run", help="start a run on the server (a file is imported first)")
+    run.add_argument("graph", metavar="GRAPH_ID_OR_FILE")
+    run.add_argument(
+        "--input",
+        "-i",
+        metavar="NAME=VALUE",
+        action="append",
+        default=[],
+        help="a run input; VALUE is parsed as JSON when it parses, else taken as text",
+    )
+    run.add_argument("--version", type=int, help="graph version (default: the active one)")
+    run.add_argument("--wait", action="store_true", help="follow the run, then print outputs")
+    run.add_argument("--json", action="store_true", help="print JSON (the final run with --wait)")
+    _client_options(run)
+    run.set_defaults(func=cmd_run)
+
+    status = sub.add_parser("status", help="show a run: status, outputs, error")
+    status.add_argument("run_id", metavar="RUN_ID")
+    status.add_argument("--json", action="store_true", help="print the run object")
+    _client_options(status)
+    status.set_defaults(func=cmd_status)
+
+    cancel = sub.add_parser("cancel", help="request cancellation of a run")
+    cancel.add_argument("run_id", metavar="RUN_ID")
+    _client_options(cancel)
+    cancel.set_defaults(func=cmd_cancel)
+
+    runs = sub.add_parser("runs", help="list runs")
+    runs_sub = runs.add_subparsers(dest="runs_command", metavar="ACTION", required=True)
+    rlist = runs_sub.add_parser("list", help="list your runs, newest first")
+    rlist.add_argument("--graph", help="only runs of this graph id")
+    rlist.add_argument(
+        "--status", choices=["QUEUED", "RUNNING", "COMPLETED", "FAILED", "TERMINATED"]
+    )
+    rlist.add_argument("--limit", type=int, default=50)
+    rlist.add_argument("--json", action="store_true", help="print a JSON list")
+    _client_options(rlist)
+    rlist.set_defaults(func=cmd_runs_list)

@@ -1,0 +1,197 @@
+"""PostgreSQL driver: psycopg 3 under a SQLAlchemy connection pool, an advisory lock for
+migrations, NOTIFY on every change an idle executor should act on, and a LISTEN thread.
+
+Several executors on several hosts share one database. Claims use
+``FOR UPDATE SKIP LOCKED`` (in the shared claim query) so concurrent claimers pass over
+each other's rows; leases and fencing are the same as on SQLite.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from backend.data.schema import node_executions
+from backend.data.sqlstore import SQLStore
+from backend.errors import StoreError
+
+logger = logging.getLogger(__name__)
+
+# Every executor LISTENs on this one channel; the payload says why ("run" or "cancel").
+CHANNEL = "agent_server_work"
+# pg_advisory_lock key held while the schema is checked and upgraded (any fixed int64).
+MIGRATION_LOCK_KEY = 0x6167656E745F7376  # "agent_sv"
+# An unreachable server must fail a start within seconds, not the OS TCP timeout.
+CONNECT_TIMEOUT_SECONDS = 2
+# Detect a peer that vanished without closing the socket (host down, network cut).
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10}
+LISTEN_POLL_SECONDS = 0.25
+RECONNECT_BACKOFF = (0.1, 5.0)
+
+
+class PostgresStore(SQLStore):
+    def __init__(self, url: str) -> None:
+        parsed = psycopg_url(url)
+        masked = sa.make_url(url).render_as_string(hide_password=True)
+        connect_args: dict[str, Any] = {"application_name": "agent-server", **KEEPALIVES}
+        if "connect_timeout" not in parsed.query:
+            connect_args["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
+        try:
+            engine = sa.create_engine(
+                parsed,
+                json_serializer=dumps_finite,
+                # A connection the server dropped is found at checkout and replaced.
+                pool_pre_ping=True,
+                pool_size=5,
+                max_overflow=5,
+                connect_args=connect_args,
+            )
+        except (sa.exc.ArgumentError, ValueError) as exc:
+            raise StoreError(f"invalid BACKEND_DATABASE_URL={masked!r}: {exc}") from None
+        # psycopg takes a libpq URI; the listener connects with it directly.
+        self._conninfo = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._connect_args = connect_args
+        super().__init__(engine, masked)
+
+    def node_upsert(self) -> sa.Executable:
+        stmt = pg_insert(node_executions)
+        return stmt.on_conflict_do_update(
+            index_elements=["id"],
+            set_={c.name: stmt.excluded[c.name] for c in node_executions.c if c.name != "id"},
+        )
+
+    def notify(self, conn: sa.Connection, kind: str) -> None:
+        # Delivered at commit, so a woken executor always finds the committed row.
+        conn.execute(
+            sa.text("SELECT pg_notify(:channel, :kind)"), {"channel": CHANNEL, "kind": kind}
+        )
+
+    @contextmanager
+    def migration_lock(self) -> Iterator[None]:
+        # A session-level lock on its own connection: the migration itself runs in a
+        # transaction on another one, and every process waits here for the first to finish.
+        try:
+            conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        except sa.exc.DBAPIError as exc:
+            reason = " ".join(str(exc.orig).split())
+            raise StoreError(
+                f"cannot open database BACKEND_DATABASE_URL={self.url!r}: {reason}"
+            ) from None
+        try:
+            conn.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            try:
+                yield
+            finally:
+                conn.execute(
+                    sa.text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                )
+        finally:
+            conn.close()
+
+    def listen(self, on_wakeup: Callable[[], None]) -> Callable[[], None]:
+        listener = _Listener(self._conninfo, self._connect_args, on_wakeup)
+        listener.start()
+        # Returns once LISTEN is in place (nothing committed after this is missed), or
+        # after one connect timeout; the thread keeps retrying either way.
+        listener.listening.wait(CONNECT_TIMEOUT_SECONDS + 1)
+        return listener.stop
+
+
+def psycopg_url(url: str) -> sa.URL:
+    """The user's postgres:// or postgresql:// URL, with the psycopg 3 driver."""
+    try:
+        parsed = sa.make_url(url)
+    except (sa.exc.ArgumentError, ValueError):
+        # The message would echo the URL, password included.
+        raise StoreError(
+            "invalid BACKEND_DATABASE_URL: expected postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+        ) from None
+    return parsed.set(drivername="postgresql+psycopg")
+
+
+def dumps_finite(value: Any) -> str:
+    """JSON for PostgreSQL's json type, which refuses NaN and Infinity: non-finite floats
+    (a Calculator dividing by zero) are stored as the strings "NaN", "Infinity" and
+    "-Infinity", the spelling JavaScript and Python's float() both read back."""
+    try:
+        return json.dumps(value, default=str, allow_nan=False)
+    except ValueError:
+        return json.dumps(_finite(value), default=str, allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        if math.isnan(value):
+            return "NaN"
+        return "Infinity" if value > 0 else "-Infinity"
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
+
+
+class _Listener:
+    """LISTEN on a dedicated autocommit connection in a daemon thread; reconnects with
+    backoff when the connection drops, and wakes the caller once after each reconnect
+    because notifications sent while it was away are lost."""
+
+    def __init__(
+        self, conninfo: str, connect_args: dict[str, Any], on_wakeup: Callable[[], None]
+    ) -> None:
+        self._conninfo = conninfo
+        self._connect_args = connect_args
+        self._on_wakeup = on_wakeup
+        self._stopped = threading.Event()
+        self.listening = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="pg-listen", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join(timeout=LISTEN_POLL_SECONDS * 4 + CONNECT_TIMEOUT_SECONDS)
+
+    def _wake(self) -> None:
+        # The callback's failure must not end the thread: polling would then be all.
+        try:
+            self._on_wakeup()
+        except Exception:
+            logger.exception("LISTEN wake-up callback failed")
+
+    def _run(self) -> None:
+        delay = RECONNECT_BACKOFF[0]
+        connected_before = False
+        while not self._stopped.is_set():
+            try:
+                with psycopg.connect(self._conninfo, autocommit=True, **self._connect_args) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    self.listening.set()
+                    if connected_before:
+                        logger.info("LISTEN connection restored")
+                        self._wake()
+                    connected_before = True
+                    delay = RECONNECT_BACKOFF[0]
+                    while not self._stopped.is_set():
+                        for _ in conn.notifies(timeout=LISTEN_POLL_SECONDS):
+                            self._wake()
+            except psycopg.Error as exc:
+                if self._stopped.is_set():
+                    return
+                logger.warning(
+                    "LISTEN connection lost (%s); polling until it is back, retry in %.1f s",
+                    str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
+                    delay,
+                )
+                self._stopped.wait(delay)
+                delay = min(delay * 2, RECONNECT_BACKOFF[1])

@@ -1,0 +1,19 @@
+"""REST API entrypoint: `python -m backend.rest` or `python backend/rest.py`."""
+
+if __package__ in (None, ""):
+    # Run as a script: make the checkout importable the way `-m` would.
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from backend.app import run_processes
+from backend.server.process import AgentServer
+
+
+def main() -> None:
+    run_processes(AgentServer())
+
+
+if __name__ == "__main__":
+    main()

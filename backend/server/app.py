@@ -1,0 +1,45 @@
+"""The FastAPI application: routes, auth, errors, body limit, OpenAPI at /docs."""
+
+from __future__ import annotations
+
+import threading
+import time
+from importlib.metadata import PackageNotFoundError, version
+
+from fastapi import FastAPI
+
+from backend.data.store import Store
+from backend.server import events, routes_blocks, routes_executions, routes_graphs, routes_health
+from backend.server.body_limit import BodyLimitMiddleware
+from backend.server.errors import install_error_handlers
+from backend.settings import Settings
+
+DESCRIPTION = """\
+Durable execution of AutoGPT-style agent graphs.
+
+Every `/api/v1` route needs `Authorization: Bearer <key>`; create a key with
+`agent-server api-key create --user NAME`. Errors are JSON
+`{"error": {"code", "message", "details"}}`.
+"""
+
+
+def _version() -> str:
+    try:
+        return version("agent-server")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def create_app(settings: Settings, store: Store) -> FastAPI:
+    """The app over an opened, prepared ``store``; the caller owns (and closes) it."""
+    app = FastAPI(title="agent-server", version=_version(), description=DESCRIPTION)
+    app.state.settings = settings
+    app.state.store = store
+    app.state.started_at = time.time()
+    # Set when the server stops, so open event streams end instead of holding it up.
+    app.state.stopping = threading.Event()
+    install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    for module in (routes_health, routes_blocks, routes_graphs, routes_executions, events):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,120 @@
+"""GET /api/v1/executions/{id}/events: a run's events as Server-Sent Events.
+
+Events are read from the store's ordered event log, so the stream is the same for
+every client and every API instance: first the events after the client's position
+(``Last-Event-ID`` header, or ``?after=``), then new ones as the executors write them,
+polled. Each message carries the event id, so a client that reconnects with
+``Last-Event-ID`` gets every event exactly once. The stream ends after the run's final
+``run_status`` event, or when the server stops (the client resumes elsewhere).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import anyio
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import StreamingResponse
+
+from backend.data.execution import Event, RunStatus
+from backend.data.store import Store
+from backend.errors import InvalidInput
+from backend.server.auth import UserDep
+from backend.server.deps import StoreDep
+from backend.server.routes_executions import own_run
+
+router = APIRouter(prefix="/api/v1", tags=["executions"])
+
+POLL_SECONDS = 0.1
+# A comment line now and then keeps proxies from closing a quiet stream.
+KEEPALIVE_SECONDS = 15.0
+_BATCH = 500
+
+
+def format_event(event: Event) -> str:
+    data = json.dumps(event.data, default=str, ensure_ascii=False)
+    return f"id: {event.id}\nevent: {event.type}\ndata: {data}\n\n"
+
+
+def is_final(event: Event) -> bool:
+    if event.type != "run_status":
+        return False
+    try:
+        return RunStatus(str(event.data.get("status"))).is_final
+    except ValueError:
+        return False
+
+
+def _start_position(last_event_id: str | None, after: int | None) -> int:
+    if last_event_id is None or not last_event_id.strip():
+        return after or 0
+    try:
+        position = int(last_event_id)
+    except ValueError:
+        raise InvalidInput(
+            "Last-Event-ID must be the id of an event from this stream",
+            details=[{"loc": ["header", "last-event-id"], "message": "not an integer"}],
+        ) from None
+    if position < 0:
+        raise InvalidInput("Last-Event-ID must not be negative")
+    return position
+
+
+async def stream_events(
+    store: Store, run_id: str, after: int, stopping: threading.Event
+) -> AsyncIterator[str]:
+    position = after
+    quiet_since = time.monotonic()
+    ended = False
+    while not stopping.is_set():
+        batch = await anyio.to_thread.run_sync(store.events, run_id, position, _BATCH)
+        for event in batch:
+            position = event.id
+            yield format_event(event)
+            if is_final(event):
+                return
+        if batch:
+            quiet_since = time.monotonic()
+            continue
+        if ended:
+            # Resumed after the final event: nothing more will come.
+            return
+        # A run's final status and its final event are written in one transaction: once
+        # the run is seen ended, reading on until the log is exhausted sees that event.
+        run = await anyio.to_thread.run_sync(store.get_run, run_id)
+        if run.status.is_final:
+            ended = True
+            continue
+        if time.monotonic() - quiet_since >= KEEPALIVE_SECONDS:
+            quiet_since = time.monotonic()
+            yield ": keepalive\n\n"
+        await anyio.sleep(POLL_SECONDS)
+
+
+@router.get(
+    "/executions/{run_id}/events",
+    summary="The run's events as Server-Sent Events, resumable with Last-Event-ID",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+def execution_events(
+    run_id: str,
+    request: Request,
+    user: UserDep,
+    store: StoreDep,
+    after: Annotated[int | None, Query(ge=0, description="Start after this event id")] = None,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> StreamingResponse:
+    own_run(store, user, run_id)
+    position = _start_position(last_event_id, after)
+    stopping: threading.Event = request.app.state.stopping
+    return StreamingResponse(
+        stream_events(store, run_id, position, stopping),
+        media_type="text/event-stream",
+        # No caching, and no buffering by reverse proxies that honour this header.
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

@@ -1,0 +1,79 @@
+"""Prometheus text exposition, computed from the store at scrape time.
+
+Nothing is counted in this process: every number comes from the database, so it is the
+same whichever API instance is scraped and survives restarts, except the node duration
+histogram, which covers node executions that ended since this API process started.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable
+
+from backend.blocks import get_block
+from backend.data.execution import RunStatus
+from backend.data.store import Store
+from backend.settings import Settings
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+DURATION_BOUNDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+_PREFIX = "agent_server"
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _labels(pairs: Iterable[tuple[str, str]]) -> str:
+    inner = ",".join(f'{name}="{_label(value)}"' for name, value in pairs)
+    return "{" + inner + "}" if inner else ""
+
+
+def _number(value: float) -> str:
+    if math.isinf(value):
+        return "+Inf"
+    return repr(float(value)) if not float(value).is_integer() else str(int(value))
+
+
+def _family(name: str, kind: str, help_text: str) -> list[str]:
+    return [f"# HELP {_PREFIX}_{name} {help_text}", f"# TYPE {_PREFIX}_{name} {kind}"]
+
+
+def render_metrics(store: Store, settings: Settings, started_at: float) -> str:
+    lines: list[str] = []
+    counts = store.count_runs_by_status()
+    lines += _family("runs", "gauge", "Graph runs in the database by status.")
+    for status in RunStatus:
+        lines.append(
+            f"{_PREFIX}_runs{_labels([('status', status.value)])} {counts.get(status.value, 0)}"
+        )
+    lines += _family("queue_depth", "gauge", "Runs waiting for an executor (QUEUED).")
+    lines.append(f"{_PREFIX}_queue_depth {counts.get(RunStatus.QUEUED.value, 0)}")
+
+    now = time.time()
+    alive = sum(
+        1
+        for ex in store.list_executors()
+        if ex.state == "RUNNING" and now - ex.heartbeat_at <= settings.lease_seconds
+    )
+    lines += _family(
+        "executors_alive", "gauge", "Executors that heartbeated within the lease period."
+    )
+    lines.append(f"{_PREFIX}_executors_alive {alive}")
+
+    name = "node_execution_duration_seconds"
+    lines += _family(
+        name, "histogram", "Node execution durations by block, since this API process started."
+    )
+    for hist in store.node_duration_histograms(started_at, DURATION_BOUNDS):
+        block = get_block(hist.block_id)
+        base = [("block_id", hist.block_id), ("block", block.name if block else "unknown")]
+        for bound, count in zip(DURATION_BOUNDS, hist.bucket_counts, strict=True):
+            lines.append(
+                f"{_PREFIX}_{name}_bucket{_labels([*base, ('le', _number(bound))])} {count}"
+            )
+        lines.append(f"{_PREFIX}_{name}_bucket{_labels([*base, ('le', '+Inf')])} {hist.count}")
+        lines.append(f"{_PREFIX}_{name}_sum{_labels(base)} {_number(hist.total_seconds)}")
+        lines.append(f"{_PREFIX}_{name}_count{_labels(base)} {hist.count}")
+    return "\n".join(lines) + "\n"

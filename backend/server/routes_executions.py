@@ -1,0 +1,92 @@
+"""Runs: list, read, node executions, cancel. Another user's run answers 404."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi import status as http_status
+
+from backend.data.execution import Run, RunStatus
+from backend.data.store import Store
+from backend.errors import NotFound
+from backend.executor.submit import cancel_run
+from backend.server.auth import UserDep
+from backend.server.deps import StoreDep
+from backend.server.pagination import decode_cursor, encode_cursor
+
+router = APIRouter(prefix="/api/v1", tags=["executions"])
+
+
+def own_run(store: Store, user: str, run_id: str) -> Run:
+    """The run if it is ``user``'s; NotFound otherwise (existence is not revealed)."""
+    try:
+        run = store.get_run(run_id)
+    except NotFound:
+        run = None
+    if run is None or run.user_id != user:
+        raise NotFound(f"run {run_id} not found")
+    return run
+
+
+def run_view(store: Store, run: Run) -> dict[str, Any]:
+    nodes = store.node_executions(run.id)
+    duration = (
+        run.ended_at - run.started_at
+        if run.ended_at is not None and run.started_at is not None
+        else None
+    )
+    return {
+        **run.to_dict(),
+        "stats": {
+            "node_executions": len(nodes),
+            "node_status_counts": dict(Counter(n.status.value for n in nodes)),
+            "attempts": sum(n.attempt for n in nodes),
+            "duration_seconds": duration,
+        },
+    }
+
+
+@router.get("/executions", summary="List your runs, newest first")
+def list_executions(
+    user: UserDep,
+    store: StoreDep,
+    graph_id: str | None = None,
+    status: RunStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+) -> dict[str, Any]:
+    runs = store.list_runs(
+        user_id=user, graph_id=graph_id, status=status, limit=limit, before=decode_cursor(cursor)
+    )
+    last = runs[-1] if len(runs) == limit else None
+    return {
+        "items": [run.to_dict() for run in runs],
+        "next_cursor": encode_cursor(last.created_at, last.id) if last else None,
+    }
+
+
+@router.get("/executions/{run_id}", summary="One run: status, inputs, outputs, stats, error")
+def get_execution(run_id: str, user: UserDep, store: StoreDep) -> dict[str, Any]:
+    return run_view(store, own_run(store, user, run_id))
+
+
+@router.get(
+    "/executions/{run_id}/nodes",
+    summary="The run's node executions with inputs, outputs, status and timings",
+)
+def get_node_executions(run_id: str, user: UserDep, store: StoreDep) -> dict[str, Any]:
+    run = own_run(store, user, run_id)
+    return {"items": [node.to_dict() for node in store.node_executions(run.id)]}
+
+
+@router.post(
+    "/executions/{run_id}/cancel",
+    status_code=http_status.HTTP_202_ACCEPTED,
+    summary="Request cancellation; the run ends TERMINATED (409 if it already ended)",
+)
+def cancel_execution(run_id: str, user: UserDep, store: StoreDep) -> dict[str, Any]:
+    own_run(store, user, run_id)
+    run = cancel_run(store, run_id)
+    return {"id": run.id, "status": run.status.value, "cancel_requested": run.cancel_requested}

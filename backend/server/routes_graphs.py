@@ -1,0 +1,163 @@
+"""Graphs: create, list, read, new version, delete, and start a run.
+
+Graphs are validated with the engine's validator before they are stored; a graph the
+engine could not run answers 422 with one entry per problem, each naming its node and
+pin. Another user's graph answers 404, exactly like a graph that does not exist.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, status
+from pydantic import BaseModel, Field, ValidationError
+
+from backend.data.graph import Graph
+from backend.data.validation import GraphError, validate_graph, validate_run_inputs
+from backend.errors import InvalidInput
+from backend.executor.submit import load_graph, save_graph, submit_run
+from backend.server.auth import UserDep
+from backend.server.deps import SettingsDep, StoreDep
+from backend.server.pagination import decode_cursor, encode_cursor
+
+router = APIRouter(prefix="/api/v1", tags=["graphs"])
+
+GraphBody = Annotated[
+    dict[str, Any],
+    Body(
+        description="Graph JSON: {name, description, nodes, links}; an AutoGPT export "
+        '(or {"graph": {...}}) is accepted as-is, unknown fields ignored.',
+        examples=[{"name": "echo", "nodes": [], "links": []}],
+    ),
+]
+
+
+class ExecuteRequest(BaseModel):
+    inputs: dict[str, Any] = Field(
+        default_factory=dict, description="Run inputs by AgentInput name."
+    )
+    version: int | None = Field(None, ge=1, description="Graph version; the active one if unset.")
+
+
+def _problem(error: GraphError) -> dict[str, Any]:
+    return {"node_id": error.node_id, "pin": error.pin, "message": error.message}
+
+
+def _raise_if_invalid(message: str, errors: list[GraphError]) -> None:
+    if errors:
+        raise InvalidInput(
+            f"{message}: " + "; ".join(str(e) for e in errors),
+            details=[_problem(e) for e in errors],
+        )
+
+
+def _parse_graph(body: dict[str, Any], graph_id: str) -> Graph:
+    try:
+        graph = Graph.from_json(body)
+    except ValidationError as exc:
+        details = [
+            {
+                "node_id": None,
+                "pin": None,
+                "message": f"{'.'.join(str(p) for p in err['loc']) or 'graph'}: {err['msg']}",
+            }
+            for err in exc.errors()
+        ]
+        raise InvalidInput(
+            "graph is not a valid graph: " + "; ".join(str(d["message"]) for d in details),
+            details=details,
+        ) from None
+    except ValueError as exc:
+        raise InvalidInput(f"graph is not valid: {exc}") from None
+    graph = graph.model_copy(update={"id": graph_id})
+    _raise_if_invalid("graph is invalid", validate_graph(graph))
+    return graph
+
+
+@router.post(
+    "/graphs",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a graph (a new id, version 1)",
+)
+def create_graph(user: UserDep, store: StoreDep, body: GraphBody) -> dict[str, Any]:
+    # Always a fresh id, as AutoGPT does on import: importing the same export twice, or
+    # one another user imported, makes two independent graphs instead of a clash.
+    graph = _parse_graph(body, str(uuid.uuid4()))
+    return save_graph(store, user, graph).to_json()
+
+
+@router.get("/graphs", summary="List your graphs (active versions, newest first)")
+def list_graphs(
+    user: UserDep,
+    store: StoreDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+) -> dict[str, Any]:
+    items = store.list_graphs(user, limit=limit, before=decode_cursor(cursor))
+    last = items[-1] if len(items) == limit else None
+    return {
+        "items": items,
+        "next_cursor": encode_cursor(last["created_at"], last["id"]) if last else None,
+    }
+
+
+def _live_graph(store: StoreDep, user: str, graph_id: str, version: int | None) -> Graph:
+    # A deleted graph's pinned versions stay loadable for its runs, not for its users.
+    latest = load_graph(store, user, graph_id)
+    return latest if version is None else load_graph(store, user, graph_id, version)
+
+
+@router.get("/graphs/{graph_id}", summary="One graph (the active version unless ?version=N)")
+def get_graph(
+    graph_id: str,
+    user: UserDep,
+    store: StoreDep,
+    version: Annotated[int | None, Query(ge=1)] = None,
+) -> dict[str, Any]:
+    return _live_graph(store, user, graph_id, version).to_json()
+
+
+@router.put("/graphs/{graph_id}", summary="Store a new version; it becomes the active one")
+def update_graph(graph_id: str, user: UserDep, store: StoreDep, body: GraphBody) -> dict[str, Any]:
+    load_graph(store, user, graph_id)
+    graph = _parse_graph(body, graph_id)
+    return save_graph(store, user, graph).to_json()
+
+
+@router.delete(
+    "/graphs/{graph_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a graph (its runs keep their history)",
+)
+def delete_graph(graph_id: str, user: UserDep, store: StoreDep) -> None:
+    store.delete_graph(user, graph_id)
+
+
+@router.post(
+    "/graphs/{graph_id}/execute",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Start a run; executors pick it up from the queue",
+)
+def execute_graph(
+    graph_id: str,
+    user: UserDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    body: Annotated[ExecuteRequest | None, Body()] = None,
+) -> dict[str, Any]:
+    request = body or ExecuteRequest()
+    graph = _live_graph(store, user, graph_id, request.version)
+    _raise_if_invalid(
+        "graph cannot run",
+        validate_graph(graph, for_run=True) + validate_run_inputs(graph, request.inputs),
+    )
+    run = submit_run(
+        store,
+        user,
+        graph_id,
+        request.inputs,
+        version=graph.version,
+        deadline_seconds=settings.run_deadline_seconds,
+    )
+    return {"id": run.id, "status": run.status.value}

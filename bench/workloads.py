@@ -1,0 +1,62 @@
+"""The graphs the benchmarks run."""
+
+from __future__ import annotations
+
+import itertools
+
+from backend.data.graph import Graph, Link, Node
+
+STORE_VALUE = "1ff065e9-88e8-4358-9d82-8dc91f622ba9"
+STEP_THROUGH = "f66a3543-28d3-4ab5-8945-9b336371e2ce"
+ADD_TO_LIST = "aeb08fc1-2fc1-4141-bc8e-f758f183a822"
+AGENT_INPUT = "c0a8e994-ebf1-4a9c-a4d8-89d09c86741b"
+AGENT_OUTPUT = "363ae599-353e-4804-937e-b2ee3cef3da4"
+
+
+def chain(length: int) -> Graph:
+    """`length` StoreValue nodes in a row: every step is pure orchestration."""
+    nodes = [
+        Node(id=f"n{i}", block_id=STORE_VALUE, input_default={"input": 1} if i == 0 else {})
+        for i in range(length)
+    ]
+    links = [
+        Link(source_id=a.id, source_name="output", sink_id=b.id, sink_name="input")
+        for a, b in itertools.pairwise(nodes)
+    ]
+    return Graph(name=f"chain-{length}", nodes=nodes, links=links)
+
+
+def fan(width: int) -> Graph:
+    """One list stepped through into `width` StoreValue executions, then collected by
+    AddToList (one execution per item): 2 * width + 1 node executions."""
+    nodes = [
+        Node(id="step", block_id=STEP_THROUGH, input_default={"items": list(range(width))}),
+        Node(id="each", block_id=STORE_VALUE),
+        Node(id="collect", block_id=ADD_TO_LIST, input_default={"list": []}),
+    ]
+    links = [
+        Link(source_id="step", source_name="item", sink_id="each", sink_name="input"),
+        Link(source_id="each", source_name="output", sink_id="collect", sink_name="entry"),
+    ]
+    return Graph(name=f"fan-{width}", nodes=nodes, links=links)
+
+
+def fan_executions(width: int) -> int:
+    return 2 * width + 1
+
+
+def ten_nodes() -> Graph:
+    """AgentInput -> 8 StoreValues -> AgentOutput: the load test's small agent."""
+    nodes = [Node(id="in", block_id=AGENT_INPUT, input_default={"name": "x"})]
+    nodes += [Node(id=f"s{i}", block_id=STORE_VALUE) for i in range(8)]
+    nodes.append(Node(id="out", block_id=AGENT_OUTPUT, input_default={"name": "y"}))
+    links = [
+        Link(
+            source_id=a.id,
+            source_name="result" if a.id == "in" else "output",
+            sink_id=b.id,
+            sink_name="value" if b.id == "out" else "input",
+        )
+        for a, b in itertools.pairwise(nodes)
+    ]
+    return Graph(name="ten", nodes=nodes, links=links)

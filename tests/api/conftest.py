@@ -1,0 +1,150 @@
+"""The real app over a real SQLite store in a temp dir, API keys, and a real executor."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from backend.data.api_keys import hash_key, new_key, shown_prefix
+from backend.data.store import Store, open_store
+from backend.executor.manager import ExecutionManager
+from backend.server.app import create_app
+from backend.server.process import _Server, bind
+from backend.settings import Settings
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+STORE_VALUE = "1ff065e9-88e8-4358-9d82-8dc91f622ba9"
+WAIT = "0c4a7902-fb25-4abf-a256-136f29ba2dc4"
+AGENT_INPUT = "c0a8e994-ebf1-4a9c-a4d8-89d09c86741b"
+AGENT_OUTPUT = "363ae599-353e-4804-937e-b2ee3cef3da4"
+
+
+def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "data_dir": tmp_path,
+        "heartbeat_seconds": 0.1,
+        "lease_seconds": 2.0,
+        "poll_seconds": 0.02,
+        "shutdown_grace_seconds": 2.0,
+        "max_body_bytes": 64 * 1024,
+    }
+    return Settings(**{**values, **overrides})
+
+
+def calculator_graph() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((FIXTURES / "ref4_calculator.json").read_text())
+    return data
+
+
+def wait_graph(seconds: float, steps: int = 1) -> dict[str, Any]:
+    """Input -> Wait x steps -> Output "out": a run that takes a while, node by node."""
+    nodes: list[dict[str, Any]] = [
+        {"id": "in", "block_id": AGENT_INPUT, "input_default": {"name": "x"}},
+    ]
+    links = []
+    previous, pin = "in", "result"
+    for i in range(steps):
+        nodes.append({"id": f"w{i}", "block_id": WAIT, "input_default": {"seconds": seconds}})
+        links.append(
+            {"source_id": previous, "source_name": pin, "sink_id": f"w{i}", "sink_name": "input"}
+        )
+        previous, pin = f"w{i}", "output"
+    nodes.append({"id": "out", "block_id": AGENT_OUTPUT, "input_default": {"name": "out"}})
+    links.append(
+        {"source_id": previous, "source_name": pin, "sink_id": "out", "sink_name": "value"}
+    )
+    return {"name": "waits", "nodes": nodes, "links": links}
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path)
+
+
+@pytest.fixture
+def store(settings: Settings) -> Iterator[Store]:
+    store = open_store(settings)
+    store.prepare(auto_migrate=True)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def app(settings: Settings, store: Store) -> FastAPI:
+    return create_app(settings, store)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client
+
+
+def create_key(store: Store, user: str) -> str:
+    key = new_key()
+    store.create_api_key(user, hash_key(key), shown_prefix(key), time.time())
+    return key
+
+
+@pytest.fixture
+def alice(store: Store) -> dict[str, str]:
+    return {"Authorization": f"Bearer {create_key(store, 'alice')}"}
+
+
+@pytest.fixture
+def bob(store: Store) -> dict[str, str]:
+    return {"Authorization": f"Bearer {create_key(store, 'bob')}"}
+
+
+def drain(settings: Settings) -> None:
+    """One real executor, in this process, until no work is left."""
+    asyncio.run(asyncio.wait_for(ExecutionManager(settings).serve(burst=True), 60))
+
+
+class LiveServer:
+    """The app served by uvicorn on a free port, in a thread (for streaming clients)."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+        self.sock = bind("127.0.0.1", 0)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        import uvicorn
+
+        self.server = _Server(uvicorn.Config(app, log_config=None, lifespan="off"))
+        self.thread = threading.Thread(
+            target=lambda: asyncio.run(self.server.serve(sockets=[self.sock])), daemon=True
+        )
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.app.state.stopping.set()
+        self.server.should_exit = True
+        self.thread.join(10)
+        self.sock.close()
+
+
+@pytest.fixture
+def live(app: FastAPI) -> Iterator[LiveServer]:
+    with LiveServer(app) as server:
+        yield server
+
+
+def http(live: LiveServer, headers: dict[str, str]) -> httpx.Client:
+    return httpx.Client(base_url=live.url, headers=headers, timeout=30)

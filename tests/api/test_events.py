@@ -1,0 +1,115 @@
+"""Server-Sent Events: ordered, ending after the final status, resumable exactly once."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+import httpx
+from fastapi.testclient import TestClient
+
+from backend.client import parse_sse
+from backend.data.store import Store
+from backend.settings import Settings
+from tests.api.conftest import LiveServer, calculator_graph, drain, http, wait_graph
+
+API = "/api/v1"
+
+
+def read_events(
+    client: httpx.Client | TestClient,
+    run_id: str,
+    headers: dict[str, str] | None = None,
+    params: dict[str, Any] | None = None,
+    stop_after: int | None = None,
+) -> list[tuple[int, str, dict[str, Any]]]:
+    """Read the stream; with ``stop_after``, hang up after that many events."""
+    events = []
+    url = f"{API}/executions/{run_id}/events"
+    with client.stream("GET", url, headers=headers, params=params) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        for event in parse_sse(response.iter_lines()):
+            events.append((event.id, event.type, event.data))
+            if stop_after is not None and len(events) >= stop_after:
+                break
+    return events
+
+
+def test_stream_of_a_finished_run_replays_everything_and_ends(
+    client: TestClient, alice: dict[str, str], settings: Settings, store: Store
+) -> None:
+    gid = client.post(f"{API}/graphs", json=calculator_graph(), headers=alice).json()["id"]
+    rid = client.post(
+        f"{API}/graphs/{gid}/execute", json={"inputs": {"Input": 8}}, headers=alice
+    ).json()["id"]
+    drain(settings)
+    events = read_events(client, rid, headers=alice)
+    assert [e[0] for e in events] == [e.id for e in store.events(rid)]
+    assert events[0][1:] == ("run_status", {"status": "QUEUED"})
+    last = events[-1]
+    assert last[1] == "run_status"
+    assert last[2]["status"] == "COMPLETED" and last[2]["outputs"] == {"Output": [42.0]}
+    node_events = [e[2] for e in events if e[1] == "node_status"]
+    completed = [e for e in node_events if e["status"] == "COMPLETED"]
+    assert len(completed) == 3
+    assert {"node_exec_id", "node_id", "block_id", "attempt", "outputs"} <= set(completed[0])
+
+    # Resuming from the middle (header or query) gives exactly the rest.
+    middle = events[len(events) // 2][0]
+    rest = read_events(client, rid, headers={**alice, "Last-Event-ID": str(middle)})
+    assert rest == [e for e in events if e[0] > middle]
+    assert read_events(client, rid, headers=alice, params={"after": middle}) == rest
+    # Resuming after the final event ends at once.
+    assert read_events(client, rid, headers={**alice, "Last-Event-ID": str(last[0])}) == []
+
+
+def test_bad_last_event_id_is_422(client: TestClient, alice: dict[str, str]) -> None:
+    gid = client.post(f"{API}/graphs", json=calculator_graph(), headers=alice).json()["id"]
+    rid = client.post(f"{API}/graphs/{gid}/execute", json={}, headers=alice).json()["id"]
+    url = f"{API}/executions/{rid}/events"
+    response = client.get(url, headers={**alice, "Last-Event-ID": "abc"})
+    assert response.status_code == 422
+    assert client.get(f"{url}?after=-1", headers=alice).status_code == 422
+
+
+def test_client_that_disconnects_mid_run_and_resumes_sees_every_event_once(
+    live: LiveServer, alice: dict[str, str], settings: Settings, store: Store
+) -> None:
+    with http(live, alice) as client:
+        graph = client.post(f"{API}/graphs", json=wait_graph(0.05, steps=5)).json()
+        rid = client.post(
+            f"{API}/graphs/{graph['id']}/execute", json={"inputs": {"x": "v"}}
+        ).json()["id"]
+        executor = threading.Thread(target=drain, args=(settings,))
+        executor.start()
+        try:
+            first = read_events(client, rid, stop_after=4)
+            resumed = read_events(client, rid, headers={"Last-Event-ID": str(first[-1][0])})
+        finally:
+            executor.join(60)
+    seen = first + resumed
+    ids = [e[0] for e in seen]
+    assert ids == sorted(set(ids)), "events repeated or out of order"
+    assert ids == [e.id for e in store.events(rid)], "events missed"
+    assert seen[-1][1:] == (
+        "run_status",
+        {"status": "COMPLETED", "outputs": {"out": ["v"]}, "error": None},
+    )
+    assert not any(e[1] == "run_status" and e[2]["status"] == "COMPLETED" for e in first)
+
+
+def test_stream_ends_when_the_server_stops(live: LiveServer, alice: dict[str, str]) -> None:
+    with http(live, alice) as client:
+        graph = client.post(f"{API}/graphs", json=wait_graph(30)).json()
+        rid = client.post(f"{API}/graphs/{graph['id']}/execute", json={}).json()["id"]
+        url = f"{API}/executions/{rid}/events"
+        with client.stream("GET", url) as response:
+            lines = response.iter_lines()
+            assert next(lines).startswith("id: ")
+            live.app.state.stopping.set()
+            rest = list(lines)
+    # The queued event was delivered; then the stream closed cleanly, no final event.
+    assert all("COMPLETED" not in line for line in rest)
+    assert json.loads(next(x for x in rest if x.startswith("data: "))[6:])["status"] == "QUEUED"

@@ -1,0 +1,393 @@
+"""The store contract: what every driver guarantees, run on SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from backend.data.execution import Event, ExecutorInfo, NodeExecution, NodeStatus, Run, RunStatus
+from backend.data.sqlstore import SQLStore
+from backend.data.store import Store, open_store
+from backend.errors import Conflict, LeaseLost, NotFound, SchemaError
+from backend.settings import Settings
+from tests import pg
+
+LEASE = 30.0
+
+
+def open_url(url: str) -> Store:
+    return open_store(Settings(database_url=url))
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    store = open_url(database_url)
+    store.prepare(auto_migrate=True)
+    yield store
+    store.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database nobody has migrated yet."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    with pg.fresh_database("empty") as url:
+        yield url
+
+
+def new_run(store: Store, created_at: float, user: str = "alice", graph: str = "g") -> Run:
+    run = Run(str(uuid.uuid4()), graph, 1, user, created_at=created_at)
+    node = NodeExecution(
+        f"{run.id}-0", run.id, 0, "a", "blk", NodeStatus.QUEUED, {"input": 1}, created_at=created_at
+    )
+    store.submit_run(run, [node], queued_event(run.id, created_at))
+    return run
+
+
+def queued_event(run_id: str, now: float) -> Event:
+    return Event(run_id, "run_status", {"status": "QUEUED"}, created_at=now)
+
+
+def statuses(store: Store, run_id: str) -> list[str]:
+    return [e.data["status"] for e in store.events(run_id) if e.type == "run_status"]
+
+
+# -- migrations ------------------------------------------------------------------------------
+
+
+def test_fresh_database_is_migrated_and_again_is_a_no_op(empty_url: str) -> None:
+    store = open_url(empty_url)
+    try:
+        store.prepare(auto_migrate=True)
+        assert isinstance(store, SQLStore)
+        revision = store.schema_revision()
+        store.prepare(auto_migrate=True)
+        store.prepare(auto_migrate=False)
+        assert store.schema_revision() == revision is not None
+        new_run(store, time.time())
+    finally:
+        store.close()
+
+
+def test_concurrent_first_starts_migrate_once(empty_url: str) -> None:
+    stores = [open_url(empty_url) for _ in range(3)]
+    errors: list[BaseException] = []
+
+    def prepare(store: Store) -> None:
+        try:
+            store.prepare(auto_migrate=True)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=prepare, args=(s,)) for s in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    for store in stores:
+        store.close()
+    assert errors == []
+
+
+def test_behind_schema_without_auto_migrate_fails(empty_url: str) -> None:
+    store = open_url(empty_url)
+    try:
+        with pytest.raises(SchemaError, match="agent-server migrate"):
+            store.prepare(auto_migrate=False)
+    finally:
+        store.close()
+
+
+def test_newer_schema_revision_is_refused(empty_url: str) -> None:
+    store = open_url(empty_url)
+    try:
+        store.prepare(auto_migrate=True)
+        assert isinstance(store, SQLStore)
+        with store.write() as conn:
+            conn.execute(sa.text("UPDATE alembic_version SET version_num = '9999_future'"))
+        with pytest.raises(SchemaError, match="newer than this code"):
+            store.prepare(auto_migrate=True)
+    finally:
+        store.close()
+
+
+# -- executors ---------------------------------------------------------------------------------
+
+
+def test_executors_register_beat_and_deregister(store: Store) -> None:
+    now = time.time()
+    store.register_executor(ExecutorInfo("ex-1", "host-a", 123, "RUNNING", now, now))
+    assert store.heartbeat("ex-1", now + 5, LEASE) == {}
+    store.deregister_executor("ex-1", now + 6)
+    (info,) = store.list_executors()
+    assert (info.id, info.state, info.heartbeat_at, info.stopped_at) == (
+        "ex-1",
+        "STOPPED",
+        now + 5,
+        now + 6,
+    )
+
+
+def test_dead_executors_of_a_host_are_reaped_and_their_runs_freed(store: Store) -> None:
+    now = time.time()
+    alive, dead = os.getpid(), 2**22 + 12345
+    for ex_id, host, pid in [("live", "h", alive), ("dead", "h", dead), ("other", "h2", dead)]:
+        store.register_executor(ExecutorInfo(ex_id, host, pid, "RUNNING", now, now))
+    run = new_run(store, now)
+    store.claim_runs("dead", 1, now, LEASE)
+    assert store.claim_runs("live", 1, now, LEASE) == []
+    assert store.reap_dead_executors("h", {alive}, now + 1) == ["dead"]
+    states = {e.id: e.state for e in store.list_executors()}
+    assert states == {"live": "RUNNING", "dead": "GONE", "other": "RUNNING"}
+    (claimed,) = store.claim_runs("live", 1, now + 2, LEASE)
+    assert claimed.id == run.id and claimed.owner == "live"
+
+
+# -- graphs --------------------------------------------------------------------------------------
+
+
+def test_graph_versions_are_immutable_and_owned(store: Store) -> None:
+    now = time.time()
+    assert store.save_graph("alice", {"id": "g1", "name": "first", "nodes": []}, now) == 1
+    assert store.save_graph("alice", {"id": "g1", "name": "second", "nodes": []}, now) == 2
+    assert store.get_graph("alice", "g1")["name"] == "second"
+    assert store.get_graph("alice", "g1", 1) == {
+        "id": "g1",
+        "name": "first",
+        "nodes": [],
+        "version": 1,
+    }
+    with pytest.raises(NotFound):
+        store.get_graph("bob", "g1")
+    with pytest.raises(NotFound):
+        store.get_graph("alice", "g1", 3)
+    with pytest.raises(NotFound):
+        store.save_graph("bob", {"id": "g1", "nodes": []}, now)
+
+
+# -- submission and claims -------------------------------------------------------------------------
+
+
+def test_submit_writes_run_nodes_and_event_together(store: Store) -> None:
+    now = time.time()
+    run = new_run(store, now)
+    assert store.get_run(run.id).status == RunStatus.QUEUED
+    assert [(n.node_id, n.status) for n in store.node_executions(run.id)] == [
+        ("a", NodeStatus.QUEUED)
+    ]
+    assert statuses(store, run.id) == ["QUEUED"]
+    # A submission that fails part-way leaves nothing behind.
+    second = Run(str(uuid.uuid4()), "g", 1, "alice", created_at=now)
+    clash = store.node_executions(run.id)[0]
+    with pytest.raises(sa.exc.IntegrityError):
+        store.submit_run(second, [clash], queued_event(second.id, now))
+    with pytest.raises(NotFound):
+        store.get_run(second.id)
+    assert store.events(second.id) == []
+
+
+def test_claim_takes_oldest_first_up_to_the_limit(store: Store) -> None:
+    now = time.time()
+    runs = [new_run(store, now - 10 + i) for i in range(5)]
+    claimed = store.claim_runs("ex-1", 2, now, LEASE)
+    assert [r.id for r in claimed] == [runs[0].id, runs[1].id]
+    for run in claimed:
+        assert (run.status, run.owner, run.lease_expires_at) == (
+            RunStatus.RUNNING,
+            "ex-1",
+            now + LEASE,
+        )
+        assert run.started_at == now
+        assert statuses(store, run.id) == ["QUEUED", "RUNNING"]
+    assert [r.id for r in store.claim_runs("ex-2", 10, now, LEASE)] == [r.id for r in runs[2:]]
+    assert store.claim_runs("ex-3", 10, now, LEASE) == []
+
+
+def test_expired_lease_is_reclaimable_and_a_live_one_is_not(store: Store) -> None:
+    now = time.time()
+    run = new_run(store, now)
+    store.claim_runs("ex-1", 1, now, 10.0)
+    assert store.claim_runs("ex-2", 1, now + 9, LEASE) == []
+    (taken,) = store.claim_runs("ex-2", 1, now + 11, LEASE)
+    assert (taken.id, taken.owner, taken.started_at) == (run.id, "ex-2", now)
+    # The heartbeat tells the old owner it no longer owns the run.
+    assert store.heartbeat("ex-1", now + 12, LEASE) == {}
+    assert store.heartbeat("ex-2", now + 12, LEASE) == {run.id: False}
+
+
+def test_concurrent_claimers_never_share_a_run(database_url: str, store: Store) -> None:
+    now = time.time()
+    runs = {new_run(store, now + i * 1e-3).id for i in range(60)}
+    start = threading.Barrier(3)
+    taken: dict[str, list[str]] = {"ex-1": [], "ex-2": [], "ex-3": []}
+
+    def claimer(owner: str) -> None:
+        own = open_url(database_url)
+        try:
+            start.wait()
+            while batch := own.claim_runs(owner, 2, time.time(), LEASE):
+                taken[owner].extend(r.id for r in batch)
+        finally:
+            own.close()
+
+    threads = [threading.Thread(target=claimer, args=(owner,)) for owner in taken]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    everything = [run_id for ids in taken.values() for run_id in ids]
+    assert sorted(everything) == sorted(runs)
+    for run_id in runs:
+        assert statuses(store, run_id) == ["QUEUED", "RUNNING"]
+
+
+# -- fenced writes ---------------------------------------------------------------------------
+
+
+def node_done(run: Run, now: float, value: object) -> NodeExecution:
+    return NodeExecution(
+        f"{run.id}-0",
+        run.id,
+        0,
+        "a",
+        "blk",
+        NodeStatus.COMPLETED,
+        {"input": 1},
+        [("output", value)],
+        attempt=1,
+        created_at=now,
+        started_at=now,
+        ended_at=now,
+    )
+
+
+def test_writes_by_a_non_owner_raise_lease_lost_and_change_nothing(store: Store) -> None:
+    now = time.time()
+    run = new_run(store, now)
+    (claimed,) = store.claim_runs("ex-1", 1, now, 1.0)
+    (claimed,) = store.claim_runs("ex-2", 1, now + 2, LEASE)
+    before = (store.get_run(run.id), store.node_executions(run.id), store.events(run.id))
+    done = Event(run.id, "node_status", {"status": "COMPLETED"}, created_at=now)
+    with pytest.raises(LeaseLost):
+        store.save_node_executions("ex-1", run.id, [node_done(run, now, 1)], [done], now, LEASE)
+    finished = Run(**{**claimed.__dict__, "status": RunStatus.COMPLETED})
+    with pytest.raises(LeaseLost):
+        store.finish_run("ex-1", finished, [done], now)
+    store.release_run("ex-1", run.id, queued_event(run.id, now))  # not its run: a no-op
+    after = (store.get_run(run.id), store.node_executions(run.id), store.events(run.id))
+    assert after == before
+
+
+def test_owner_writes_renew_the_lease_and_keep_output_order(store: Store) -> None:
+    now = time.time()
+    run = new_run(store, now)
+    store.claim_runs("ex-1", 1, now, LEASE)
+    values = [{"deep": ["ü", 1.5, None, True]}, math.inf, "plain"]
+    node = node_done(run, now, None)
+    node.output_data = [("output", value) for value in values]
+    event = Event(run.id, "node_status", {"status": "COMPLETED"}, created_at=now)
+    store.save_node_executions("ex-1", run.id, [node], [event], now + 3, LEASE)
+    assert store.get_run(run.id).lease_expires_at == now + 3 + LEASE
+    (saved,) = store.node_executions(run.id)
+    assert saved.status == NodeStatus.COMPLETED and saved.attempt == 1
+    got = [value for _, value in saved.output_data]
+    assert got[0] == values[0] and got[2] == "plain"
+    # PostgreSQL's json type has no Infinity: that driver stores the string (docs).
+    assert got[1] in (math.inf, "Infinity")
+
+
+def test_finish_ends_the_run_and_frees_it(store: Store) -> None:
+    now = time.time()
+    run = new_run(store, now)
+    (claimed,) = store.claim_runs("ex-1", 1, now, LEASE)
+    claimed.status, claimed.outputs, claimed.error = RunStatus.FAILED, {"out": [1]}, "boom"
+    ended = Event(run.id, "run_status", {"status": "FAILED"}, created_at=now + 1)
+    store.finish_run("ex-1", claimed, [ended], now + 1)
+    done = store.get_run(run.id)
+    assert (done.status, done.outputs, done.error, done.ended_at) == (
+        RunStatus.FAILED,
+        {"out": [1]},
+        "boom",
+        now + 1,
+    )
+    assert (done.owner, done.lease_expires_at) == (None, None)
+    assert statuses(store, run.id) == ["QUEUED", "RUNNING", "FAILED"]
+    assert store.claim_runs("ex-2", 1, now + 100, LEASE) == []
+    with pytest.raises(Conflict):
+        store.request_cancel(run.id, now + 2)
+
+
+def test_release_hands_the_run_to_the_next_claimer_at_once(store: Store) -> None:
+    now = time.time()
+    run = new_run(store, now)
+    store.claim_runs("ex-1", 1, now, LEASE)
+    store.release_run("ex-1", run.id, queued_event(run.id, now + 1))
+    released = store.get_run(run.id)
+    assert (released.status, released.owner, released.lease_expires_at) == (
+        RunStatus.QUEUED,
+        None,
+        None,
+    )
+    (again,) = store.claim_runs("ex-2", 1, now + 1, LEASE)
+    assert again.owner == "ex-2"
+    assert statuses(store, run.id) == ["QUEUED", "RUNNING", "QUEUED", "RUNNING"]
+
+
+def test_cancel_terminates_a_queued_run_and_flags_a_running_one(store: Store) -> None:
+    now = time.time()
+    running, queued = new_run(store, now), new_run(store, now + 1)
+    (claimed,) = store.claim_runs("ex-1", 1, now + 2, LEASE)
+    assert claimed.id == running.id
+    terminated = store.request_cancel(queued.id, now + 3)
+    assert terminated.status == RunStatus.TERMINATED and terminated.ended_at == now + 3
+    assert [n.status for n in store.node_executions(queued.id)] == [NodeStatus.TERMINATED]
+    assert statuses(store, queued.id) == ["QUEUED", "TERMINATED"]
+    flagged = store.request_cancel(running.id, now + 3)
+    assert (flagged.status, flagged.cancel_requested) == (RunStatus.RUNNING, True)
+    # The owner learns of it from its heartbeat (or sooner, where the store pushes).
+    assert store.heartbeat("ex-1", now + 4, LEASE) == {running.id: True}
+    with pytest.raises(Conflict):
+        store.request_cancel(queued.id, now + 5)
+    with pytest.raises(NotFound):
+        store.request_cancel("no-such-run", now)
+
+
+# -- reading -------------------------------------------------------------------------------
+
+
+def test_events_are_ordered_and_paged(store: Store) -> None:
+    now = time.time()
+    run = new_run(store, now)
+    store.claim_runs("ex-1", 1, now, LEASE)
+    batch = [Event(run.id, "node_status", {"i": i}, created_at=now) for i in range(10)]
+    store.save_node_executions("ex-1", run.id, [], batch, now, LEASE)
+    events = store.events(run.id)
+    assert [e.id for e in events] == sorted(e.id for e in events)
+    assert [e.data.get("i") for e in events[2:]] == list(range(10))
+    page = store.events(run.id, after_id=events[3].id, limit=4)
+    assert page == events[4:8]
+
+
+def test_list_runs_newest_first_with_filters_and_before(store: Store) -> None:
+    now = time.time()
+    runs = [new_run(store, now + i, graph="g" if i % 2 else "h") for i in range(7)]
+    new_run(store, now, user="bob")
+    newest = list(reversed(runs))
+    assert store.list_runs("alice", limit=100) == [store.get_run(r.id) for r in newest]
+    first = store.list_runs("alice", limit=3)
+    last = first[-1]
+    rest = store.list_runs("alice", limit=100, before=(last.created_at, last.id))
+    assert [r.id for r in first + rest] == [r.id for r in newest]
+    assert {r.graph_id for r in store.list_runs("alice", graph_id="g")} == {"g"}
+    store.claim_runs("ex-1", 1, now + 100, LEASE)
+    assert [r.id for r in store.list_runs(status=RunStatus.RUNNING)] == [runs[0].id]

@@ -1,0 +1,148 @@
+"""The real supervisord.conf under a real supervisord, driven through its XML-RPC socket."""
+
+from __future__ import annotations
+
+import configparser
+import os
+import signal
+from collections.abc import Iterator
+
+import pytest
+
+from backend.data.execution import ExecutorInfo
+from tests.supervisor_helpers import (
+    GROUP,
+    REAL_CONF,
+    Supervisor,
+    running_supervisord,
+    wait_for,
+)
+
+pytestmark = pytest.mark.supervisord
+
+# Bounds, not expectations: startsecs is 3 s and a restart backs off by seconds.
+UP_TIMEOUT = 30.0
+EXECUTOR = "executor_"
+FATAL_TIMEOUT = 60.0
+
+
+def real_program_setting(key: str) -> str:
+    conf = configparser.RawConfigParser()
+    conf.read(REAL_CONF)
+    return conf.get("program:executor", key)
+
+
+@pytest.fixture(scope="module")
+def group() -> Iterator[Supervisor]:
+    with running_supervisord() as sup:
+        sup.wait_all("RUNNING", UP_TIMEOUT)
+        yield sup
+
+
+def executor_rows(sup: Supervisor) -> dict[int, ExecutorInfo]:
+    with sup.store() as store:
+        return {row.pid: row for row in store.list_executors()}
+
+
+def row_state(sup: Supervisor, pid: int, state: str) -> ExecutorInfo | None:
+    row = executor_rows(sup).get(pid)
+    return row if row is not None and row.state == state else None
+
+
+def test_group_reaches_running_and_status_exits_0(group: Supervisor) -> None:
+    numprocs = int(real_program_setting("numprocs"))
+    everything = group.wait_all("RUNNING", UP_TIMEOUT)
+    assert {i["group"] for i in everything} == {GROUP}
+    infos = [i for i in everything if i["name"].startswith(EXECUTOR)]
+    assert sorted(i["name"] for i in infos) == [f"executor_{n:02d}" for n in range(numprocs)]
+
+    status = group.ctl("status")
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert status.stdout.count("RUNNING") == len(everything)
+
+    # Every running executor registered itself in the shared database.
+    pids = {info["pid"] for info in infos}
+    wait_for(
+        lambda: (
+            pids <= {pid for pid, row in executor_rows(group).items() if row.state == "RUNNING"}
+            or None
+        ),
+        UP_TIMEOUT,
+        "every executor to register",
+    )
+
+
+def test_killed_executor_is_restarted_and_its_predecessor_marked_gone(group: Supervisor) -> None:
+    old_pid = group.wait_state("executor_00", "RUNNING", UP_TIMEOUT)["pid"]
+    wait_for(lambda: row_state(group, old_pid, "RUNNING"), UP_TIMEOUT, "registration")
+
+    os.kill(old_pid, signal.SIGKILL)
+
+    new = wait_for(
+        lambda: (
+            info
+            if (info := group.info("executor_00"))["pid"] not in (0, old_pid)
+            and info["statename"] == "RUNNING"
+            else None
+        ),
+        UP_TIMEOUT,
+        "a new executor_00 to run",
+    )
+    # The restarted executor finds its predecessor's pid gone on this host at start.
+    wait_for(lambda: row_state(group, old_pid, "GONE"), UP_TIMEOUT, "the old row to be GONE")
+    wait_for(lambda: row_state(group, new["pid"], "RUNNING"), UP_TIMEOUT, "the new row")
+
+
+def test_stopped_executor_exits_0_and_deregisters(group: Supervisor) -> None:
+    pid = group.wait_state("executor_01", "RUNNING", UP_TIMEOUT)["pid"]
+    wait_for(lambda: row_state(group, pid, "RUNNING"), UP_TIMEOUT, "registration")
+    try:
+        assert group.rpc.stopProcess(f"{GROUP}:executor_01", True)
+
+        info = group.info("executor_01")
+        assert info["statename"] == "STOPPED"
+        # 0 means it exited by itself after SIGTERM, not by supervisord's SIGKILL.
+        assert info["exitstatus"] == 0
+        assert row_state(group, pid, "STOPPED") is not None
+    finally:
+        group.rpc.startProcess(f"{GROUP}:executor_01", True)
+
+
+def test_bad_setting_exits_1_with_one_line_and_ends_fatal() -> None:
+    attempts = int(real_program_setting("startretries")) + 1
+    with running_supervisord(env={"BACKEND_NUM_GRAPH_WORKERS": "abc"}) as sup:
+        # Every program of the group reads the settings, so every one must fail fast.
+        infos = sup.wait_all("FATAL", FATAL_TIMEOUT)
+
+        own_log = sup.log_path("supervisord").read_text()
+        for info in infos:
+            # supervisord records no exit status for a start that failed; its log does.
+            name = info["name"]
+            assert own_log.count(f"exited: {name} (exit status 1; not expected)") == attempts
+            lines = sup.log_path(name).read_text().splitlines()
+            # One line per attempt, each naming the setting; no traceback.
+            assert len(lines) == attempts, lines
+            assert all("BACKEND_NUM_GRAPH_WORKERS" in line for line in lines), lines
+            assert not any("Traceback" in line for line in lines)
+
+
+def test_program_log_rotates_into_numbered_backups() -> None:
+    program = {"numprocs": "1", "stdout_logfile_maxbytes": "1KB", "startsecs": "1"}
+    env = {"BACKEND_LOG_LEVEL": "DEBUG"}
+    with running_supervisord(env=env, overrides={"program:executor": program}) as sup:
+        sup.wait_state("executor_00", "RUNNING", UP_TIMEOUT)
+        log = sup.log_path("executor_00")
+        backup = log.with_name(log.name + ".1")
+        # Each restart appends its start and stop lines to the program log.
+        for _ in range(20):
+            if backup.exists():
+                break
+            sup.rpc.stopProcess(f"{GROUP}:executor_00", True)
+            sup.rpc.startProcess(f"{GROUP}:executor_00", True)
+
+        sup.rpc.stopProcess(f"{GROUP}:executor_00", True)
+
+        assert backup.exists()
+        assert "executor registered" in backup.read_text()
+        # Rotation keeps the live file under maxbytes.
+        assert log.stat().st_size < 1024
