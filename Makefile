@@ -28,3 +28,9 @@ test: lint
 
 clean:
 	rm -rf $(VENV) var
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.run
+
+bench-smoke: $(STAMP)
+	$(BIN)/python -m bench.run --smoke --output var/bench-smoke.json

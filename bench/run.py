@@ -19,6 +19,7 @@ from typing import Any
 
 from backend.settings import Settings
 from bench import modes, workloads
+from bench.load import load_figures
 from bench.memory import rss_growth_mb
 
 RESULTS = Path(__file__).parent / "results" / "latest.json"
@@ -74,6 +75,9 @@ def measure(sizes: Sizes, with_postgres: bool) -> dict[str, Any]:
             graph = workloads.chain(size)
             by_size[str(size)] = nps(size, modes.durable_seconds(settings, graph)[0])
     out["chain_nps_by_size"] = by_size
+    for name in databases:
+        for key, value in load_figures(name, sizes.load_runs).items():
+            out[f"{key}_{name}"] = value
     with database_settings("sqlite") as settings:
         out["rss_growth_mb"] = rss_growth_mb(settings, sizes.rss_chain, sizes.rss_runs)
     return out

@@ -60,9 +60,9 @@ class PostgresStore(SQLStore):
         # psycopg takes a libpq URI; the listener connects with it directly.
         self._conninfo = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
         self._connect_args = connect_args
-        super().__init__(engine, masked)
+        super().__init__(engine, masked, dumps_finite)
 
-    def node_upsert(self) -> sa.Executable:
+    def node_upsert(self) -> sa.Insert:
         stmt = pg_insert(node_executions)
         return stmt.on_conflict_do_update(
             index_elements=["id"],

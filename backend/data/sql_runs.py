@@ -11,17 +11,6 @@ from backend.data.execution import Event, NodeExecution, NodeStatus, Run, RunSta
 from backend.data.sqlbase import SQLBase, event_row, node_row, run_row, to_node, to_run
 from backend.errors import Conflict, LeaseLost, NotFound
 
-_FENCE = (
-    t.graph_executions.update()
-    .where(
-        t.graph_executions.c.id == sa.bindparam("rid"),
-        t.graph_executions.c.owner == sa.bindparam("own"),
-        t.graph_executions.c.status == RunStatus.RUNNING.value,
-    )
-    .values(lease_expires_at=sa.bindparam("lease"))
-)
-_EVENT_INSERT = t.execution_events.insert()
-
 
 class RunsMixin(SQLBase):
     def submit_run(self, run: Run, starting: Sequence[NodeExecution], event: Event) -> None:
@@ -127,7 +116,10 @@ class RunsMixin(SQLBase):
             return [Event(row.run_id, row.type, row.data, row.id, row.created_at) for row in rows]
 
     def _fence(self, conn: sa.Connection, owner: str, run_id: str, lease_until: float) -> None:
-        result = conn.execute(_FENCE, {"rid": run_id, "own": owner, "lease": lease_until})
+        result = self._fence_update.execute(
+            conn,
+            [{"rid": run_id, "own": owner, "st": RunStatus.RUNNING.value, "lease": lease_until}],
+        )
         if result.rowcount != 1:
             raise LeaseLost(f"run {run_id} is no longer owned by executor {owner}")
 
@@ -143,9 +135,9 @@ class RunsMixin(SQLBase):
         with self.write() as conn:
             self._fence(conn, owner, run_id, now + lease_seconds)
             if changed:
-                conn.execute(self._node_upsert, [node_row(n) for n in changed])
+                self._node_upsert.execute(conn, [node_row(n) for n in changed])
             if events:
-                conn.execute(_EVENT_INSERT, [event_row(e) for e in events])
+                self._event_insert.execute(conn, [event_row(e) for e in events])
 
     def finish_run(self, owner: str, run: Run, events: Sequence[Event], now: float) -> None:
         ge = t.graph_executions

@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
 
+from backend.data import schema as t
 from backend.data.execution import Event, NodeExecution, NodeStatus, Run, RunStatus
+
+FENCE = (
+    t.graph_executions.update()
+    .where(
+        t.graph_executions.c.id == sa.bindparam("rid"),
+        t.graph_executions.c.owner == sa.bindparam("own"),
+        t.graph_executions.c.status == sa.bindparam("st"),
+    )
+    .values(lease_expires_at=sa.bindparam("lease"))
+)
+NODE_COLUMNS = [c.name for c in t.node_executions.c]
+EVENT_COLUMNS = ["run_id", "type", "data", "created_at"]
 
 
 def dumps(value: Any) -> str:
@@ -17,14 +30,51 @@ def dumps(value: Any) -> str:
     return json.dumps(value, default=str)
 
 
+class Prepared:
+    """A statement compiled once for one engine and sent straight to the driver.
+
+    The per-node writes are the hot path of every run; SQLAlchemy's per-call statement
+    handling cost more than SQLite's own work there. JSON columns are serialised here
+    with the engine's own serializer, since the driver sees plain text.
+    """
+
+    def __init__(
+        self,
+        engine: sa.Engine,
+        stmt: sa.Insert | sa.Update,
+        columns: list[str],
+        json_dumps: Callable[[Any], str],
+    ) -> None:
+        compiled = stmt.compile(dialect=engine.dialect, column_keys=columns)
+        self.sql = str(compiled)
+        self.order = compiled.positiontup  # None where the driver takes named parameters
+        table = stmt.table.c
+        self.json = {c for c in columns if c in table and isinstance(table[c].type, sa.JSON)}
+        self.dumps = json_dumps
+
+    def execute(self, conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> sa.CursorResult[Any]:
+        params = [self._params(row) for row in rows]
+        return conn.exec_driver_sql(self.sql, params if len(params) > 1 else params[0])
+
+    def _params(self, row: dict[str, Any]) -> Any:
+        values = {k: self.dumps(v) if k in self.json else v for k, v in row.items()}
+        return tuple(values[k] for k in self.order) if self.order is not None else values
+
+
 class SQLBase:
-    def __init__(self, engine: sa.Engine, url_for_errors: str) -> None:
+    def __init__(
+        self, engine: sa.Engine, url_for_errors: str, json_dumps: Callable[[Any], str]
+    ) -> None:
+        """``json_dumps`` must be the serializer ``engine`` was created with."""
         self.engine = engine
         self.url = url_for_errors
-        # Built once: statement construction costs more than SQLite's own work here.
-        self._node_upsert = self.node_upsert()
+        self._node_upsert = Prepared(engine, self.node_upsert(), NODE_COLUMNS, json_dumps)
+        self._event_insert = Prepared(
+            engine, t.execution_events.insert(), EVENT_COLUMNS, json_dumps
+        )
+        self._fence_update = Prepared(engine, FENCE, ["rid", "own", "st", "lease"], json_dumps)
 
-    def node_upsert(self) -> sa.Executable:
+    def node_upsert(self) -> sa.Insert:
         """INSERT ... ON CONFLICT (id) DO UPDATE for node executions (dialect-specific)."""
         raise NotImplementedError
 

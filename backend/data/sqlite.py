@@ -39,9 +39,9 @@ class SQLiteStore(SQLStore):
         )
         event.listen(engine, "connect", _on_connect)
         event.listen(engine, "begin", _on_begin)
-        super().__init__(engine, url)
+        super().__init__(engine, url, dumps)
 
-    def node_upsert(self) -> sa.Executable:
+    def node_upsert(self) -> sa.Insert:
         stmt = sqlite_insert(node_executions)
         return stmt.on_conflict_do_update(
             index_elements=["id"],

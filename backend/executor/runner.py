@@ -3,8 +3,10 @@
 The runner owns the timing side of execution: how many nodes run at once, time limits,
 retries with backoff, the run deadline, cancellation and hand-back. The dataflow side
 is ``RunState``'s; durability is the journal's (a store, or memory for local runs).
-Each loop turn commits what changed in ONE journal call *before* starting the nodes it
-queued, so a node never runs unless its RUNNING state (and attempt) is recorded.
+Each loop turn hands what changed to the journal in ONE call (one transaction), and the
+nodes it started run while that write is in flight: writes are strictly ordered (one
+in flight at a time), so a node's outputs are never recorded before its start, and a
+node whose start was not recorded when its executor died simply runs again.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from backend.blocks import get_block
@@ -57,6 +59,10 @@ class Limits:
 
 class NodeFailed(Exception):
     """A failure that retrying cannot fix (error pin, bad input, time limit)."""
+
+
+def _snapshot(ne: NodeExecution) -> NodeExecution:
+    return replace(ne, input_data=dict(ne.input_data), output_data=list(ne.output_data))
 
 
 def node_event(ne: NodeExecution) -> Event:
@@ -104,6 +110,7 @@ class RunRunner:
         self._retry_at: dict[str, float] = {}
         self._changed: dict[str, NodeExecution] = {}
         self._events: list[Event] = []
+        self._saving: asyncio.Future[None] | None = None
         # A run submitted without its own deadline gets the executor's default.
         self._deadline = run.deadline_at or run.created_at + limits.run_deadline_seconds
 
@@ -136,6 +143,8 @@ class RunRunner:
             return await self._loop()
         finally:
             await self._stop_tasks()
+            if self._saving is not None:
+                self._saving.cancel()
 
     async def _loop(self) -> Run:
         while True:
@@ -172,7 +181,6 @@ class RunRunner:
             self._retry_at.pop(ne.id, None)
             self.state.mark_running(ne, now)
             self._note(ne)
-            # Created now, started by the event loop only after _flush() has committed.
             task = asyncio.create_task(self._run_node(ne), name=f"node-{ne.id}")
             task.add_done_callback(lambda _: self._wake.set())
             self._running[task] = ne
@@ -262,10 +270,24 @@ class RunRunner:
         self._events.append(node_event(ne))
 
     async def _flush(self) -> None:
+        """Send what changed to the journal; the previous write must have succeeded."""
+        await self._settle()
         if self._changed or self._events:
-            changed, events = list(self._changed.values()), self._events
-            self._changed, self._events = {}, []
-            await self.journal.save(changed, events)
+            # Snapshots: the engine keeps mutating these objects while the write is queued.
+            changed = [_snapshot(ne) for ne in self._changed.values()]
+            events, self._changed, self._events = self._events, {}, []
+            self._saving = asyncio.ensure_future(self.journal.save(changed, events))
+            self._saving.add_done_callback(self._wake_on_failure)
+
+    async def _settle(self) -> None:
+        """Wait for the write in flight; its error (e.g. LeaseLost) surfaces here."""
+        if self._saving is not None:
+            saving, self._saving = self._saving, None
+            await saving
+
+    def _wake_on_failure(self, saving: asyncio.Future[None]) -> None:
+        if not saving.cancelled() and saving.exception() is not None:
+            self._wake.set()
 
     async def _stop_tasks(self) -> None:
         for task in self._running:
@@ -278,6 +300,7 @@ class RunRunner:
         for ne in self.state.terminate(self.clock(), node_error):
             self._note(ne)
         await self._flush()
+        await self._settle()
         self.run.status = status
         self.run.outputs = self.state.outputs()
         self.run.error = run_error if run_error is not None else self.state.first_error()
@@ -294,6 +317,7 @@ class RunRunner:
         await self._stop_tasks()
         self._running.clear()
         await self._flush()
+        await self._settle()
         self.run.status = RunStatus.QUEUED
         await self.journal.release(self.run, run_event(self.run))
         logger.info("run handed back")

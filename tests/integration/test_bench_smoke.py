@@ -1,0 +1,43 @@
+"""The benchmark harness keeps working: `make bench-smoke` in miniature."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.process_fixtures import REPO_ROOT
+
+pytestmark = pytest.mark.supervisord
+
+NUMERIC_KEYS = [
+    "chain_nps_memory",
+    "chain_nps_sqlite",
+    "fan_nps_sqlite",
+    "load_rps_sqlite",
+    "start_ms_p50_sqlite",
+    "start_ms_p99_sqlite",
+    "done_ms_p50_sqlite",
+    "rss_growth_mb",
+]
+
+
+def test_smoke_bench_writes_every_figure(tmp_path: Path) -> None:
+    output = tmp_path / "latest.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--smoke", "--no-postgres", "--output", str(output)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    results = json.loads(output.read_text())
+    for key in NUMERIC_KEYS:
+        assert isinstance(results[key], float) and math.isfinite(results[key]), key
+    assert set(results["chain_nps_by_size"]) == {"10", "20"}
+    assert "| target | measured | met |" in done.stdout
