@@ -86,10 +86,11 @@ def _stop_children(children: list[BaseProcess], grace: float) -> None:
 
 
 def main() -> None:
-    """Development: every service in one process tree."""
+    """Development: every service in one process tree (an executor child, the API here)."""
     from backend.executor.manager import ExecutionManager
+    from backend.server.process import AgentServer
 
-    run_processes(ExecutionManager())
+    run_processes(ExecutionManager(), AgentServer())
 
 
 if __name__ == "__main__":

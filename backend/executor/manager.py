@@ -25,19 +25,20 @@ from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from backend.data.execution import Event, ExecutorInfo, Run
+from backend.data.execution import Event, ExecutorInfo, Run, RunStatus
 from backend.data.graph import Graph
 from backend.data.store import Store, open_store
 from backend.errors import BackendError, LeaseLost
 from backend.executor.engine import RunState
 from backend.executor.journal import StoreJournal
-from backend.executor.runner import Limits, RunRunner
+from backend.executor.runner import Limits, RunRunner, run_event
 from backend.util.logs import bind_context
 from backend.util.process import AppProcess
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 SideTask = Callable[[], Coroutine[Any, Any, None]]
+GRAPH_CACHE_SIZE = 256
 
 
 class SideTaskDied(BackendError):
@@ -58,6 +59,7 @@ class ExecutionManager(AppProcess):
         bind_context(executor=self.executor_id)
         self.limits = Limits.from_settings(self.settings)
         self.active: dict[str, tuple[RunRunner, asyncio.Task[None]]] = {}
+        self._graphs: dict[tuple[str, int], Graph] = {}
         # All database calls run on one thread: the event loop never blocks on a lock
         # wait, and the store sees one writer per process.
         self._db_thread = ThreadPoolExecutor(1, thread_name_prefix="db")
@@ -184,16 +186,35 @@ class ExecutionManager(AppProcess):
     # -- runs ----------------------------------------------------------------------------------
 
     async def _start(self, run: Run) -> None:
-        graph_json = await self.db(
-            self.store.get_graph, run.user_id, run.graph_id, run.graph_version
-        )
+        try:
+            graph = await self._graph(run)
+        except BackendError as exc:
+            # Retrying cannot help (e.g. the graph version is gone): fail the run instead
+            # of claiming it again and again.
+            logger.error("run %s cannot start: %s", run.id, exc.message)
+            run.status, run.error = RunStatus.FAILED, f"cannot start: {exc.message}"
+            await self.db(
+                self.store.finish_run, self.executor_id, run, [run_event(run)], time.time()
+            )
+            return
         executions = await self.db(self.store.node_executions, run.id)
-        state = RunState(run.id, Graph.from_json(graph_json), executions)
+        state = RunState(run.id, graph, executions)
         journal = StoreJournal(self.store, self.executor_id, self.settings.lease_seconds, self.db)
         runner = RunRunner(run, state, journal, self.limits)
         task = asyncio.create_task(self._execute(runner), name=f"run-{run.id}")
         self.active[run.id] = (runner, task)
         logger.info("claimed run %s (graph %s v%s)", run.id, run.graph_id, run.graph_version)
+
+    async def _graph(self, run: Run) -> Graph:
+        """Graph versions never change, so each is read and parsed once per process."""
+        key = (run.graph_id, run.graph_version)
+        graph = self._graphs.get(key)
+        if graph is None:
+            data = await self.db(self.store.get_graph, run.user_id, *key)
+            graph = self._graphs[key] = Graph.from_json(data)
+            while len(self._graphs) > GRAPH_CACHE_SIZE:
+                self._graphs.pop(next(iter(self._graphs)))
+        return graph
 
     async def _execute(self, runner: RunRunner) -> None:
         run_id = runner.run.id

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from backend.blocks import register_block, unregister_block
-from backend.data.execution import NodeStatus, RunStatus
+from backend.data.execution import Event, NodeStatus, Run, RunStatus
 from backend.data.graph import Graph, Link, Node
 from backend.data.store import Store, open_store
 from backend.errors import Conflict
@@ -295,3 +295,15 @@ async def wait_until(condition: Any, timeout: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached in time")
         await asyncio.sleep(0.02)
+
+
+def test_run_whose_graph_is_gone_fails_instead_of_crashing_the_executor(
+    tmp_path: Path, store: Store
+) -> None:
+    run = Run(id="orphan", graph_id="no-such-graph", graph_version=1, user_id="alice")
+    run.created_at = time.time()
+    store.submit_run(run, [], Event(run.id, "run_status", {"status": "QUEUED"}))
+    drain(tmp_path)
+    done = store.get_run(run.id)
+    assert done.status == RunStatus.FAILED
+    assert "cannot start" in (done.error or "")
