@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,8 @@ from backend.errors import NotFound, SchemaError, StoreError
 logger = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# A save that lost a race for a graph's first version retries behind the winner's lock.
+SAVE_GRAPH_ATTEMPTS = 3
 
 
 def alembic_config(connection: sa.Connection | None = None) -> Config:
@@ -148,13 +150,26 @@ class SQLStore(RunsMixin, AuthMixin, StatsMixin, Store):
     # -- graphs ----------------------------------------------------------------------------
 
     def save_graph(self, user_id: str, graph: dict[str, Any], now: float) -> int:
+        # Concurrent saves of one graph are serialised by locking its existing rows; two
+        # first saves have nothing to lock, so one of them hits the primary key once the
+        # other commits, and tries again behind the lock.
+        for _ in range(SAVE_GRAPH_ATTEMPTS - 1):
+            with suppress(sa.exc.IntegrityError):
+                return self._save_graph(user_id, graph, now)
+        return self._save_graph(user_id, graph, now)
+
+    def _save_graph(self, user_id: str, graph: dict[str, Any], now: float) -> int:
         g = t.graphs
         with self.write() as conn:
-            owner = conn.execute(
-                sa.select(g.c.user_id).where(g.c.id == graph["id"]).limit(1)
-            ).scalar()
-            if owner is not None and owner != user_id:
+            # FOR UPDATE waits for a concurrent save of this graph to commit (SQLite
+            # renders nothing: its IMMEDIATE transaction already serialises writers).
+            owners = conn.execute(
+                sa.select(g.c.user_id).where(g.c.id == graph["id"]).with_for_update()
+            ).scalars()
+            if any(owner != user_id for owner in owners):
                 raise NotFound(f"graph {graph['id']} not found")
+            # A statement of its own: under READ COMMITTED it sees the version that the
+            # save we waited for has just committed.
             latest = conn.execute(
                 sa.select(sa.func.max(g.c.version)).where(g.c.id == graph["id"])
             ).scalar()

@@ -190,6 +190,26 @@ def open_store(settings: Settings) -> Store:
 
         return PostgresStore(url)
     raise ConfigError(
-        f"invalid setting BACKEND_DATABASE_URL={url!r}: unsupported scheme {scheme!r} "
-        "(use sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DATABASE)"
+        f"invalid setting BACKEND_DATABASE_URL={masked_url(url)!r}: unsupported scheme "
+        f"{scheme!r} (use sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DATABASE)"
     )
+
+
+def masked_url(url: str) -> str:
+    """``url`` with any password shown as ``***``, for messages and logs.
+
+    Done by hand rather than with a URL parser: the URL may be unparsable (that may be
+    why it is being reported), and a password holding an unescaped ``@`` must not leak
+    its tail. Everything between the user name and the last ``@`` is hidden.
+    """
+    credentials, at, host = url.rpartition("@")
+    if not at:
+        return url
+    scheme, sep, userinfo = credentials.partition("://")
+    prefix = scheme + sep
+    if not sep:
+        prefix, userinfo = "", credentials
+    user, colon, _ = userinfo.partition(":")
+    if not colon:
+        return url
+    return f"{prefix}{user}:***@{host}"

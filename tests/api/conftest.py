@@ -1,4 +1,8 @@
-"""The real app over a real SQLite store in a temp dir, API keys, and a real executor."""
+"""The real app over a real store, API keys, and a real executor.
+
+Every test that uses the ``settings`` fixture runs twice: on a SQLite file in a temp dir
+and on a PostgreSQL database (the ``database_url`` fixture), as a deployment would.
+"""
 
 from __future__ import annotations
 
@@ -67,8 +71,10 @@ def wait_graph(seconds: float, steps: int = 1) -> dict[str, Any]:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return make_settings(tmp_path)
+def settings(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    # Also in the environment: settings a test builds itself, and the CLI's, read it there.
+    monkeypatch.setenv("BACKEND_DATABASE_URL", database_url)
+    return make_settings(tmp_path, database_url=database_url)
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ CALCULATOR = str(FIXTURES / "ref4_calculator.json")
 @pytest.fixture
 def env(clean_env: pytest.MonkeyPatch, settings: Settings, live: LiveServer) -> pytest.MonkeyPatch:
     clean_env.setenv("BACKEND_DATA_DIR", str(settings.data_dir))
+    clean_env.setenv("BACKEND_DATABASE_URL", settings.resolved_database_url)
     clean_env.setenv("BACKEND_API_URL", live.url)
     return clean_env
 

@@ -22,22 +22,39 @@ def test_health_and_ready(client: TestClient) -> None:
     assert ready.status_code == 200 and ready.json() == {"status": "ready"}
 
 
+def set_revision(store: Store, revision: str) -> None:
+    with store.engine.begin() as conn:  # type: ignore[attr-defined]
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = :v"), {"v": revision})
+
+
 def test_ready_is_503_when_the_schema_is_behind(tmp_path: Path, store: Store) -> None:
     settings = make_settings(tmp_path, auto_migrate=False)
-    with store.engine.begin() as conn:  # type: ignore[attr-defined]
-        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0001'"))
-    with TestClient(create_app(settings, store)) as client:
-        response = client.get("/ready")
-        assert response.status_code == 503
-        assert response.json()["error"]["code"] == "not_ready"
-        assert client.get("/health").status_code == 200
+    head = store.schema_revision()  # type: ignore[attr-defined]
+    set_revision(store, "0001")
+    try:
+        with TestClient(create_app(settings, store)) as client:
+            response = client.get("/ready")
+            assert response.status_code == 503
+            assert response.json()["error"]["code"] == "not_ready"
+            assert client.get("/health").status_code == 200
+    finally:
+        # The PostgreSQL database outlives the test; the next one must find it current.
+        set_revision(store, head)
+
+
+# A database of the same kind that cannot be opened: a missing directory, a closed port.
+UNREACHABLE = {
+    "sqlite": "sqlite:////no-such-dir/backend.db",
+    "postgresql": "postgresql+psycopg://agent@127.0.0.1:1/agent",
+}
 
 
 def test_ready_is_503_when_the_database_is_unreachable(settings: Settings) -> None:
     store = open_store(settings)
-    # The same store, its engine pointed at a file that cannot be opened.
+    # The same store, its engine pointed at a database that cannot be reached.
+    dialect = store.engine.dialect.name  # type: ignore[attr-defined]
     store.engine.dispose()  # type: ignore[attr-defined]
-    store.engine = sa.create_engine("sqlite:////no-such-dir/backend.db")  # type: ignore[attr-defined]
+    store.engine = sa.create_engine(UNREACHABLE[dialect])  # type: ignore[attr-defined]
     try:
         with TestClient(create_app(settings, store)) as client:
             response = client.get("/ready")

@@ -1,5 +1,5 @@
 """What only some drivers do: push wake-ups (PostgreSQL LISTEN/NOTIFY), and fail fast on
-an unusable PostgreSQL URL without showing its password."""
+an unusable PostgreSQL URL (or one no driver takes) without showing its password."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from backend.data.store import Store
-from backend.errors import StoreError
+from backend.errors import ConfigError, StoreError
 from tests.contract.test_store_contract import new_run, open_url
 
 
@@ -47,3 +47,20 @@ def test_unusable_postgres_url_fails_naming_the_setting_without_the_password(url
         store = open_url(url)
         store.prepare(auto_migrate=True)
     assert "s3cret" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "mysql://agent:s3cret@db.example/agents",
+        # Unparsable (bad port), and a password with an unescaped "@".
+        "mysql://agent:s3cret@db.example:bad/agents",
+        "mysql://agent:pa@s3cret@db.example/agents",
+    ],
+)
+def test_unsupported_scheme_names_the_setting_without_the_password(url: str) -> None:
+    with pytest.raises(ConfigError, match="unsupported scheme 'mysql'") as caught:
+        open_url(url)
+    message = str(caught.value)
+    assert "BACKEND_DATABASE_URL" in message and "db.example" in message
+    assert "s3cret" not in message and "agent:***@" in message

@@ -175,6 +175,39 @@ def test_graph_versions_are_immutable_and_owned(store: Store) -> None:
         store.save_graph("bob", {"id": "g1", "nodes": []}, now)
 
 
+@pytest.mark.parametrize("existing", [True, False], ids=["new-versions", "first-save"])
+def test_concurrent_saves_of_one_graph_all_get_distinct_versions(
+    database_url: str, store: Store, existing: bool
+) -> None:
+    if existing:
+        assert store.save_graph("alice", {"id": "g1", "name": "v1", "nodes": []}, 0.0) == 1
+    writers = 6
+    start = threading.Barrier(writers)
+    versions: list[int] = []
+    errors: list[BaseException] = []
+
+    def writer(i: int) -> None:
+        own = open_url(database_url)
+        try:
+            start.wait()
+            versions.append(own.save_graph("alice", {"id": "g1", "name": f"w{i}"}, time.time()))
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            own.close()
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    first = 2 if existing else 1
+    assert sorted(versions) == list(range(first, first + writers))
+    # The active version is the last one saved, whoever won the race.
+    assert store.get_graph("alice", "g1")["version"] == max(versions)
+
+
 # -- submission and claims -------------------------------------------------------------------------
 
 
