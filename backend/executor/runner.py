@@ -3,10 +3,10 @@
 The runner owns the timing side of execution: how many nodes run at once, time limits,
 retries with backoff, the run deadline, cancellation and hand-back. The dataflow side
 is ``RunState``'s; durability is the journal's (a store, or memory for local runs).
-Each loop turn hands what changed to the journal in ONE call (one transaction), and the
-nodes it started run while that write is in flight: writes are strictly ordered (one
-in flight at a time), so a node's outputs are never recorded before its start, and a
-node whose start was not recorded when its executor died simply runs again.
+Each loop turn hands what changed to the journal in ONE call (one transaction) and goes
+on while the write is in flight. Writes are applied strictly in order, so a node's
+outputs are never recorded before its start; a node that ran but whose start was not
+recorded when its executor died simply runs again (at-least-once).
 """
 
 from __future__ import annotations
@@ -26,6 +26,9 @@ from backend.settings import Settings
 from backend.util.logs import bind_context
 
 logger = logging.getLogger(__name__)
+
+# How far the loop may run ahead of a slow database before it waits for the write.
+MAX_BATCH = 256
 
 
 class Journal(Protocol):
@@ -269,25 +272,32 @@ class RunRunner:
         self._changed[ne.id] = ne
         self._events.append(node_event(ne))
 
-    async def _flush(self) -> None:
-        """Send what changed to the journal; the previous write must have succeeded."""
-        await self._settle()
-        if self._changed or self._events:
-            # Snapshots: the engine keeps mutating these objects while the write is queued.
-            changed = [_snapshot(ne) for ne in self._changed.values()]
-            events, self._changed, self._events = self._events, {}, []
-            self._saving = asyncio.ensure_future(self.journal.save(changed, events))
-            self._saving.add_done_callback(self._wake_on_failure)
+    async def _flush(self, force: bool = False) -> None:
+        """Send what changed to the journal, one write at a time.
+
+        While a write is in flight, changes pile up and go out together in the next one
+        (group commit): a busy database then gets fewer, larger transactions instead of a
+        queue. Raises if the previous write failed.
+        """
+        if self._saving is not None and self._saving.done():
+            await self._settle()
+        if not self._changed and not self._events:
+            return
+        if self._saving is not None:
+            if not force and len(self._changed) < MAX_BATCH:
+                return
+            await self._settle()
+        # Snapshots: the engine keeps mutating these objects while the write is queued.
+        changed = [_snapshot(ne) for ne in self._changed.values()]
+        events, self._changed, self._events = self._events, {}, []
+        self._saving = asyncio.ensure_future(self.journal.save(changed, events))
+        self._saving.add_done_callback(lambda _: self._wake.set())
 
     async def _settle(self) -> None:
         """Wait for the write in flight; its error (e.g. LeaseLost) surfaces here."""
         if self._saving is not None:
             saving, self._saving = self._saving, None
             await saving
-
-    def _wake_on_failure(self, saving: asyncio.Future[None]) -> None:
-        if not saving.cancelled() and saving.exception() is not None:
-            self._wake.set()
 
     async def _stop_tasks(self) -> None:
         for task in self._running:
@@ -299,7 +309,7 @@ class RunRunner:
         self._running.clear()
         for ne in self.state.terminate(self.clock(), node_error):
             self._note(ne)
-        await self._flush()
+        await self._flush(force=True)
         await self._settle()
         self.run.status = status
         self.run.outputs = self.state.outputs()
@@ -316,7 +326,7 @@ class RunRunner:
             self._note(ne)
         await self._stop_tasks()
         self._running.clear()
-        await self._flush()
+        await self._flush(force=True)
         await self._settle()
         self.run.status = RunStatus.QUEUED
         await self.journal.release(self.run, run_event(self.run))
