@@ -72,17 +72,22 @@ def _pydantic_problems(exc: ValidationError) -> list[str]:
     ]
 
 
-def load_graph_file(path: str) -> Graph:
-    """Read and parse a graph file (``-`` is stdin)."""
+def read_graph_json(path: str) -> Any:
+    """The JSON document in a graph file (``-`` is stdin)."""
     try:
         text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise UsageError(f"cannot read graph file {path}: {reason}") from None
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except ValueError as exc:
         raise UsageError(f"graph file {path} is not valid JSON: {exc}") from None
+
+
+def load_graph_file(path: str) -> Graph:
+    """Read and parse a graph file (``-`` is stdin)."""
+    data = read_graph_json(path)
     try:
         return Graph.from_json(data)
     except ValidationError as exc:
@@ -104,7 +109,8 @@ def _format_value(value: Any) -> str:
 
 
 def cmd_run_local(args: argparse.Namespace) -> int:
-    from backend.executor.local import check_runnable, run_local
+    from backend.data.validation import validate_graph, validate_run_inputs
+    from backend.executor.local import run_local
     from backend.executor.runner import Limits
     from backend.settings import load_settings
     from backend.util.logs import configure_logging
@@ -113,11 +119,8 @@ def cmd_run_local(args: argparse.Namespace) -> int:
     configure_logging("WARNING")
     graph = load_graph_file(args.graph)
     inputs, problems = parse_inputs(args.input)
-    try:
-        check_runnable(graph, inputs)
-    except InvalidInput as exc:
-        details = exc.details if isinstance(exc.details, list) else [exc.message]
-        problems += [str(d) for d in details]
+    errors = validate_graph(graph, for_run=True) + validate_run_inputs(graph, inputs)
+    problems += [str(e) for e in errors]
     if problems:
         raise UsageError("graph cannot run", problems)
     limits = Limits.from_settings(load_settings())

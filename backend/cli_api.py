@@ -135,17 +135,9 @@ def _client(args: argparse.Namespace) -> ApiClient:
 
 
 def _import_graph(client: ApiClient, path: str) -> dict[str, Any]:
-    from backend.cli import UsageError
+    from backend.cli import read_graph_json
 
-    try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise UsageError(f"cannot read graph file {path}: {reason}") from None
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise UsageError(f"graph file {path} is not valid JSON: {exc}") from None
+    data = read_graph_json(path)
     # The server validates the graph and reports every problem (422, exit code 2).
     return client.create_graph(data)
 

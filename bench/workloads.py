@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import itertools
 
+from backend.blocks.basic import AgentInputBlock, AgentOutputBlock, StoreValueBlock
+from backend.blocks.data_structures import AddToListBlock, StepThroughItemsBlock
 from backend.data.graph import Graph, Link, Node
 
-STORE_VALUE = "1ff065e9-88e8-4358-9d82-8dc91f622ba9"
-STEP_THROUGH = "f66a3543-28d3-4ab5-8945-9b336371e2ce"
-ADD_TO_LIST = "aeb08fc1-2fc1-4141-bc8e-f758f183a822"
-AGENT_INPUT = "c0a8e994-ebf1-4a9c-a4d8-89d09c86741b"
-AGENT_OUTPUT = "363ae599-353e-4804-937e-b2ee3cef3da4"
+STORE_VALUE = StoreValueBlock.id
+STEP_THROUGH = StepThroughItemsBlock.id
+ADD_TO_LIST = AddToListBlock.id
+AGENT_INPUT = AgentInputBlock.id
+AGENT_OUTPUT = AgentOutputBlock.id
 
 
 def chain(length: int) -> Graph:

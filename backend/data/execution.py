@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+import uuid
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -124,6 +126,27 @@ class Run:
     started_at: float | None = None
     ended_at: float | None = None
     deadline_at: float | None = None
+
+    @classmethod
+    def new(
+        cls,
+        graph_id: str,
+        graph_version: int,
+        user_id: str,
+        inputs: dict[str, Any],
+        deadline_seconds: float | None = None,
+    ) -> Run:
+        """A fresh QUEUED run, created now."""
+        now = time.time()
+        return cls(
+            id=str(uuid.uuid4()),
+            graph_id=graph_id,
+            graph_version=graph_version,
+            user_id=user_id,
+            inputs=inputs,
+            created_at=now,
+            deadline_at=now + deadline_seconds if deadline_seconds else None,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {

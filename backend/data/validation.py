@@ -16,6 +16,7 @@ from pydantic import TypeAdapter, ValidationError
 from backend.blocks import get_block
 from backend.blocks.base import Block, BlockType
 from backend.data.graph import Graph, Link, Node, NodeOptions
+from backend.errors import InvalidInput
 from backend.executor.pins import (
     DICT_SPLIT,
     LIST_SPLIT,
@@ -38,6 +39,18 @@ class GraphError:
         if self.pin is not None:
             where.append(f"pin {self.pin}")
         return f"{' '.join(where)}: {self.message}" if where else self.message
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"node_id": self.node_id, "pin": self.pin, "message": self.message}
+
+
+def raise_if_invalid(message: str, errors: list[GraphError]) -> None:
+    """One InvalidInput carrying every problem (the API answers 422 with them)."""
+    if errors:
+        raise InvalidInput(
+            f"{message}: " + "; ".join(str(e) for e in errors),
+            details=[e.to_dict() for e in errors],
+        )
 
 
 def validate_graph(graph: Graph, *, for_run: bool = False) -> list[GraphError]:

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import time
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from backend.data.execution import Event, NodeExecution, Run
 from backend.data.graph import Graph
-from backend.data.validation import validate_graph, validate_run_inputs
-from backend.errors import InvalidInput
+from backend.data.validation import raise_if_invalid, validate_graph, validate_run_inputs
 from backend.executor.engine import RunState
 from backend.executor.runner import Limits, RunRunner, run_event
 
@@ -55,11 +52,7 @@ class LocalResult:
 
 def check_runnable(graph: Graph, inputs: dict[str, Any]) -> None:
     errors = validate_graph(graph, for_run=True) + validate_run_inputs(graph, inputs)
-    if errors:
-        raise InvalidInput(
-            "graph cannot run: " + "; ".join(str(e) for e in errors),
-            details=[str(e) for e in errors],
-        )
+    raise_if_invalid("graph cannot run", errors)
 
 
 async def run_local(
@@ -67,18 +60,10 @@ async def run_local(
 ) -> LocalResult:
     """Validate, then execute ``graph`` to the end in this process."""
     check_runnable(graph, inputs)
-    now = time.time()
-    run = Run(
-        id=str(uuid.uuid4()),
-        graph_id=graph.id,
-        graph_version=graph.version,
-        user_id="local",
-        inputs=inputs,
-        created_at=now,
-        started_at=now,
-    )
+    run = Run.new(graph.id, graph.version, "local", inputs)
+    run.started_at = run.created_at  # nothing to claim: it starts as it is created
     state = RunState(run.id, graph)
     journal = MemoryJournal()
-    await journal.save(state.start(inputs, now), [run_event(run)])
+    await journal.save(state.start(inputs, run.created_at), [run_event(run)])
     await RunRunner(run, state, journal, limits or Limits()).execute()
     return LocalResult(run, journal)

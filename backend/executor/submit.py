@@ -4,14 +4,12 @@ CLI and the tests share. Everything here is one store call; executors do the res
 from __future__ import annotations
 
 import time
-import uuid
 from typing import Any
 
 from backend.data.execution import Run
 from backend.data.graph import Graph
 from backend.data.store import Store
-from backend.data.validation import validate_graph
-from backend.errors import InvalidInput
+from backend.data.validation import raise_if_invalid, validate_graph
 from backend.executor.engine import RunState
 from backend.executor.local import check_runnable
 from backend.executor.runner import run_event
@@ -22,12 +20,7 @@ WAIT_POLL_SECONDS = 0.05
 
 def save_graph(store: Store, user_id: str, graph: Graph) -> Graph:
     """Validate and store ``graph`` as a new version of its id."""
-    errors = validate_graph(graph)
-    if errors:
-        raise InvalidInput(
-            "graph is invalid: " + "; ".join(str(e) for e in errors),
-            details=[str(e) for e in errors],
-        )
+    raise_if_invalid("graph is invalid", validate_graph(graph))
     version = store.save_graph(user_id, graph.to_json(), time.time())
     return graph.model_copy(update={"version": version})
 
@@ -47,17 +40,8 @@ def submit_run(
     """Queue a run: the run, its starting node executions and its first event, at once."""
     graph = load_graph(store, user_id, graph_id, version)
     check_runnable(graph, inputs)
-    now = time.time()
-    run = Run(
-        id=str(uuid.uuid4()),
-        graph_id=graph.id,
-        graph_version=graph.version,
-        user_id=user_id,
-        inputs=inputs,
-        created_at=now,
-        deadline_at=now + deadline_seconds if deadline_seconds else None,
-    )
-    starting = RunState(run.id, graph).start(inputs, now)
+    run = Run.new(graph.id, graph.version, user_id, inputs, deadline_seconds)
+    starting = RunState(run.id, graph).start(inputs, run.created_at)
     store.submit_run(run, starting, run_event(run))
     return run
 

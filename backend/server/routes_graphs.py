@@ -14,7 +14,6 @@ from fastapi import APIRouter, Body, Query, status
 from pydantic import BaseModel, Field, ValidationError
 
 from backend.data.graph import Graph
-from backend.data.validation import GraphError, validate_graph, validate_run_inputs
 from backend.errors import InvalidInput
 from backend.executor.submit import load_graph, save_graph, submit_run
 from backend.server.auth import UserDep
@@ -40,18 +39,6 @@ class ExecuteRequest(BaseModel):
     version: int | None = Field(None, ge=1, description="Graph version; the active one if unset.")
 
 
-def _problem(error: GraphError) -> dict[str, Any]:
-    return {"node_id": error.node_id, "pin": error.pin, "message": error.message}
-
-
-def _raise_if_invalid(message: str, errors: list[GraphError]) -> None:
-    if errors:
-        raise InvalidInput(
-            f"{message}: " + "; ".join(str(e) for e in errors),
-            details=[_problem(e) for e in errors],
-        )
-
-
 def _parse_graph(body: dict[str, Any], graph_id: str) -> Graph:
     try:
         graph = Graph.from_json(body)
@@ -70,9 +57,7 @@ def _parse_graph(body: dict[str, Any], graph_id: str) -> Graph:
         ) from None
     except ValueError as exc:
         raise InvalidInput(f"graph is not valid: {exc}") from None
-    graph = graph.model_copy(update={"id": graph_id})
-    _raise_if_invalid("graph is invalid", validate_graph(graph))
-    return graph
+    return graph.model_copy(update={"id": graph_id})
 
 
 @router.post(
@@ -148,10 +133,6 @@ def execute_graph(
 ) -> dict[str, Any]:
     request = body or ExecuteRequest()
     graph = _live_graph(store, user, graph_id, request.version)
-    _raise_if_invalid(
-        "graph cannot run",
-        validate_graph(graph, for_run=True) + validate_run_inputs(graph, request.inputs),
-    )
     run = submit_run(
         store,
         user,

@@ -25,24 +25,13 @@ from backend.executor.manager import ExecutionManager
 from backend.server.app import create_app
 from backend.server.process import _Server, bind
 from backend.settings import Settings
+from tests.graphs import fast_settings, wait_chain
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
-STORE_VALUE = "1ff065e9-88e8-4358-9d82-8dc91f622ba9"
-WAIT = "0c4a7902-fb25-4abf-a256-136f29ba2dc4"
-AGENT_INPUT = "c0a8e994-ebf1-4a9c-a4d8-89d09c86741b"
-AGENT_OUTPUT = "363ae599-353e-4804-937e-b2ee3cef3da4"
 
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "data_dir": tmp_path,
-        "heartbeat_seconds": 0.1,
-        "lease_seconds": 2.0,
-        "poll_seconds": 0.02,
-        "shutdown_grace_seconds": 2.0,
-        "max_body_bytes": 64 * 1024,
-    }
-    return Settings(**{**values, **overrides})
+    return fast_settings(tmp_path, **{"max_body_bytes": 64 * 1024, **overrides})
 
 
 def calculator_graph() -> dict[str, Any]:
@@ -52,22 +41,7 @@ def calculator_graph() -> dict[str, Any]:
 
 def wait_graph(seconds: float, steps: int = 1) -> dict[str, Any]:
     """Input -> Wait x steps -> Output "out": a run that takes a while, node by node."""
-    nodes: list[dict[str, Any]] = [
-        {"id": "in", "block_id": AGENT_INPUT, "input_default": {"name": "x"}},
-    ]
-    links = []
-    previous, pin = "in", "result"
-    for i in range(steps):
-        nodes.append({"id": f"w{i}", "block_id": WAIT, "input_default": {"seconds": seconds}})
-        links.append(
-            {"source_id": previous, "source_name": pin, "sink_id": f"w{i}", "sink_name": "input"}
-        )
-        previous, pin = f"w{i}", "output"
-    nodes.append({"id": "out", "block_id": AGENT_OUTPUT, "input_default": {"name": "out"}})
-    links.append(
-        {"source_id": previous, "source_name": pin, "sink_id": "out", "sink_name": "value"}
-    )
-    return {"name": "waits", "nodes": nodes, "links": links}
+    return wait_chain(steps, seconds).to_json()
 
 
 @pytest.fixture

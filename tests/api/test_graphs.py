@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import STORE_VALUE, calculator_graph
+from tests.api.conftest import calculator_graph
+from tests.graphs import STORE_VALUE
 
 API = "/api/v1"
 

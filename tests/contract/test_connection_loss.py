@@ -19,8 +19,7 @@ from backend.executor.manager import ExecutionManager
 from backend.executor.submit import save_graph, submit_run
 from backend.settings import Settings
 from tests import pg
-
-WAIT = "0c4a7902-fb25-4abf-a256-136f29ba2dc4"
+from tests.graphs import WAIT
 
 
 def settings_for(url: str) -> Settings:

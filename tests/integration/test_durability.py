@@ -13,16 +13,14 @@ from pathlib import Path
 import pytest
 
 from backend.data.execution import NodeStatus, RunStatus
-from backend.data.graph import Graph, Link, Node
+from backend.data.graph import Graph
 from backend.data.sqlite import SQLiteStore
 from backend.executor.submit import save_graph, submit_run
+from tests.graphs import wait_chain
 from tests.supervisor_helpers import Supervisor, running_supervisord, wait_for
 
 pytestmark = pytest.mark.supervisord
 
-AGENT_INPUT = "c0a8e994-ebf1-4a9c-a4d8-89d09c86741b"
-AGENT_OUTPUT = "363ae599-353e-4804-937e-b2ee3cef3da4"
-WAIT = "0c4a7902-fb25-4abf-a256-136f29ba2dc4"
 
 # Short leases and heartbeats so recovery happens within a test's patience.
 FAST = {
@@ -31,24 +29,6 @@ FAST = {
     "BACKEND_POLL_SECONDS": "0.02",
 }
 UP_TIMEOUT = 30.0
-
-
-def wait_chain(length: int, seconds: float) -> Graph:
-    """AgentInput "x" -> `length` WaitBlocks -> AgentOutput "out": the run returns x."""
-    nodes = [Node(id="in", block_id=AGENT_INPUT, input_default={"name": "x"})]
-    nodes += [
-        Node(id=f"w{i}", block_id=WAIT, input_default={"seconds": seconds}) for i in range(length)
-    ]
-    nodes.append(Node(id="out", block_id=AGENT_OUTPUT, input_default={"name": "out"}))
-    links = [Link(source_id="in", source_name="result", sink_id="w0", sink_name="input")]
-    links += [
-        Link(source_id=f"w{i}", source_name="output", sink_id=f"w{i + 1}", sink_name="input")
-        for i in range(length - 1)
-    ]
-    links.append(
-        Link(source_id=f"w{length - 1}", source_name="output", sink_id="out", sink_name="value")
-    )
-    return Graph(name="waits", nodes=nodes, links=links)
 
 
 @pytest.fixture

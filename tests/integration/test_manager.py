@@ -18,23 +18,10 @@ from backend.data.store import Store, open_store
 from backend.errors import Conflict
 from backend.executor.manager import ExecutionManager
 from backend.executor.submit import cancel_run, save_graph, submit_run
-from backend.settings import Settings
 from tests.blocks_for_tests import FlakyBlock
+from tests.graphs import STORE_VALUE, WAIT, fast_settings
 
-STORE_VALUE = "1ff065e9-88e8-4358-9d82-8dc91f622ba9"
-WAIT = "0c4a7902-fb25-4abf-a256-136f29ba2dc4"
-CALCULATOR = "b1ab9b19-67a6-406d-abf5-2dba76d00c79"
-
-
-def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "data_dir": tmp_path,
-        "heartbeat_seconds": 0.1,
-        "lease_seconds": 2.0,
-        "poll_seconds": 0.02,
-        "shutdown_grace_seconds": 2.0,
-    }
-    return Settings(**{**values, **overrides})
+make_settings = fast_settings
 
 
 @pytest.fixture

@@ -36,14 +36,12 @@ from backend.data.execution import NodeStatus, Run, RunStatus
 from backend.data.store import Store, open_store
 from backend.settings import Settings
 from tests import pg
+from tests.graphs import wait_chain
 from tests.process_fixtures import pid_alive
 from tests.supervisor_helpers import BIN_DIR, Supervisor, running_supervisord, wait_for
 
 pytestmark = pytest.mark.supervisord
 
-AGENT_INPUT = "c0a8e994-ebf1-4a9c-a4d8-89d09c86741b"
-AGENT_OUTPUT = "363ae599-353e-4804-937e-b2ee3cef3da4"
-WAIT = "0c4a7902-fb25-4abf-a256-136f29ba2dc4"
 
 LEASE_SECONDS = 3
 # Short leases so that a dead host's runs come back within the test's patience; NOTIFY
@@ -59,23 +57,7 @@ CLAIMED = re.compile(r"claimed run (\S+)")
 
 
 def wait_graph(name: str, steps: int, seconds: float) -> dict[str, Any]:
-    """AgentInput "x" -> ``steps`` WaitBlocks -> AgentOutput "out": a run returns its input."""
-    nodes: list[dict[str, Any]] = [
-        {"id": "in", "block_id": AGENT_INPUT, "input_default": {"name": "x"}}
-    ]
-    links: list[dict[str, Any]] = []
-    previous, pin = "in", "result"
-    for i in range(steps):
-        nodes.append({"id": f"w{i}", "block_id": WAIT, "input_default": {"seconds": seconds}})
-        links.append(
-            {"source_id": previous, "source_name": pin, "sink_id": f"w{i}", "sink_name": "input"}
-        )
-        previous, pin = f"w{i}", "output"
-    nodes.append({"id": "out", "block_id": AGENT_OUTPUT, "input_default": {"name": "out"}})
-    links.append(
-        {"source_id": previous, "source_name": pin, "sink_id": "out", "sink_name": "value"}
-    )
-    return {"name": name, "nodes": nodes, "links": links}
+    return wait_chain(steps, seconds, name).to_json()
 
 
 def node_ids(steps: int) -> list[str]:

@@ -1,0 +1,50 @@
+"""Graphs and settings the integration tests share."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any
+
+from backend.blocks.basic import AgentInputBlock, AgentOutputBlock, StoreValueBlock
+from backend.blocks.maths import CalculatorBlock
+from backend.blocks.timing import WaitBlock
+from backend.data.graph import Graph, Link, Node
+from backend.settings import Settings
+
+STORE_VALUE = StoreValueBlock.id
+WAIT = WaitBlock.id
+CALCULATOR = CalculatorBlock.id
+AGENT_INPUT = AgentInputBlock.id
+AGENT_OUTPUT = AgentOutputBlock.id
+
+
+def fast_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    """Short heartbeats, leases and polls, so recovery happens within a test's patience."""
+    values: dict[str, Any] = {
+        "data_dir": tmp_path,
+        "heartbeat_seconds": 0.1,
+        "lease_seconds": 2.0,
+        "poll_seconds": 0.02,
+        "shutdown_grace_seconds": 2.0,
+    }
+    return Settings(**{**values, **overrides})
+
+
+def wait_chain(steps: int, seconds: float, name: str = "waits") -> Graph:
+    """AgentInput "x" -> ``steps`` WaitBlocks -> AgentOutput "out": a run returns its x."""
+    nodes = [Node(id="in", block_id=AGENT_INPUT, input_default={"name": "x"})]
+    nodes += [
+        Node(id=f"w{i}", block_id=WAIT, input_default={"seconds": seconds}) for i in range(steps)
+    ]
+    nodes.append(Node(id="out", block_id=AGENT_OUTPUT, input_default={"name": "out"}))
+    links = [
+        Link(
+            source_id=a.id,
+            source_name="result" if a.id == "in" else "output",
+            sink_id=b.id,
+            sink_name="value" if b.id == "out" else "input",
+        )
+        for a, b in itertools.pairwise(nodes)
+    ]
+    return Graph(name=name, nodes=nodes, links=links)
