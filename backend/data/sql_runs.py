@@ -59,12 +59,11 @@ class RunsMixin(SQLBase):
             )
             runs = [to_run(row) for row in rows]
             if runs:
-                conn.execute(
-                    t.execution_events.insert(),
-                    [
-                        event_row(Event(r.id, "run_status", {"status": "RUNNING"}, created_at=now))
-                        for r in runs
-                    ],
+                # Naming the executor keeps a claim history: who ran what, and when.
+                claimed = {"status": "RUNNING", "executor": owner}
+                self._event_insert.execute(
+                    conn,
+                    [event_row(Event(r.id, "run_status", claimed, created_at=now)) for r in runs],
                 )
             return runs
 
