@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import itertools
 
-from backend.blocks.basic import AgentInputBlock, AgentOutputBlock, StoreValueBlock
+from backend.blocks.basic import StoreValueBlock
 from backend.blocks.data_structures import AddToListBlock, StepThroughItemsBlock
 from backend.data.graph import Graph, Link, Node
+from tests.graphs import input_output_chain
 
 STORE_VALUE = StoreValueBlock.id
 STEP_THROUGH = StepThroughItemsBlock.id
 ADD_TO_LIST = AddToListBlock.id
-AGENT_INPUT = AgentInputBlock.id
-AGENT_OUTPUT = AgentOutputBlock.id
 
 
 def chain(length: int) -> Graph:
@@ -49,16 +48,5 @@ def fan_executions(width: int) -> int:
 
 def ten_nodes() -> Graph:
     """AgentInput -> 8 StoreValues -> AgentOutput: the load test's small agent."""
-    nodes = [Node(id="in", block_id=AGENT_INPUT, input_default={"name": "x"})]
-    nodes += [Node(id=f"s{i}", block_id=STORE_VALUE) for i in range(8)]
-    nodes.append(Node(id="out", block_id=AGENT_OUTPUT, input_default={"name": "y"}))
-    links = [
-        Link(
-            source_id=a.id,
-            source_name="result" if a.id == "in" else "output",
-            sink_id=b.id,
-            sink_name="value" if b.id == "out" else "input",
-        )
-        for a, b in itertools.pairwise(nodes)
-    ]
-    return Graph(name="ten", nodes=nodes, links=links)
+    middle = [Node(id=f"s{i}", block_id=STORE_VALUE) for i in range(8)]
+    return input_output_chain(middle, "ten")

@@ -33,10 +33,16 @@ def fast_settings(tmp_path: Path, **overrides: Any) -> Settings:
 
 def wait_chain(steps: int, seconds: float, name: str = "waits") -> Graph:
     """AgentInput "x" -> ``steps`` WaitBlocks -> AgentOutput "out": a run returns its x."""
-    nodes = [Node(id="in", block_id=AGENT_INPUT, input_default={"name": "x"})]
-    nodes += [
+    middle = [
         Node(id=f"w{i}", block_id=WAIT, input_default={"seconds": seconds}) for i in range(steps)
     ]
+    return input_output_chain(middle, name)
+
+
+def input_output_chain(middle: list[Node], name: str) -> Graph:
+    """AgentInput "x" -> the ``middle`` nodes in a row (pin ``input`` to pin ``output``) ->
+    AgentOutput "out"."""
+    nodes = [Node(id="in", block_id=AGENT_INPUT, input_default={"name": "x"}), *middle]
     nodes.append(Node(id="out", block_id=AGENT_OUTPUT, input_default={"name": "out"}))
     links = [
         Link(
