@@ -174,6 +174,15 @@ class Event:
 
 
 @dataclass(frozen=True)
+class RunWrite:
+    """What one step of a run changed: node executions to upsert, events to append."""
+
+    run_id: str
+    changed: list[NodeExecution]
+    events: list[Event]
+
+
+@dataclass(frozen=True)
 class ExecutorInfo:
     id: str
     host: str

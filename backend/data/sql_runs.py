@@ -7,7 +7,15 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 
 from backend.data import schema as t
-from backend.data.execution import Event, NodeExecution, NodeStatus, Run, RunStatus, run_sources
+from backend.data.execution import (
+    Event,
+    NodeExecution,
+    NodeStatus,
+    Run,
+    RunStatus,
+    RunWrite,
+    run_sources,
+)
 from backend.data.sqlbase import SQLBase, event_row, node_row, run_row, to_node, to_run
 from backend.errors import Conflict, LeaseLost, NotFound
 
@@ -114,29 +122,36 @@ class RunsMixin(SQLBase):
             )
             return [Event(row.run_id, row.type, row.data, row.id, row.created_at) for row in rows]
 
-    def _fence(self, conn: sa.Connection, owner: str, run_id: str, lease_until: float) -> None:
+    def _owns(self, conn: sa.Connection, owner: str, run_id: str, lease_until: float) -> bool:
+        """Renew the lease if ``owner`` still holds it; inside the writing transaction,
+        so the rows that follow are written only under a valid lease."""
         result = self._fence_update.execute(
             conn,
             [{"rid": run_id, "own": owner, "st": RunStatus.RUNNING.value, "lease": lease_until}],
         )
-        if result.rowcount != 1:
+        return bool(result.rowcount == 1)
+
+    def _fence(self, conn: sa.Connection, owner: str, run_id: str, lease_until: float) -> None:
+        if not self._owns(conn, owner, run_id, lease_until):
             raise LeaseLost(f"run {run_id} is no longer owned by executor {owner}")
 
-    def save_node_executions(
-        self,
-        owner: str,
-        run_id: str,
-        changed: Sequence[NodeExecution],
-        events: Sequence[Event],
-        now: float,
-        lease_seconds: float,
-    ) -> None:
+    def save_writes(
+        self, owner: str, writes: Sequence[RunWrite], now: float, lease_seconds: float
+    ) -> set[str]:
         with self.write() as conn:
-            self._fence(conn, owner, run_id, now + lease_seconds)
-            if changed:
-                self._node_upsert.execute(conn, [node_row(n) for n in changed])
+            lost = {
+                run_id
+                for run_id in {w.run_id for w in writes}
+                if not self._owns(conn, owner, run_id, now + lease_seconds)
+            }
+            kept = [w for w in writes if w.run_id not in lost]
+            nodes = [node_row(n) for w in kept for n in w.changed]
+            events = [event_row(e) for w in kept for e in w.events]
+            if nodes:
+                self._node_upsert.execute(conn, nodes)
             if events:
-                self._event_insert.execute(conn, [event_row(e) for e in events])
+                self._event_insert.execute(conn, events)
+            return lost
 
     def finish_run(self, owner: str, run: Run, events: Sequence[Event], now: float) -> None:
         ge = t.graph_executions

@@ -13,9 +13,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from backend.data.api_keys import ApiKey
-from backend.data.execution import Event, ExecutorInfo, NodeExecution, Run, RunStatus
+from backend.data.execution import Event, ExecutorInfo, NodeExecution, Run, RunStatus, RunWrite
 from backend.data.stats import DurationHistogram
-from backend.errors import ConfigError
+from backend.errors import ConfigError, LeaseLost
 from backend.settings import Settings
 
 
@@ -119,6 +119,13 @@ class Store(ABC):
     def events(self, run_id: str, after_id: int = 0, limit: int = 1000) -> list[Event]: ...
 
     @abstractmethod
+    def save_writes(
+        self, owner: str, writes: Sequence[RunWrite], now: float, lease_seconds: float
+    ) -> set[str]:
+        """Apply the writes of several runs in ONE transaction, each fenced by its run's
+        lease (and renewing it). Returns the ids of the runs ``owner`` no longer owns:
+        their writes are skipped, the others' are committed."""
+
     def save_node_executions(
         self,
         owner: str,
@@ -128,7 +135,10 @@ class Store(ABC):
         now: float,
         lease_seconds: float,
     ) -> None:
-        """Upsert node executions and append events in one fenced transaction."""
+        """One run's write; LeaseLost if another executor owns the run now."""
+        write = RunWrite(run_id, list(changed), list(events))
+        if self.save_writes(owner, [write], now, lease_seconds):
+            raise LeaseLost(f"run {run_id} is no longer owned by executor {owner}")
 
     @abstractmethod
     def finish_run(self, owner: str, run: Run, events: Sequence[Event], now: float) -> None:

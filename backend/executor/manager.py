@@ -30,7 +30,7 @@ from backend.data.graph import Graph
 from backend.data.store import Store, open_store
 from backend.errors import BackendError, LeaseLost
 from backend.executor.engine import RunState
-from backend.executor.journal import StoreJournal
+from backend.executor.journal import StoreJournal, WriteBatcher
 from backend.executor.runner import Limits, RunRunner, run_event
 from backend.util.logs import bind_context
 from backend.util.process import AppProcess
@@ -70,6 +70,9 @@ class ExecutionManager(AppProcess):
             self.store: Store = await self.db(open_store, self.settings)
             await self.db(self.store.prepare, self.settings.auto_migrate)
             await self._register()
+            self._writes = WriteBatcher(
+                self.store, self.executor_id, self.settings.lease_seconds, self.db
+            )
             stopped = asyncio.Event()
             loop = asyncio.get_running_loop()
             # Where the database pushes (PostgreSQL NOTIFY) new work wakes the claim loop
@@ -199,7 +202,7 @@ class ExecutionManager(AppProcess):
             return
         executions = await self.db(self.store.node_executions, run.id)
         state = RunState(run.id, graph, executions)
-        journal = StoreJournal(self.store, self.executor_id, self.settings.lease_seconds, self.db)
+        journal = StoreJournal(run.id, self._writes)
         runner = RunRunner(run, state, journal, self.limits)
         task = asyncio.create_task(self._execute(runner), name=f"run-{run.id}")
         self.active[run.id] = (runner, task)

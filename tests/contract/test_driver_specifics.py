@@ -3,15 +3,18 @@ an unusable PostgreSQL URL (or one no driver takes) without showing its password
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Iterator
 
 import pytest
 
+from backend.data.execution import Event, RunWrite
 from backend.data.store import Store
 from backend.errors import ConfigError, StoreError
-from tests.contract.test_store_contract import new_run, open_url
+from backend.executor.journal import WriteBatcher
+from tests.contract.test_store_contract import LEASE, new_run, node_done, open_url
 
 
 @pytest.fixture
@@ -64,3 +67,37 @@ def test_unsupported_scheme_names_the_setting_without_the_password(url: str) -> 
     message = str(caught.value)
     assert "BACKEND_DATABASE_URL" in message and "db.example" in message
     assert "s3cret" not in message and "agent:***@" in message
+
+
+def test_a_write_the_database_refuses_fails_alone_in_its_batch(
+    database_url: str, store: Store
+) -> None:
+    """PostgreSQL refuses NUL characters in text; SQLite keeps them. Either way the other
+    run's write in the same batch commits."""
+    now = time.time()
+    good, odd = new_run(store, now), new_run(store, now + 1)
+    store.claim_runs("ex-1", 2, now + 2, LEASE)
+    odd_node = node_done(odd, now, "x")
+    odd_node.error = "bad\x00byte"
+
+    async def db(fn: object, *args: object) -> object:
+        assert callable(fn)
+        return await asyncio.to_thread(fn, *args)
+
+    async def both() -> list[BaseException | None]:
+        batcher = WriteBatcher(store, "ex-1", LEASE, db)
+        writes = [
+            RunWrite(good.id, [node_done(good, now, "ok")], [Event(good.id, "node_status", {})]),
+            RunWrite(odd.id, [odd_node], []),
+        ]
+        results = await asyncio.gather(*(batcher.save(w) for w in writes), return_exceptions=True)
+        return [r if isinstance(r, BaseException) else None for r in results]
+
+    good_result, odd_result = asyncio.run(both())
+    assert good_result is None
+    assert [n.output_data for n in store.node_executions(good.id)] == [[("output", "ok")]]
+    if database_url.startswith("sqlite"):
+        assert odd_result is None
+    else:
+        assert odd_result is not None
+        assert [n.status.value for n in store.node_executions(odd.id)] == ["QUEUED"]

@@ -13,7 +13,15 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from backend.data.execution import Event, ExecutorInfo, NodeExecution, NodeStatus, Run, RunStatus
+from backend.data.execution import (
+    Event,
+    ExecutorInfo,
+    NodeExecution,
+    NodeStatus,
+    Run,
+    RunStatus,
+    RunWrite,
+)
 from backend.data.sqlstore import SQLStore
 from backend.data.store import Store, open_store
 from backend.errors import Conflict, LeaseLost, NotFound, SchemaError
@@ -319,6 +327,26 @@ def test_writes_by_a_non_owner_raise_lease_lost_and_change_nothing(store: Store)
     store.release_run("ex-1", run.id, queued_event(run.id, now))  # not its run: a no-op
     after = (store.get_run(run.id), store.node_executions(run.id), store.events(run.id))
     assert after == before
+
+
+def test_one_batch_commits_owned_runs_and_skips_a_lost_one(store: Store) -> None:
+    now = time.time()
+    kept, taken = new_run(store, now), new_run(store, now + 1)
+    store.claim_runs("ex-1", 2, now + 2, LEASE)
+    # An executor reclaimed `taken` (its lease looked expired from there).
+    with store.write() as conn:
+        conn.execute(
+            sa.text("UPDATE graph_executions SET owner = 'ex-2' WHERE id = :id"), {"id": taken.id}
+        )
+    before = (store.node_executions(taken.id), store.events(taken.id))
+    writes = [
+        RunWrite(run.id, [node_done(run, now, run.id)], [Event(run.id, "node_status", {}, 0, now)])
+        for run in (kept, taken)
+    ]
+    assert store.save_writes("ex-1", writes, now + 3, LEASE) == {taken.id}
+    assert [n.output_data for n in store.node_executions(kept.id)] == [[("output", kept.id)]]
+    assert store.events(kept.id)[-1].type == "node_status"
+    assert (store.node_executions(taken.id), store.events(taken.id)) == before
 
 
 def test_owner_writes_renew_the_lease_and_keep_output_order(store: Store) -> None:
