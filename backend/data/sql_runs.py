@@ -38,6 +38,11 @@ class RunsMixin(SQLBase):
 
     def claim_runs(self, owner: str, limit: int, now: float, lease_seconds: float) -> list[Run]:
         ge = t.graph_executions
+        # Idle executors poll: look first without taking the write lock, which on SQLite
+        # every other writer (the API, the other executors) would have to wait for.
+        with self.read() as conn:
+            if conn.execute(sa.select(ge.c.id).where(self.claimable(now)).limit(1)).first() is None:
+                return []
         with self.write() as conn:
             ids = list(
                 conn.execute(
