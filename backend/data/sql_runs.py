@@ -36,13 +36,14 @@ class RunsMixin(SQLBase):
             sa.and_(ge.c.status == RunStatus.RUNNING, ge.c.lease_expires_at < now),
         )
 
+    def has_claimable(self, now: float) -> bool:
+        ge = t.graph_executions
+        with self.read() as conn:
+            found = conn.execute(sa.select(ge.c.id).where(self.claimable(now)).limit(1))
+            return found.first() is not None
+
     def claim_runs(self, owner: str, limit: int, now: float, lease_seconds: float) -> list[Run]:
         ge = t.graph_executions
-        # Idle executors poll: look first without taking the write lock, which on SQLite
-        # every other writer (the API, the other executors) would have to wait for.
-        with self.read() as conn:
-            if conn.execute(sa.select(ge.c.id).where(self.claimable(now)).limit(1)).first() is None:
-                return []
         with self.write() as conn:
             ids = list(
                 conn.execute(

@@ -95,6 +95,10 @@ class Store(ABC):
         """Insert the run, its starting node executions and its first event atomically."""
 
     @abstractmethod
+    def has_claimable(self, now: float) -> bool:
+        """Whether claim_runs would find work; a read, so polling takes no write lock."""
+
+    @abstractmethod
     def claim_runs(self, owner: str, limit: int, now: float, lease_seconds: float) -> list[Run]:
         """Take up to ``limit`` runs that are QUEUED or whose lease expired."""
 

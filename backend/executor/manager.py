@@ -163,12 +163,15 @@ class ExecutionManager(AppProcess):
         self._stray = stray - self._stray
 
     async def _claim_loop(self) -> None:
+        idle = False
         while True:
             # Cleared before looking, so a wake-up that arrives during the claim is kept.
             self._work_done.clear()
             free = self.settings.num_graph_workers - len(self.active)
             claimed: list[Run] = []
-            if free > 0:
+            # An idle executor polls with a read: on SQLite a claim takes the write lock
+            # that the API and the other executors would have to wait for.
+            if free > 0 and (not idle or await self.db(self.store.has_claimable, time.time())):
                 claimed = await self.db(
                     self.store.claim_runs,
                     self.executor_id,
@@ -178,6 +181,7 @@ class ExecutionManager(AppProcess):
                 )
                 for run in claimed:
                     await self._start(run)
+                idle = not claimed
             if self.burst and not self.active and not claimed:
                 self.stop()
                 await asyncio.Event().wait()  # until _supervise cancels this task

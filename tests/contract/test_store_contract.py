@@ -256,8 +256,12 @@ def test_claim_takes_oldest_first_up_to_the_limit(store: Store) -> None:
 
 def test_expired_lease_is_reclaimable_and_a_live_one_is_not(store: Store) -> None:
     now = time.time()
+    assert not store.has_claimable(now)
     run = new_run(store, now)
+    assert store.has_claimable(now)
     store.claim_runs("ex-1", 1, now, 10.0)
+    assert not store.has_claimable(now + 9)
+    assert store.has_claimable(now + 11)
     assert store.claim_runs("ex-2", 1, now + 9, LEASE) == []
     (taken,) = store.claim_runs("ex-2", 1, now + 11, LEASE)
     assert (taken.id, taken.owner, taken.started_at) == (run.id, "ex-2", now)
