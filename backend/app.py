@@ -15,7 +15,7 @@ from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from typing import NoReturn
 
-from backend.util.process import EXIT_FAILURE, AppProcess
+from backend.util.process import EXIT_FAILURE, AppProcess, block_stop_signals
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +37,7 @@ def supervise(*processes: AppProcess) -> int:
     finished = threading.Event()
 
     def watch() -> None:
+        block_stop_signals()
         ready = wait([child.sentinel for child in children])
         ended = [child for child in children if child.sentinel in ready]
         for child in ended:

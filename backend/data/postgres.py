@@ -23,6 +23,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from backend.data.schema import node_executions
 from backend.data.sqlstore import SQLStore
 from backend.errors import StoreError
+from backend.util.process import block_stop_signals
 
 logger = logging.getLogger(__name__)
 
@@ -170,6 +171,7 @@ class _Listener:
             logger.exception("LISTEN wake-up callback failed")
 
     def _run(self) -> None:
+        block_stop_signals()
         delay = RECONNECT_BACKOFF[0]
         connected_before = False
         while not self._stopped.is_set():

@@ -33,7 +33,7 @@ from backend.executor.engine import RunState
 from backend.executor.journal import StoreJournal, WriteBatcher
 from backend.executor.runner import Limits, RunRunner, run_event
 from backend.util.logs import bind_context
-from backend.util.process import AppProcess
+from backend.util.process import AppProcess, block_stop_signals
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -62,7 +62,9 @@ class ExecutionManager(AppProcess):
         self._graphs: dict[tuple[str, int], Graph] = {}
         # All database calls run on one thread: the event loop never blocks on a lock
         # wait, and the store sees one writer per process.
-        self._db_thread = ThreadPoolExecutor(1, thread_name_prefix="db")
+        self._db_thread = ThreadPoolExecutor(
+            1, thread_name_prefix="db", initializer=block_stop_signals
+        )
         self._work_done = asyncio.Event()
         self._stray: set[str] = set()
         stop_listening: Callable[[], None] | None = None

@@ -137,6 +137,16 @@ class AppProcess(ABC):
         self.stop()
 
 
+def block_stop_signals() -> None:
+    """Call first in every helper thread: SIGTERM/SIGINT then always reach the main thread.
+
+    The kernel hands a process-wide signal to any thread that does not block it; Python
+    runs the handler in the main thread, but if another thread received the signal, a main
+    thread blocked in a wait is not woken and the stop waits for its next wake-up.
+    """
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+
+
 def _child_main(process: AppProcess) -> None:
     # A parent that ends without stopping its children (SIGKILL, or a second signal that
     # exits at once) must not leave them behind: they stop as if signalled.
@@ -149,5 +159,6 @@ def _child_main(process: AppProcess) -> None:
 
 
 def _stop_when_parent_exits(process: AppProcess, parent: BaseProcess) -> None:
+    block_stop_signals()
     parent.join()
     process.stop()
