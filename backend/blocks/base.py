@@ -18,6 +18,8 @@ from typing import Any, ClassVar, cast
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 ERROR_PIN = "error"
+# What an async block's `run` returns: (output pin, value) pairs as they are produced.
+BlockOutput = AsyncIterator[tuple[str, Any]]
 
 
 class BlockType(StrEnum):

@@ -1,14 +1,12 @@
 """Basic blocks: constants, graph inputs and outputs, debugging and canvas notes."""
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from pydantic import Field
 
-from .base import Block, BlockContext, BlockSchema, BlockType, TestVector
+from .base import Block, BlockContext, BlockOutput, BlockSchema, BlockType, TestVector
 from .templates import render_template
-
-BlockOutput = AsyncIterator[tuple[str, Any]]
 
 
 class StoreValueBlock(Block):

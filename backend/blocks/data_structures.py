@@ -2,14 +2,11 @@
 
 import contextlib
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 from pydantic import Field
 
-from .base import Block, BlockContext, BlockSchema, TestVector
-
-BlockOutput = AsyncIterator[tuple[str, Any]]
+from .base import Block, BlockContext, BlockOutput, BlockSchema, TestVector
 
 # Aliases keep the annotations readable in schemas that have a pin named `list`.
 AnyList = list[Any]

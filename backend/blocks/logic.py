@@ -1,15 +1,13 @@
 """Branching blocks."""
 
 import operator
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
 
 from pydantic import Field
 
-from .base import Block, BlockContext, BlockSchema, TestVector
-
-BlockOutput = AsyncIterator[tuple[str, Any]]
+from .base import Block, BlockContext, BlockOutput, BlockSchema, TestVector
 
 
 class ComparisonOperator(StrEnum):

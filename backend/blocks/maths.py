@@ -2,15 +2,13 @@
 
 import math
 import operator
-from collections.abc import AsyncIterator, Callable, Iterable, Sized
+from collections.abc import Callable, Iterable, Sized
 from enum import StrEnum
 from typing import Any
 
 from pydantic import Field
 
-from .base import Block, BlockContext, BlockSchema, TestVector
-
-BlockOutput = AsyncIterator[tuple[str, Any]]
+from .base import Block, BlockContext, BlockOutput, BlockSchema, TestVector
 
 
 class Operation(StrEnum):

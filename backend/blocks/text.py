@@ -2,15 +2,13 @@
 
 import json
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from pydantic import Field
 
-from .base import Block, BlockContext, BlockSchema, TestVector
+from .base import Block, BlockContext, BlockOutput, BlockSchema, TestVector
 from .templates import render_template
-
-BlockOutput = AsyncIterator[tuple[str, Any]]
 
 
 def _as_text(value: Any) -> str:

@@ -2,14 +2,11 @@
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 from pydantic import Field
 
-from .base import Block, BlockContext, BlockSchema, TestVector
-
-BlockOutput = AsyncIterator[tuple[str, Any]]
+from .base import Block, BlockContext, BlockOutput, BlockSchema, TestVector
 
 
 class GetCurrentTimeBlock(Block):
