@@ -92,6 +92,7 @@ class NodeExecution:
         self.status = new
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, one key per column: the API's view and the store's row alike."""
         return {
             "id": self.id,
             "run_id": self.run_id,

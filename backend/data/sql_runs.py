@@ -16,7 +16,7 @@ from backend.data.execution import (
     RunWrite,
     run_sources,
 )
-from backend.data.sqlbase import SQLBase, event_row, node_row, run_row, to_node, to_run
+from backend.data.sqlbase import SQLBase, event_row, run_row, to_node, to_run
 from backend.errors import Conflict, LeaseLost, NotFound
 
 
@@ -25,7 +25,7 @@ class RunsMixin(SQLBase):
         with self.write() as conn:
             conn.execute(t.graph_executions.insert().values(**run_row(run)))
             if starting:
-                conn.execute(t.node_executions.insert(), [node_row(ne) for ne in starting])
+                conn.execute(t.node_executions.insert(), [ne.to_dict() for ne in starting])
             conn.execute(t.execution_events.insert().values(**event_row(event)))
             self.notify(conn, "run")
 
@@ -151,7 +151,7 @@ class RunsMixin(SQLBase):
                 if not self._owns(conn, owner, run_id, now + lease_seconds)
             }
             kept = [w for w in writes if w.run_id not in lost]
-            nodes = [node_row(n) for w in kept for n in w.changed]
+            nodes = [n.to_dict() for w in kept for n in w.changed]
             events = [event_row(e) for w in kept for e in w.events]
             if nodes:
                 self._node_upsert.execute(conn, nodes)

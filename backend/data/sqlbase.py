@@ -128,24 +128,6 @@ def to_run(row: sa.Row[Any]) -> Run:
     return Run(**data)
 
 
-def node_row(n: NodeExecution) -> dict[str, Any]:
-    return {
-        "id": n.id,
-        "run_id": n.run_id,
-        "seq": n.seq,
-        "node_id": n.node_id,
-        "block_id": n.block_id,
-        "status": n.status.value,
-        "input_data": n.input_data,
-        "output_data": [list(pair) for pair in n.output_data],
-        "attempt": n.attempt,
-        "error": n.error,
-        "created_at": n.created_at,
-        "started_at": n.started_at,
-        "ended_at": n.ended_at,
-    }
-
-
 def to_node(row: sa.Row[Any]) -> NodeExecution:
     data = row._asdict()
     data["status"] = NodeStatus(data["status"])
