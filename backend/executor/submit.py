@@ -37,8 +37,20 @@ def submit_run(
     version: int | None = None,
     deadline_seconds: float | None = None,
 ) -> Run:
-    """Queue a run: the run, its starting node executions and its first event, at once."""
+    """Queue a run of a stored graph (the active version unless ``version``)."""
     graph = load_graph(store, user_id, graph_id, version)
+    return submit_graph_run(store, user_id, graph, inputs, deadline_seconds)
+
+
+def submit_graph_run(
+    store: Store,
+    user_id: str,
+    graph: Graph,
+    inputs: dict[str, Any],
+    deadline_seconds: float | None = None,
+) -> Run:
+    """Queue a run of ``graph``, already loaded from the store: the run, its starting node
+    executions and its first event, at once."""
     check_runnable(graph, inputs)
     run = Run.new(graph.id, graph.version, user_id, inputs, deadline_seconds)
     starting = RunState(run.id, graph).start(inputs, run.created_at)

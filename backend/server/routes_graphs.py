@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from backend.data.graph import Graph
 from backend.errors import InvalidInput
-from backend.executor.submit import load_graph, save_graph, submit_run
+from backend.executor.submit import load_graph, save_graph, submit_graph_run
 from backend.server.auth import UserDep
 from backend.server.deps import SettingsDep, StoreDep
 from backend.server.pagination import decode_cursor, encode_cursor
@@ -133,12 +133,7 @@ def execute_graph(
 ) -> dict[str, Any]:
     request = body or ExecuteRequest()
     graph = _live_graph(store, user, graph_id, request.version)
-    run = submit_run(
-        store,
-        user,
-        graph_id,
-        request.inputs,
-        version=graph.version,
-        deadline_seconds=settings.run_deadline_seconds,
+    run = submit_graph_run(
+        store, user, graph, request.inputs, deadline_seconds=settings.run_deadline_seconds
     )
     return {"id": run.id, "status": run.status.value}
