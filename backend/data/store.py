@@ -15,7 +15,7 @@ from typing import Any
 from backend.data.api_keys import ApiKey
 from backend.data.execution import Event, ExecutorInfo, NodeExecution, Run, RunStatus, RunWrite
 from backend.data.stats import DurationHistogram
-from backend.errors import ConfigError, LeaseLost
+from backend.errors import ConfigError
 from backend.settings import Settings
 
 
@@ -129,20 +129,6 @@ class Store(ABC):
         """Apply the writes of several runs in ONE transaction, each fenced by its run's
         lease (and renewing it). Returns the ids of the runs ``owner`` no longer owns:
         their writes are skipped, the others' are committed."""
-
-    def save_node_executions(
-        self,
-        owner: str,
-        run_id: str,
-        changed: Sequence[NodeExecution],
-        events: Sequence[Event],
-        now: float,
-        lease_seconds: float,
-    ) -> None:
-        """One run's write; LeaseLost if another executor owns the run now."""
-        write = RunWrite(run_id, list(changed), list(events))
-        if self.save_writes(owner, [write], now, lease_seconds):
-            raise LeaseLost(f"run {run_id} is no longer owned by executor {owner}")
 
     @abstractmethod
     def finish_run(self, owner: str, run: Run, events: Sequence[Event], now: float) -> None:

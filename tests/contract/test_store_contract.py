@@ -323,8 +323,8 @@ def test_writes_by_a_non_owner_raise_lease_lost_and_change_nothing(store: Store)
     (claimed,) = store.claim_runs("ex-2", 1, now + 2, LEASE)
     before = (store.get_run(run.id), store.node_executions(run.id), store.events(run.id))
     done = Event(run.id, "node_status", {"status": "COMPLETED"}, created_at=now)
-    with pytest.raises(LeaseLost):
-        store.save_node_executions("ex-1", run.id, [node_done(run, now, 1)], [done], now, LEASE)
+    write = RunWrite(run.id, [node_done(run, now, 1)], [done])
+    assert store.save_writes("ex-1", [write], now, LEASE) == {run.id}
     finished = Run(**{**claimed.__dict__, "status": RunStatus.COMPLETED})
     with pytest.raises(LeaseLost):
         store.finish_run("ex-1", finished, [done], now)
@@ -361,7 +361,7 @@ def test_owner_writes_renew_the_lease_and_keep_output_order(store: Store) -> Non
     node = node_done(run, now, None)
     node.output_data = [("output", value) for value in values]
     event = Event(run.id, "node_status", {"status": "COMPLETED"}, created_at=now)
-    store.save_node_executions("ex-1", run.id, [node], [event], now + 3, LEASE)
+    assert store.save_writes("ex-1", [RunWrite(run.id, [node], [event])], now + 3, LEASE) == set()
     assert store.get_run(run.id).lease_expires_at == now + 3 + LEASE
     (saved,) = store.node_executions(run.id)
     assert saved.status == NodeStatus.COMPLETED and saved.attempt == 1
@@ -435,7 +435,7 @@ def test_events_are_ordered_and_paged(store: Store) -> None:
     run = new_run(store, now)
     store.claim_runs("ex-1", 1, now, LEASE)
     batch = [Event(run.id, "node_status", {"i": i}, created_at=now) for i in range(10)]
-    store.save_node_executions("ex-1", run.id, [], batch, now, LEASE)
+    assert store.save_writes("ex-1", [RunWrite(run.id, [], batch)], now, LEASE) == set()
     events = store.events(run.id)
     assert [e.id for e in events] == sorted(e.id for e in events)
     assert [e.data.get("i") for e in events[2:]] == list(range(10))
