@@ -153,7 +153,7 @@ def cmd_blocks(args: argparse.Namespace) -> int:
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     """Upgrade the schema now, for operators who run with BACKEND_AUTO_MIGRATE=false."""
-    from backend.data.store import open_store
+    from backend.data.open import open_store
     from backend.settings import load_settings
 
     store = open_store(load_settings())

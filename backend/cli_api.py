@@ -55,7 +55,7 @@ def api_error_exit(exc: ApiError) -> int:
 
 
 def _open_store() -> Any:
-    from backend.data.store import open_store
+    from backend.data.open import open_store
     from backend.settings import load_settings
 
     settings = load_settings()

@@ -15,7 +15,8 @@ from contextlib import contextmanager
 
 from backend.client import ApiClient
 from backend.data.api_keys import hash_key, new_key, shown_prefix
-from backend.data.store import Store, open_store
+from backend.data.open import open_store
+from backend.data.store import Store
 from backend.settings import Settings
 from bench import workloads
 from tests.pg import create_database, drop_database

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from backend.data.store import Store, open_store
+from backend.data.open import open_store
+from backend.data.store import Store
 from backend.executor.manager import ExecutionManager
 from backend.executor.submit import save_graph, submit_run
 from backend.settings import Settings

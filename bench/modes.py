@@ -15,7 +15,8 @@ from pathlib import Path
 
 from backend.data.execution import RunStatus
 from backend.data.graph import Graph
-from backend.data.store import Store, open_store
+from backend.data.open import open_store
+from backend.data.store import Store
 from backend.executor.local import run_local
 from backend.executor.manager import ExecutionManager
 from backend.executor.submit import save_graph, submit_run

@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar, cast
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+
+from backend.providers.credentials import Credentials
 
 ERROR_PIN = "error"
 # What an async block's `run` returns: (output pin, value) pairs as they are produced.
@@ -27,6 +29,20 @@ class BlockType(StrEnum):
     INPUT = "INPUT"  # a starting node: the run's inputs[name] feed its `value` pin
     OUTPUT = "OUTPUT"  # its values become the run's outputs[name]
     NOTE = "NOTE"  # a comment on the canvas: never executed
+
+
+class Isolation(StrEnum):
+    """Where a block's ``run`` executes; every block states it.
+
+    WORKER: in one of the executor's worker processes, under memory and CPU limits; a
+    timeout or cancel kills the process. For anything whose cost depends on what a graph
+    author wrote (templates, regex, text, list and number crunching, parsing).
+    INLINE: on the executor's event loop. Only for async blocks whose own work is tiny
+    and bounded whatever the input (pass a value on, wait, await a network answer).
+    """
+
+    WORKER = "worker"
+    INLINE = "inline"
 
 
 class BlockSchema(BaseModel):
@@ -69,6 +85,8 @@ class BlockContext:
     node_id: str = ""
     node_exec_id: str = ""
     allow_private_network: bool = False
+    # Resolved credentials by input field name (see backend.providers.credentials).
+    credentials: Mapping[str, Credentials] = field(default_factory=dict)
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("backend.blocks"))
 
 
@@ -88,6 +106,8 @@ class Block:
     description: ClassVar[str] = ""
     categories: ClassVar[tuple[str, ...]] = ()
     block_type: ClassVar[BlockType] = BlockType.STANDARD
+    # Untrusted work by default: a block must opt in to running on the event loop.
+    isolation: ClassVar[Isolation] = Isolation.WORKER
     Input: ClassVar[type[BlockSchema]] = EmptySchema
     Output: ClassVar[type[BlockSchema]] = EmptySchema
     static_output: ClassVar[bool] = False

@@ -15,8 +15,6 @@ from typing import Any
 from backend.data.api_keys import ApiKey
 from backend.data.execution import Event, ExecutorInfo, NodeExecution, Run, RunStatus, RunWrite
 from backend.data.stats import DurationHistogram
-from backend.errors import ConfigError
-from backend.settings import Settings
 
 
 class Store(ABC):
@@ -176,40 +174,3 @@ class Store(ABC):
         self, ended_since: float, bounds: Sequence[float]
     ) -> list[DurationHistogram]:
         """Per block, durations of node executions that ended at or after ``ended_since``."""
-
-
-def open_store(settings: Settings) -> Store:
-    url = settings.resolved_database_url
-    scheme = url.split(":", 1)[0].split("+", 1)[0].lower()
-    if scheme == "sqlite":
-        from backend.data.sqlite import SQLiteStore
-
-        return SQLiteStore(url)
-    if scheme in ("postgresql", "postgres"):
-        from backend.data.postgres import PostgresStore
-
-        return PostgresStore(url)
-    raise ConfigError(
-        f"invalid setting BACKEND_DATABASE_URL={masked_url(url)!r}: unsupported scheme "
-        f"{scheme!r} (use sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DATABASE)"
-    )
-
-
-def masked_url(url: str) -> str:
-    """``url`` with any password shown as ``***``, for messages and logs.
-
-    Done by hand rather than with a URL parser: the URL may be unparsable (that may be
-    why it is being reported), and a password holding an unescaped ``@`` must not leak
-    its tail. Everything between the user name and the last ``@`` is hidden.
-    """
-    credentials, at, host = url.rpartition("@")
-    if not at:
-        return url
-    scheme, sep, userinfo = credentials.partition("://")
-    prefix = scheme + sep
-    if not sep:
-        prefix, userinfo = "", credentials
-    user, colon, _ = userinfo.partition(":")
-    if not colon:
-        return url
-    return f"{prefix}{user}:***@{host}"

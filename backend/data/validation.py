@@ -16,14 +16,14 @@ from pydantic import TypeAdapter, ValidationError
 from backend.blocks import get_block
 from backend.blocks.base import Block, BlockType
 from backend.data.graph import Graph, Link, Node, NodeOptions
-from backend.errors import InvalidInput
-from backend.executor.pins import (
+from backend.data.pins import (
     DICT_SPLIT,
     LIST_SPLIT,
     base_pin,
     dynamic_pin_problem,
     parse_path,
 )
+from backend.errors import InvalidInput
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from backend.blocks import get_block
 from backend.blocks.base import BlockType
 from backend.data.execution import NodeExecution, NodeStatus, RunStatus
 from backend.data.graph import Graph, Link, Node
-from backend.executor.pins import merge_dynamic_pins, select_output
+from backend.data.pins import merge_dynamic_pins, select_output
 
 IdFactory = Callable[[], str]
 

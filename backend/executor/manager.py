@@ -27,7 +27,8 @@ from typing import Any, TypeVar
 
 from backend.data.execution import Event, ExecutorInfo, Run, RunStatus
 from backend.data.graph import Graph
-from backend.data.store import Store, open_store
+from backend.data.open import open_store
+from backend.data.store import Store
 from backend.errors import BackendError, LeaseLost
 from backend.executor.engine import RunState
 from backend.executor.journal import StoreJournal, WriteBatcher

@@ -17,7 +17,8 @@ from typing import ClassVar
 
 import uvicorn
 
-from backend.data.store import Store, open_store
+from backend.data.open import open_store
+from backend.data.store import Store
 from backend.errors import ConfigError
 from backend.server.app import create_app
 from backend.util.process import AppProcess

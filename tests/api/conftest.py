@@ -20,7 +20,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from backend.data.api_keys import hash_key, new_key, shown_prefix
-from backend.data.store import Store, open_store
+from backend.data.open import open_store
+from backend.data.store import Store
 from backend.executor.manager import ExecutionManager
 from backend.server.app import create_app
 from backend.server.process import _Server, bind

@@ -8,7 +8,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from backend.data.store import Store, open_store
+from backend.data.open import open_store
+from backend.data.store import Store
 from backend.server.app import create_app
 from backend.settings import Settings
 from tests.api.conftest import calculator_graph, drain, make_settings, wait_graph

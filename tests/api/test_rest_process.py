@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from backend.data.api_keys import hash_key, new_key, shown_prefix
-from backend.data.store import open_store
+from backend.data.open import open_store
 from backend.settings import Settings
 from tests.api.conftest import wait_graph
 

@@ -14,7 +14,8 @@ import pytest
 
 from backend.data.execution import NodeStatus, RunStatus
 from backend.data.graph import Graph, Link, Node
-from backend.data.store import Store, open_store
+from backend.data.open import open_store
+from backend.data.store import Store
 from backend.executor.manager import ExecutionManager
 from backend.executor.submit import save_graph, submit_run
 from backend.settings import Settings

@@ -22,8 +22,9 @@ from backend.data.execution import (
     RunStatus,
     RunWrite,
 )
+from backend.data.open import open_store
 from backend.data.sqlstore import SQLStore
-from backend.data.store import Store, open_store
+from backend.data.store import Store
 from backend.errors import Conflict, LeaseLost, NotFound, SchemaError
 from backend.settings import Settings
 from tests import pg

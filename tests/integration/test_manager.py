@@ -14,7 +14,8 @@ import pytest
 from backend.blocks import register_block, unregister_block
 from backend.data.execution import Event, NodeStatus, Run, RunStatus
 from backend.data.graph import Graph, Link, Node
-from backend.data.store import Store, open_store
+from backend.data.open import open_store
+from backend.data.store import Store
 from backend.errors import Conflict
 from backend.executor.manager import ExecutionManager
 from backend.executor.submit import cancel_run, save_graph, submit_run

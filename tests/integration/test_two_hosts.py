@@ -33,7 +33,8 @@ import pytest
 
 from backend.client import ApiClient
 from backend.data.execution import NodeStatus, Run, RunStatus
-from backend.data.store import Store, open_store
+from backend.data.open import open_store
+from backend.data.store import Store
 from backend.settings import Settings
 from tests import pg
 from tests.graphs import wait_chain

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from backend.executor.pins import (
+from backend.data.pins import (
     MAX_LIST_INDEX,
     base_pin,
     dynamic_pin_problem,
