@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar, cast
@@ -77,6 +77,11 @@ class TestVector:
     output: list[tuple[str, Any]]
 
 
+async def compute_here(fn: Callable[..., Any], *args: Any) -> Any:
+    """The default ``BlockContext.compute``: call ``fn`` right here (tests, tools)."""
+    return fn(*args)
+
+
 @dataclass
 class BlockContext:
     """What a running block may know about where it runs (ids for logs, operator policy)."""
@@ -87,6 +92,13 @@ class BlockContext:
     allow_private_network: bool = False
     # Resolved credentials by input field name (see backend.providers.credentials).
     credentials: Mapping[str, Credentials] = field(default_factory=dict)
+    # How an INLINE block runs user-controlled computation (a template, a regex) off the
+    # event loop: ``await ctx.compute(fn, *args)`` with a picklable module-level ``fn``.
+    # The executor runs it in a worker process under the node's limits.
+    compute: Callable[..., Awaitable[Any]] = compute_here
+    # Figures the block reports about its own work (e.g. LLM model, tokens, latency);
+    # stored with the node execution and summed per run.
+    stats: dict[str, Any] = field(default_factory=dict)
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("backend.blocks"))
 
 
