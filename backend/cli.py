@@ -110,8 +110,8 @@ def _format_value(value: Any) -> str:
 
 def cmd_run_local(args: argparse.Namespace) -> int:
     from backend.data.validation import validate_graph, validate_run_inputs
+    from backend.executor.limits import Limits
     from backend.executor.local import run_local
-    from backend.executor.runner import Limits
     from backend.settings import load_settings
     from backend.util.logs import configure_logging
 

@@ -54,6 +54,42 @@ class Settings(BaseSettings):
     retry_backoff_seconds: float = Field(
         1.0, ge=0, description="First retry delay; doubles on each further attempt."
     )
+    retry_backoff_max_seconds: float = Field(
+        60.0, ge=0, description="Longest delay between two attempts of a node."
+    )
+    num_block_workers: int = Field(
+        2, ge=1, le=256, description="Worker processes per executor for isolated blocks."
+    )
+    worker_memory_mb: int = Field(
+        1024, ge=128, description="Address-space limit of each block worker process, in MiB."
+    )
+    max_output_value_bytes: int = Field(
+        4 * 1024 * 1024, ge=1024, description="Largest single output value of a node (JSON)."
+    )
+    max_node_output_bytes: int = Field(
+        16 * 1024 * 1024, ge=1024, description="Largest total output of one node execution."
+    )
+    max_run_stored_bytes: int = Field(
+        256 * 1024 * 1024, ge=1024, description="Most node input and output data one run stores."
+    )
+    max_node_executions_per_run: int = Field(
+        20_000, ge=1, description="Most node executions one run may create."
+    )
+    max_node_timeout_seconds: float = Field(
+        3600.0, gt=0, description="Upper bound of any node's time limit."
+    )
+    max_run_deadline_seconds: float = Field(
+        86400.0, gt=0, description="Upper bound of any run's deadline."
+    )
+    max_stalled_claims: int = Field(
+        5, ge=1, le=1000, description="Claims without progress after which a run is failed."
+    )
+    max_runs_per_user: int = Field(
+        3, ge=1, le=1024, description="Runs of one user that one executor executes at once."
+    )
+    loop_lag_warn_seconds: float = Field(
+        1.0, gt=0, description="Event-loop delay after which the executor logs what ran."
+    )
     allow_private_network: bool = Field(
         False, description="Let web-request blocks reach private and loopback addresses."
     )
@@ -79,6 +115,25 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"BACKEND_HEARTBEAT_SECONDS ({self.heartbeat_seconds}) must be at most half "
                 f"of BACKEND_LEASE_SECONDS ({self.lease_seconds})"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _defaults_within_bounds(self) -> Settings:
+        if self.node_timeout_seconds > self.max_node_timeout_seconds:
+            raise ValueError(
+                f"BACKEND_NODE_TIMEOUT_SECONDS ({self.node_timeout_seconds}) must not exceed "
+                f"BACKEND_MAX_NODE_TIMEOUT_SECONDS ({self.max_node_timeout_seconds})"
+            )
+        if self.run_deadline_seconds > self.max_run_deadline_seconds:
+            raise ValueError(
+                f"BACKEND_RUN_DEADLINE_SECONDS ({self.run_deadline_seconds}) must not exceed "
+                f"BACKEND_MAX_RUN_DEADLINE_SECONDS ({self.max_run_deadline_seconds})"
+            )
+        if self.max_output_value_bytes > self.max_node_output_bytes:
+            raise ValueError(
+                f"BACKEND_MAX_OUTPUT_VALUE_BYTES ({self.max_output_value_bytes}) must not "
+                f"exceed BACKEND_MAX_NODE_OUTPUT_BYTES ({self.max_node_output_bytes})"
             )
         return self
 

@@ -115,8 +115,11 @@ class Supervisor:
 
     @contextmanager
     def store(self) -> Iterator[SQLiteStore]:
+        """The programs' database, once they have migrated it (RUNNING only means a program
+        stayed up for startsecs; on a loaded machine it may still be importing)."""
         store = SQLiteStore(f"sqlite:///{self.data_dir / 'backend.db'}")
         try:
+            wait_for(lambda: store.schema_is_current() or None, 60, "the schema migration")
             yield store
         finally:
             store.close()

@@ -7,7 +7,6 @@ along the node's links. Yielding the ``error`` pin fails the node.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
@@ -90,6 +89,9 @@ class BlockContext:
     node_id: str = ""
     node_exec_id: str = ""
     allow_private_network: bool = False
+    # The largest output value the node may produce: a block that builds text (a template)
+    # stops there instead of building more only to have it refused.
+    max_output_bytes: int = 4 * 1024 * 1024
     # Resolved credentials by input field name (see backend.providers.credentials).
     credentials: Mapping[str, Credentials] = field(default_factory=dict)
     # How an INLINE block runs user-controlled computation (a template, a regex) off the
@@ -109,8 +111,7 @@ class BlockInputError(ValueError):
 class Block:
     """Subclasses set the class attributes and implement ``run``.
 
-    ``run`` may be an async generator or a plain generator; a plain generator runs in
-    a worker thread so a blocking block never stalls the event loop.
+    ``run`` may be an async generator or, for a WORKER block, a plain generator.
     """
 
     id: ClassVar[str]
@@ -130,6 +131,8 @@ class Block:
         super().__init_subclass__(**kwargs)
         if not cls.name:
             cls.name = cls.__name__
+        if cls.isolation is Isolation.INLINE and not inspect.isasyncgenfunction(cls.run):
+            raise TypeError(f"{cls.__name__} runs INLINE, so its run must be an async generator")
 
     def run(
         self, input_data: Any, ctx: BlockContext
@@ -157,7 +160,11 @@ class Block:
     async def execute(
         self, data: dict[str, Any], ctx: BlockContext | None = None
     ) -> AsyncIterator[tuple[str, Any]]:
-        """Validate ``data`` and yield the block's outputs."""
+        """Validate ``data`` and yield the block's outputs, right here.
+
+        The executor calls this only for INLINE blocks; a WORKER block's plain generator
+        runs without yielding to the event loop (a worker process has no other work).
+        """
         model = self.validate_input(data)
         ctx = ctx or BlockContext()
         produced = self.run(model, ctx)
@@ -167,7 +174,7 @@ class Block:
             async for pin, value in cast(AsyncIterator[tuple[str, Any]], produced):
                 yield pin, value
         elif inspect.isgenerator(produced):
-            async for pin, value in _iterate_in_thread(cast(Iterator[tuple[str, Any]], produced)):
+            for pin, value in cast(Iterator[tuple[str, Any]], produced):
                 yield pin, value
         else:
             raise TypeError(f"{self.name}.run must be a generator or an async generator")
@@ -184,14 +191,3 @@ class Block:
             "input_schema": self.Input.json_schema(),
             "output_schema": self.Output.json_schema(),
         }
-
-
-_DONE = object()
-
-
-async def _iterate_in_thread(gen: Iterator[tuple[str, Any]]) -> AsyncIterator[tuple[str, Any]]:
-    while True:
-        item = await asyncio.to_thread(next, gen, _DONE)
-        if item is _DONE:
-            return
-        yield item  # type: ignore[misc]

@@ -1,16 +1,16 @@
 """Basic blocks: constants, graph inputs and outputs, debugging and canvas notes."""
 
-from collections.abc import Iterator
 from typing import Any
 
 from pydantic import Field
 
-from .base import Block, BlockContext, BlockOutput, BlockSchema, BlockType, TestVector
+from .base import Block, BlockContext, BlockOutput, BlockSchema, BlockType, Isolation, TestVector
 from .templates import render_template
 
 
 class StoreValueBlock(Block):
     id = "1ff065e9-88e8-4358-9d82-8dc91f622ba9"
+    isolation = Isolation.INLINE
     description = "Passes a value on unchanged; its output can be reused by every later run."
     categories = ("BASIC",)
     static_output = True
@@ -36,6 +36,7 @@ class StoreValueBlock(Block):
 
 class PrintToConsoleBlock(Block):
     id = "f3b1c1b2-4c4f-4f0d-8d2f-4c4f0d8d2f4c"
+    isolation = Isolation.INLINE
     description = "Writes a value to the server log, for debugging."
     categories = ("BASIC",)
 
@@ -60,6 +61,7 @@ class PrintToConsoleBlock(Block):
 
 class NoteBlock(Block):
     id = "cc10ff7b-7753-4ff2-9af6-9399b1a7eddc"
+    isolation = Isolation.INLINE
     description = "A sticky note on the canvas; the engine never runs it."
     categories = ("BASIC",)
     block_type = BlockType.NOTE
@@ -78,6 +80,7 @@ class NoteBlock(Block):
 
 class AgentInputBlock(Block):
     id = "c0a8e994-ebf1-4a9c-a4d8-89d09c86741b"
+    isolation = Isolation.INLINE
     description = "An input of the graph: the run's input of the same name enters here."
     categories = ("INPUT", "BASIC")
     block_type = BlockType.INPUT
@@ -110,6 +113,7 @@ class AgentInputBlock(Block):
 
 class AgentOutputBlock(Block):
     id = "363ae599-353e-4804-937e-b2ee3cef3da4"
+    isolation = Isolation.INLINE
     description = "An output of the graph: every value it receives is recorded under its name."
     categories = ("OUTPUT", "BASIC")
     block_type = BlockType.OUTPUT
@@ -155,16 +159,17 @@ class AgentOutputBlock(Block):
         ),
     )
 
-    # A plain generator: base.execute runs it in a worker thread, so a slow template
-    # cannot stall the event loop.
-    def run(self, input_data: Input, ctx: BlockContext) -> Iterator[tuple[str, Any]]:
+    async def run(self, input_data: Input, ctx: BlockContext) -> BlockOutput:
         value = input_data.value
         if input_data.format:
             try:
-                value = render_template(
+                # A user's template: rendered off the event loop, under the node's limits.
+                value = await ctx.compute(
+                    render_template,
                     input_data.format,
                     {input_data.name: input_data.value},
-                    escape_html=input_data.escape_html,
+                    input_data.escape_html,
+                    ctx.max_output_bytes,
                 )
             except Exception as exc:
                 yield "error", f"format template failed: {exc}"

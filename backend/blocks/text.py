@@ -1,14 +1,18 @@
 """Text blocks: templates, regular expressions, joining, splitting and replacing."""
 
 import json
-import re
 from collections.abc import Iterator
 from typing import Any
 
+import regex
 from pydantic import Field
 
-from .base import Block, BlockContext, BlockOutput, BlockSchema, TestVector
+from .base import Block, BlockContext, BlockSchema, TestVector
 from .templates import render_template
+
+# The regex engine stops a match that takes longer than this (catastrophic backtracking);
+# the node's own time limit, which kills its worker, is the outer bound.
+REGEX_TIMEOUT_SECONDS = 5.0
 
 
 def _as_text(value: Any) -> str:
@@ -19,8 +23,13 @@ def _as_text(value: Any) -> str:
 
 
 def _regex_flags(case_sensitive: bool, dot_all: bool) -> int:
-    flags = 0 if case_sensitive else re.IGNORECASE
-    return (flags | re.DOTALL) if dot_all else flags
+    flags = 0 if case_sensitive else regex.IGNORECASE
+    return (flags | regex.DOTALL) if dot_all else flags
+
+
+def _compile(pattern: str, flags: int) -> regex.Pattern[str]:
+    # VERSION0: the semantics of Python's re module, which AutoGPT's blocks use.
+    return regex.compile(pattern, flags | regex.VERSION0)
 
 
 class FillTextTemplateBlock(Block):
@@ -63,12 +72,10 @@ class FillTextTemplateBlock(Block):
         ),
     )
 
-    # A plain generator: base.execute runs it in a worker thread, so a slow template
-    # cannot stall the event loop.
     def run(self, input_data: Input, ctx: BlockContext) -> Iterator[tuple[str, Any]]:
         try:
             text = render_template(
-                input_data.format, input_data.values, escape_html=input_data.escape_html
+                input_data.format, input_data.values, input_data.escape_html, ctx.max_output_bytes
             )
         except Exception as exc:
             yield "error", f"template failed: {exc}"
@@ -105,17 +112,21 @@ class MatchTextPatternBlock(Block):
         TestVector({"text": {"k": 1}, "match": '"k": 1', "data": 7}, [("positive", 7)]),
         TestVector(
             {"text": "x", "match": "(", "data": 1},
-            [("error", "invalid pattern: missing ), unterminated subpattern at position 0")],
+            [("error", "invalid pattern: missing ) at position 1")],
         ),
     )
 
-    async def run(self, input_data: Input, ctx: BlockContext) -> BlockOutput:
+    def run(self, input_data: Input, ctx: BlockContext) -> Iterator[tuple[str, Any]]:
         forwarded = input_data.data if input_data.data is not None else input_data.text
         flags = _regex_flags(input_data.case_sensitive, input_data.dot_all)
         try:
-            found = re.search(input_data.match, _as_text(input_data.text), flags)
-        except re.error as exc:
+            pattern = _compile(input_data.match, flags)
+            found = pattern.search(_as_text(input_data.text), timeout=REGEX_TIMEOUT_SECONDS)
+        except regex.error as exc:
             yield "error", f"invalid pattern: {exc}"
+            return
+        except TimeoutError:
+            yield "error", f"pattern matching took longer than {REGEX_TIMEOUT_SECONDS:g} s"
             return
         yield ("positive" if found else "negative"), forwarded
 
@@ -168,23 +179,29 @@ class ExtractTextInformationBlock(Block):
         ),
     )
 
-    async def run(self, input_data: Input, ctx: BlockContext) -> BlockOutput:
+    def run(self, input_data: Input, ctx: BlockContext) -> Iterator[tuple[str, Any]]:
         flags = _regex_flags(input_data.case_sensitive, input_data.dot_all)
         group = input_data.group
         try:
-            compiled = re.compile(input_data.pattern, flags)
-        except re.error as exc:
+            compiled = _compile(input_data.pattern, flags)
+        except regex.error as exc:
             yield "error", f"invalid pattern: {exc}"
             return
         results: list[str] = []
         if 0 <= group <= compiled.groups:
-            for match in compiled.finditer(_as_text(input_data.text)):
-                extracted = match.group(group)
-                if extracted is None:  # an optional group that took no part
-                    continue
-                results.append(extracted)
-                if not input_data.find_all:
-                    break
+            try:
+                for match in compiled.finditer(
+                    _as_text(input_data.text), timeout=REGEX_TIMEOUT_SECONDS
+                ):
+                    extracted = match.group(group)
+                    if extracted is None:  # an optional group that took no part
+                        continue
+                    results.append(extracted)
+                    if not input_data.find_all:
+                        break
+            except TimeoutError:
+                yield "error", f"pattern matching took longer than {REGEX_TIMEOUT_SECONDS:g} s"
+                return
         for extracted in results:
             yield "positive", extracted
         if not results:
@@ -215,7 +232,7 @@ class CombineTextsBlock(Block):
         ),
     )
 
-    async def run(self, input_data: Input, ctx: BlockContext) -> BlockOutput:
+    def run(self, input_data: Input, ctx: BlockContext) -> Iterator[tuple[str, Any]]:
         yield "output", input_data.delimiter.join(input_data.input)
 
 
@@ -242,7 +259,7 @@ class TextSplitBlock(Block):
         TestVector({"text": "a", "delimiter": ""}, [("error", "delimiter must not be empty")]),
     )
 
-    async def run(self, input_data: Input, ctx: BlockContext) -> BlockOutput:
+    def run(self, input_data: Input, ctx: BlockContext) -> Iterator[tuple[str, Any]]:
         if not input_data.delimiter:
             yield "error", "delimiter must not be empty"
             return
@@ -273,5 +290,17 @@ class TextReplaceBlock(Block):
         TestVector({"text": "a-b-c", "old": "-", "new": ""}, [("output", "abc")]),
     )
 
-    async def run(self, input_data: Input, ctx: BlockContext) -> BlockOutput:
-        yield "output", input_data.text.replace(input_data.old, input_data.new)
+    def run(self, input_data: Input, ctx: BlockContext) -> Iterator[tuple[str, Any]]:
+        text, old, new = input_data.text, input_data.old, input_data.new
+        found = text.count(old)
+        size = len(text) + found * (len(new) - len(old))
+        if size > ctx.max_output_bytes:
+            yield (
+                "error",
+                (
+                    f"the result would be {size} characters, over the limit of "
+                    f"{ctx.max_output_bytes} per output value"
+                ),
+            )
+            return
+        yield "output", text.replace(old, new)

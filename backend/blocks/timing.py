@@ -6,11 +6,12 @@ from typing import Any
 
 from pydantic import Field
 
-from .base import Block, BlockContext, BlockOutput, BlockSchema, TestVector
+from .base import Block, BlockContext, BlockOutput, BlockSchema, Isolation, TestVector
 
 
 class GetCurrentTimeBlock(Block):
     id = "a892b8d9-3e4e-4e9c-9c1e-75f8efcf1bfa"
+    isolation = Isolation.INLINE
     description = "Outputs the current local time, formatted with strftime."
     categories = ("TEXT",)
 
@@ -38,6 +39,7 @@ class GetCurrentTimeBlock(Block):
 
 class WaitBlock(Block):
     id = "0c4a7902-fb25-4abf-a256-136f29ba2dc4"
+    isolation = Isolation.INLINE
     description = "Waits the given number of seconds, then passes its input on."
     categories = ("BASIC",)
 

@@ -86,6 +86,8 @@ class NodeExecution:
     created_at: float = 0.0
     started_at: float | None = None
     ended_at: float | None = None
+    # What the block reported about its work (e.g. LLM model and tokens).
+    stats: dict[str, Any] = field(default_factory=dict)
 
     def set_status(self, new: NodeStatus) -> None:
         check_node_transition(self.status, new)
@@ -107,6 +109,7 @@ class NodeExecution:
             "created_at": self.created_at,
             "started_at": self.started_at,
             "ended_at": self.ended_at,
+            "stats": self.stats,
         }
 
 
@@ -127,6 +130,8 @@ class Run:
     started_at: float | None = None
     ended_at: float | None = None
     deadline_at: float | None = None
+    # Claims since the run last made progress (a node finished); see the poison check.
+    stalled_claims: int = 0
 
     @classmethod
     def new(

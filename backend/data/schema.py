@@ -52,6 +52,7 @@ graph_executions = sa.Table(
     sa.Column("started_at", sa.Float),
     sa.Column("ended_at", sa.Float),
     sa.Column("deadline_at", sa.Float),
+    sa.Column("stalled_claims", sa.Integer, nullable=False, server_default="0"),
     sa.Index("ix_graph_executions_status_created", "status", "created_at"),
 )
 
@@ -72,6 +73,7 @@ node_executions = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("started_at", sa.Float),
     sa.Column("ended_at", sa.Float),
+    sa.Column("stats", sa.JSON),
     sa.Index("ix_node_executions_run_seq", "run_id", "seq", unique=True),
 )
 

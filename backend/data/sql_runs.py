@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import sqlalchemy as sa
 
@@ -18,6 +18,10 @@ from backend.data.execution import (
 )
 from backend.data.sqlbase import SQLBase, event_row, run_row, to_node, to_run
 from backend.errors import Conflict, LeaseLost, NotFound
+
+# Claims look at this many of the oldest claimable runs when sharing them out fairly.
+FAIRNESS_WINDOW = 1000
+_PROGRESS = frozenset({NodeStatus.COMPLETED, NodeStatus.FAILED})
 
 
 class RunsMixin(SQLBase):
@@ -36,26 +40,36 @@ class RunsMixin(SQLBase):
             sa.and_(ge.c.status == RunStatus.RUNNING, ge.c.lease_expires_at < now),
         )
 
-    def has_claimable(self, now: float) -> bool:
+    def has_claimable(self, now: float, exclude_users: Collection[str] = ()) -> bool:
         ge = t.graph_executions
+        query = sa.select(ge.c.id).where(self.claimable(now))
+        if exclude_users:
+            query = query.where(ge.c.user_id.not_in(list(exclude_users)))
         with self.read() as conn:
-            found = conn.execute(sa.select(ge.c.id).where(self.claimable(now)).limit(1))
-            return found.first() is not None
+            return conn.execute(query.limit(1)).first() is not None
 
-    def claim_runs(self, owner: str, limit: int, now: float, lease_seconds: float) -> list[Run]:
+    def claim_runs(
+        self,
+        owner: str,
+        limit: int,
+        now: float,
+        lease_seconds: float,
+        per_user: int | None = None,
+        active: Mapping[str, int] | None = None,
+    ) -> list[Run]:
         ge = t.graph_executions
         with self.write() as conn:
-            ids = list(
-                conn.execute(
-                    sa.select(ge.c.id)
-                    .where(self.claimable(now))
-                    .order_by(ge.c.created_at)
-                    .limit(limit)
-                    # Concurrent claimers pass over each other's rows instead of queueing
-                    # (PostgreSQL); SQLite renders nothing, its IMMEDIATE lock serialises.
-                    .with_for_update(skip_locked=True)
-                ).scalars()
-            )
+            ids = self._fair_candidates(conn, limit, now, per_user, active or {})
+            if ids:
+                # Concurrent claimers pass over each other's rows instead of queueing
+                # (PostgreSQL); SQLite renders nothing, its IMMEDIATE lock serialises.
+                ids = list(
+                    conn.execute(
+                        sa.select(ge.c.id)
+                        .where(ge.c.id.in_(ids), self.claimable(now))
+                        .with_for_update(skip_locked=True)
+                    ).scalars()
+                )
             if not ids:
                 return []
             conn.execute(
@@ -66,6 +80,7 @@ class RunsMixin(SQLBase):
                     owner=owner,
                     lease_expires_at=now + lease_seconds,
                     started_at=sa.func.coalesce(ge.c.started_at, now),
+                    stalled_claims=ge.c.stalled_claims + 1,
                 )
             )
             rows = conn.execute(
@@ -73,13 +88,53 @@ class RunsMixin(SQLBase):
             )
             runs = [to_run(row) for row in rows]
             if runs:
-                # Naming the executor keeps a claim history: who ran what, and when.
-                claimed = {"status": "RUNNING", "executor": owner}
+                claimed = {"status": "RUNNING"}
                 self._event_insert.execute(
                     conn,
                     [event_row(Event(r.id, "run_status", claimed, created_at=now)) for r in runs],
                 )
             return runs
+
+    def _fair_candidates(
+        self,
+        conn: sa.Connection,
+        limit: int,
+        now: float,
+        per_user: int | None,
+        active: Mapping[str, int],
+    ) -> list[str]:
+        """Up to ``limit`` claimable run ids, taking every user's oldest run before anyone's
+        second (round robin by age), and at most ``per_user`` runs of a user counting the
+        ``active`` ones this executor already has."""
+        ge = t.graph_executions
+        oldest = (
+            sa.select(ge.c.id, ge.c.user_id, ge.c.created_at)
+            .where(self.claimable(now))
+            .order_by(ge.c.created_at)
+            .limit(FAIRNESS_WINDOW)
+            .subquery()
+        )
+        rank = (
+            sa.func.row_number()
+            .over(partition_by=oldest.c.user_id, order_by=(oldest.c.created_at, oldest.c.id))
+            .label("rank")
+        )
+        ranked = sa.select(oldest.c.id, oldest.c.user_id, oldest.c.created_at, rank).subquery()
+        query = sa.select(ranked.c.id, ranked.c.user_id).order_by(
+            ranked.c.rank, ranked.c.created_at
+        )
+        if per_user is not None:
+            query = query.where(ranked.c.rank <= per_user)
+        taken: dict[str, int] = dict(active)
+        ids: list[str] = []
+        for row in conn.execute(query):
+            if per_user is not None and taken.get(row.user_id, 0) >= per_user:
+                continue
+            taken[row.user_id] = taken.get(row.user_id, 0) + 1
+            ids.append(row.id)
+            if len(ids) == limit:
+                break
+        return ids
 
     def get_run(self, run_id: str) -> Run:
         with self.read() as conn:
@@ -128,13 +183,24 @@ class RunsMixin(SQLBase):
             )
             return [Event(row.run_id, row.type, row.data, row.id, row.created_at) for row in rows]
 
-    def _owns(self, conn: sa.Connection, owner: str, run_id: str, lease_until: float) -> bool:
+    def _owns(
+        self,
+        conn: sa.Connection,
+        owner: str,
+        run_id: str,
+        lease_until: float,
+        progress: bool = False,
+    ) -> bool:
         """Renew the lease if ``owner`` still holds it; inside the writing transaction,
         so the rows that follow are written only under a valid lease."""
-        result = self._fence_update.execute(
-            conn,
-            [{"rid": run_id, "own": owner, "st": RunStatus.RUNNING.value, "lease": lease_until}],
-        )
+        row = {
+            "rid": run_id,
+            "own": owner,
+            "st": RunStatus.RUNNING.value,
+            "lease": lease_until,
+            "progress": progress,
+        }
+        result = self._fence_update.execute(conn, [row])
         return bool(result.rowcount == 1)
 
     def _fence(self, conn: sa.Connection, owner: str, run_id: str, lease_until: float) -> None:
@@ -144,11 +210,12 @@ class RunsMixin(SQLBase):
     def save_writes(
         self, owner: str, writes: Sequence[RunWrite], now: float, lease_seconds: float
     ) -> set[str]:
+        progressed = {w.run_id for w in writes if any(n.status in _PROGRESS for n in w.changed)}
         with self.write() as conn:
             lost = {
                 run_id
                 for run_id in {w.run_id for w in writes}
-                if not self._owns(conn, owner, run_id, now + lease_seconds)
+                if not self._owns(conn, owner, run_id, now + lease_seconds, run_id in progressed)
             }
             kept = [w for w in writes if w.run_id not in lost]
             nodes = [n.to_dict() for w in kept for n in w.changed]

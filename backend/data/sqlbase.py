@@ -19,7 +19,14 @@ FENCE = (
         t.graph_executions.c.owner == sa.bindparam("own"),
         t.graph_executions.c.status == sa.bindparam("st"),
     )
-    .values(lease_expires_at=sa.bindparam("lease"))
+    .values(
+        lease_expires_at=sa.bindparam("lease"),
+        # A write that finishes a node is progress: the run is not stuck (poison check).
+        stalled_claims=sa.case(
+            (sa.bindparam("progress", type_=sa.Boolean), sa.literal_column("0")),
+            else_=t.graph_executions.c.stalled_claims,
+        ),
+    )
 )
 NODE_COLUMNS = [c.name for c in t.node_executions.c]
 EVENT_COLUMNS = ["run_id", "type", "data", "created_at"]
@@ -72,7 +79,9 @@ class SQLBase:
         self._event_insert = Prepared(
             engine, t.execution_events.insert(), EVENT_COLUMNS, json_dumps
         )
-        self._fence_update = Prepared(engine, FENCE, ["rid", "own", "st", "lease"], json_dumps)
+        self._fence_update = Prepared(
+            engine, FENCE, ["rid", "own", "st", "lease", "progress"], json_dumps
+        )
 
     def node_upsert(self) -> sa.Insert:
         """INSERT ... ON CONFLICT (id) DO UPDATE for node executions (dialect-specific)."""
@@ -118,6 +127,7 @@ def run_row(run: Run) -> dict[str, Any]:
         "started_at": run.started_at,
         "ended_at": run.ended_at,
         "deadline_at": run.deadline_at,
+        "stalled_claims": run.stalled_claims,
     }
 
 
@@ -132,6 +142,7 @@ def to_node(row: sa.Row[Any]) -> NodeExecution:
     data = row._asdict()
     data["status"] = NodeStatus(data["status"])
     data["output_data"] = [(pin, value) for pin, value in data["output_data"]]
+    data["stats"] = data["stats"] or {}
     return NodeExecution(**data)
 
 

@@ -9,7 +9,7 @@ nothing.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from backend.data.api_keys import ApiKey
@@ -93,12 +93,24 @@ class Store(ABC):
         """Insert the run, its starting node executions and its first event atomically."""
 
     @abstractmethod
-    def has_claimable(self, now: float) -> bool:
-        """Whether claim_runs would find work; a read, so polling takes no write lock."""
+    def has_claimable(self, now: float, exclude_users: Collection[str] = ()) -> bool:
+        """Whether claim_runs would find work of a user not in ``exclude_users``; a read,
+        so polling takes no write lock."""
 
     @abstractmethod
-    def claim_runs(self, owner: str, limit: int, now: float, lease_seconds: float) -> list[Run]:
-        """Take up to ``limit`` runs that are QUEUED or whose lease expired."""
+    def claim_runs(
+        self,
+        owner: str,
+        limit: int,
+        now: float,
+        lease_seconds: float,
+        per_user: int | None = None,
+        active: Mapping[str, int] | None = None,
+    ) -> list[Run]:
+        """Take up to ``limit`` runs that are QUEUED or whose lease expired: every user's
+        oldest before anyone's second, and with ``per_user``, at most that many runs of
+        one user counting the ``active`` ones {user: runs} the claimer already has. Each
+        claim counts in the run's ``stalled_claims`` until a node finishes."""
 
     @abstractmethod
     def get_run(self, run_id: str) -> Run: ...

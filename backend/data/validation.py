@@ -98,6 +98,26 @@ def _option_errors(node: Node) -> list[GraphError]:
     return []
 
 
+def validate_limits(graph: Graph, max_node_timeout_seconds: float) -> list[GraphError]:
+    """Node options above the operator's bounds (BACKEND_MAX_NODE_TIMEOUT_SECONDS)."""
+    errors = []
+    for node in graph.nodes:
+        try:
+            timeout = node.options().timeout_seconds
+        except ValidationError:
+            continue  # reported by validate_graph
+        if timeout is not None and timeout > max_node_timeout_seconds:
+            errors.append(
+                GraphError(
+                    node.id,
+                    None,
+                    f"metadata timeout_seconds {timeout:g} is above the limit of "
+                    f"{max_node_timeout_seconds:g} s (BACKEND_MAX_NODE_TIMEOUT_SECONDS)",
+                )
+            )
+    return errors
+
+
 def validate_run_inputs(graph: Graph, inputs: dict[str, Any]) -> list[GraphError]:
     """Every run input must name one of the graph's agent inputs."""
     known = sorted(agent_input_names(graph))

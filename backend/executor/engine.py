@@ -16,6 +16,7 @@ Whoever owns the run persists the executions each method returns.
 
 from __future__ import annotations
 
+import heapq
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -49,10 +50,17 @@ class RunState:
         # Indexes that keep every step O(links) however long the run gets.
         self._waiting: dict[str, list[NodeExecution]] = defaultdict(list)  # INCOMPLETE
         self._open: dict[str, NodeExecution] = {}  # QUEUED or RUNNING
+        # QUEUED executions ready to start, by creation order; entries whose execution
+        # has since left QUEUED are skipped when popped.
+        self._ready: list[tuple[int, str]] = []
+        # Why a queued execution's inputs could not be merged; it fails when it starts.
+        self._input_problems: dict[str, str] = {}
         self._static: dict[tuple[str, str], Any] = {}
         self._next_seq = 0
         for ne in sorted(executions, key=lambda e: e.seq):
             self._add(ne)
+            if ne.status == NodeStatus.QUEUED:
+                self._push_ready(ne)
             # The last value each static link delivered is derivable from the inputs.
             for pin in self.graph.static_input_pins(ne.node_id):
                 if pin in ne.input_data:
@@ -111,6 +119,20 @@ class RunState:
             found = [ne for ne in self._open.values() if ne.status in statuses]
             return sorted(found, key=lambda e: e.seq)
         return [ne for ne in self.executions.values() if ne.status in statuses]
+
+    def take_ready(self, limit: int) -> list[NodeExecution]:
+        """Up to ``limit`` QUEUED executions, oldest first, taken off the ready queue
+        (the caller starts them, or puts one back with ``requeue``)."""
+        taken: list[NodeExecution] = []
+        while self._ready and len(taken) < limit:
+            _, ne_id = heapq.heappop(self._ready)
+            ne = self.executions.get(ne_id)
+            if ne is not None and ne.status == NodeStatus.QUEUED:
+                taken.append(ne)
+        return taken
+
+    def input_problem(self, ne: NodeExecution) -> str | None:
+        return self._input_problems.get(ne.id)
 
     def is_idle(self) -> bool:
         """Nothing is queued or running: the run is over (INCOMPLETE ones never run)."""
@@ -205,11 +227,13 @@ class RunState:
         merged = {**node.input_default, **ne.input_data}
         try:
             ne.input_data = merge_dynamic_pins(merged)
-        except ValueError:
-            # Graph validation rejects bad pin paths; should one slip through, the block's
-            # input validation reports it when the node runs.
+        except Exception as exc:
+            # Graph validation rejects bad pin paths; should one slip through (a graph
+            # stored before a check existed), the node fails when it starts, alone.
             ne.input_data = merged
+            self._input_problems[ne.id] = f"cannot merge its inputs: {exc}"
         self._set(ne, NodeStatus.QUEUED)
+        self._push_ready(ne)
 
     def mark_running(self, ne: NodeExecution, now: float) -> None:
         self._set(ne, NodeStatus.RUNNING)
@@ -217,10 +241,20 @@ class RunState:
         ne.started_at = now
         ne.error = None
 
-    def requeue(self, ne: NodeExecution) -> None:
-        """A RUNNING execution goes back to the queue (retry, or its executor died)."""
+    def requeue(self, ne: NodeExecution, ready: bool = True) -> None:
+        """A RUNNING execution goes back to the queue (retry, or its executor died).
+        With ``ready=False`` it waits (a retry's backoff) until ``make_ready``."""
         self._set(ne, NodeStatus.QUEUED)
         ne.started_at = None
+        if ready:
+            self._push_ready(ne)
+
+    def make_ready(self, ne: NodeExecution) -> None:
+        if ne.status == NodeStatus.QUEUED:
+            self._push_ready(ne)
+
+    def _push_ready(self, ne: NodeExecution) -> None:
+        heapq.heappush(self._ready, (ne.seq, ne.id))
 
     def _set(self, ne: NodeExecution, status: NodeStatus) -> None:
         ne.set_status(status)

@@ -8,9 +8,21 @@ from typing import Any
 
 from backend.data.execution import Event, NodeExecution, Run
 from backend.data.graph import Graph
-from backend.data.validation import raise_if_invalid, validate_graph, validate_run_inputs
+from backend.data.validation import (
+    raise_if_invalid,
+    validate_graph,
+    validate_limits,
+    validate_run_inputs,
+)
 from backend.executor.engine import RunState
-from backend.executor.runner import Limits, RunRunner, run_event
+from backend.executor.limits import Limits
+from backend.executor.node import NodeExecutor
+from backend.executor.pool import WorkerPool
+from backend.executor.runner import RunRunner, run_event
+
+# A local run's worker processes, when the caller brings no pool of its own.
+LOCAL_WORKERS = 2
+LOCAL_WORKER_MEMORY_BYTES = 1024 * 1024 * 1024
 
 
 @dataclass
@@ -50,20 +62,35 @@ class LocalResult:
         }
 
 
-def check_runnable(graph: Graph, inputs: dict[str, Any]) -> None:
-    errors = validate_graph(graph, for_run=True) + validate_run_inputs(graph, inputs)
+def check_runnable(graph: Graph, inputs: dict[str, Any], limits: Limits) -> None:
+    errors = (
+        validate_graph(graph, for_run=True)
+        + validate_run_inputs(graph, inputs)
+        + validate_limits(graph, limits.max_node_timeout_seconds)
+    )
     raise_if_invalid("graph cannot run", errors)
 
 
 async def run_local(
-    graph: Graph, inputs: dict[str, Any], limits: Limits | None = None
+    graph: Graph,
+    inputs: dict[str, Any],
+    limits: Limits | None = None,
+    pool: WorkerPool | None = None,
 ) -> LocalResult:
-    """Validate, then execute ``graph`` to the end in this process."""
-    check_runnable(graph, inputs)
+    """Validate, then execute ``graph`` to the end in this process (isolated blocks in
+    ``pool``'s worker processes, or in a pool of its own for this run)."""
+    limits = limits or Limits()
+    check_runnable(graph, inputs, limits)
     run = Run.new(graph.id, graph.version, "local", inputs)
     run.started_at = run.created_at  # nothing to claim: it starts as it is created
     state = RunState(run.id, graph)
     journal = MemoryJournal()
     await journal.save(state.start(inputs, run.created_at), [run_event(run)])
-    await RunRunner(run, state, journal, limits or Limits()).execute()
+    own_pool = pool is None
+    pool = pool or WorkerPool(LOCAL_WORKERS, LOCAL_WORKER_MEMORY_BYTES)
+    try:
+        await RunRunner(run, state, journal, limits, NodeExecutor(pool, limits)).execute()
+    finally:
+        if own_pool:
+            pool.close()
     return LocalResult(run, journal)

@@ -3,9 +3,16 @@
 It registers itself, then runs two side tasks until told to stop:
 
 * heartbeat: records liveness, renews the leases of its runs, and learns which of them
-  were cancelled (cancellation is a row update) or reclaimed by another executor;
-* claim loop: takes QUEUED or lease-expired runs while it has free graph workers,
+  were cancelled (cancellation is a row update) or reclaimed by another executor; it has
+  a database thread of its own, so it never queues behind node writes;
+* claim loop: takes QUEUED or lease-expired runs while it has free graph workers, fairly
+  (every user's oldest run first, at most BACKEND_MAX_RUNS_PER_USER of one user at once),
   polling every BACKEND_POLL_SECONDS when idle.
+
+Blocks run through a NodeExecutor: isolated blocks in the executor's worker processes
+(pool.py), so the event loop only schedules, writes and heartbeats; a watchdog logs
+whoever holds the loop up all the same. A run claimed again and again without progress
+(its executors crash, lose the lease or hand it back) is failed as a poison run.
 
 A side task that dies stops the process with exit code 1 (supervisord restarts it).
 On stop it drains: no new claims, no new nodes; running nodes get the grace period,
@@ -21,18 +28,23 @@ import os
 import socket
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from backend.data.execution import Event, ExecutorInfo, Run, RunStatus
+from backend.data.execution import Event, ExecutorInfo, NodeStatus, Run, RunStatus, RunWrite
 from backend.data.graph import Graph
 from backend.data.open import open_store
 from backend.data.store import Store
 from backend.errors import BackendError, LeaseLost
 from backend.executor.engine import RunState
 from backend.executor.journal import StoreJournal, WriteBatcher
-from backend.executor.runner import Limits, RunRunner, run_event
+from backend.executor.limits import Limits
+from backend.executor.node import NodeExecutor
+from backend.executor.pool import WorkerPool
+from backend.executor.runner import RunRunner, run_event
+from backend.executor.watchdog import LoopWatchdog
 from backend.util.logs import bind_context
 from backend.util.process import AppProcess, block_stop_signals
 
@@ -61,14 +73,25 @@ class ExecutionManager(AppProcess):
         self.limits = Limits.from_settings(self.settings)
         self.active: dict[str, tuple[RunRunner, asyncio.Task[None]]] = {}
         self._graphs: dict[tuple[str, int], Graph] = {}
-        # All database calls run on one thread: the event loop never blocks on a lock
-        # wait, and the store sees one writer per process.
+        # Database calls run on one thread (the heartbeat's on another): the event loop
+        # never blocks on a lock wait, and the store sees one writer per process.
         self._db_thread = ThreadPoolExecutor(
             1, thread_name_prefix="db", initializer=block_stop_signals
         )
+        self._heartbeat_thread = ThreadPoolExecutor(
+            1, thread_name_prefix="heartbeat-db", initializer=block_stop_signals
+        )
+        self.pool = WorkerPool(
+            self.settings.num_block_workers, self.settings.worker_memory_mb * 1024 * 1024
+        )
+        self.nodes = NodeExecutor(self.pool, self.limits)
         self._work_done = asyncio.Event()
         self._stray: set[str] = set()
+        # Claimed, not yet running: the heartbeat must not take them for strays.
+        self._starting: set[str] = set()
         stop_listening: Callable[[], None] | None = None
+        watchdog = LoopWatchdog(asyncio.get_running_loop(), self.settings.loop_lag_warn_seconds)
+        watchdog.start()
         try:
             self.store: Store = await self.db(open_store, self.settings)
             await self.db(self.store.prepare, self.settings.auto_migrate)
@@ -89,18 +112,24 @@ class ExecutionManager(AppProcess):
             await self.db(self.store.deregister_executor, self.executor_id, time.time())
             logger.info("executor deregistered")
         finally:
+            watchdog.stop()
             for _, task in self.active.values():
                 task.cancel()
+            await asyncio.to_thread(self.pool.close)
             if stop_listening is not None:
                 await self.db(stop_listening)
             if hasattr(self, "store"):
                 await self.db(self.store.close)
             self._db_thread.shutdown()
+            self._heartbeat_thread.shutdown()
 
     async def db(self, fn: Callable[..., T], *args: Any) -> T:
+        return await self._on(self._db_thread, fn, *args)
+
+    async def _on(self, thread: ThreadPoolExecutor, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._db_thread, fn, *args)
+            return await loop.run_in_executor(thread, fn, *args)
         except Exception as exc:
             store: Store | None = getattr(self, "store", None)
             if store is None or not store.is_disconnect(exc):
@@ -109,7 +138,7 @@ class ExecutionManager(AppProcess):
             # the pool reconnects. Retried once: a database that stays down still fails
             # the caller, and a side task that fails ends the process for its supervisor.
             logger.warning("database connection lost in %s; retrying", _name(fn))
-            return await loop.run_in_executor(self._db_thread, fn, *args)
+            return await loop.run_in_executor(thread, fn, *args)
 
     async def _register(self) -> None:
         now = time.time()
@@ -142,8 +171,12 @@ class ExecutionManager(AppProcess):
 
     async def _heartbeat_loop(self) -> None:
         while True:
-            owned = await self.db(
-                self.store.heartbeat, self.executor_id, time.time(), self.settings.lease_seconds
+            owned = await self._on(
+                self._heartbeat_thread,
+                self.store.heartbeat,
+                self.executor_id,
+                time.time(),
+                self.settings.lease_seconds,
             )
             for run_id, (runner, _) in list(self.active.items()):
                 if run_id not in owned:
@@ -151,7 +184,7 @@ class ExecutionManager(AppProcess):
                     runner.abandon()
                 elif owned[run_id]:
                     runner.cancel()
-            await self._release_strays(set(owned) - set(self.active))
+            await self._release_strays(set(owned) - set(self.active) - self._starting)
             await asyncio.sleep(self.settings.heartbeat_seconds)
 
     async def _release_strays(self, stray: set[str]) -> None:
@@ -172,18 +205,28 @@ class ExecutionManager(AppProcess):
             self._work_done.clear()
             free = self.settings.num_graph_workers - len(self.active)
             claimed: list[Run] = []
+            per_user = Counter(runner.run.user_id for runner, _ in self.active.values())
+            full = {user for user, n in per_user.items() if n >= self.settings.max_runs_per_user}
             # An idle executor polls with a read: on SQLite a claim takes the write lock
             # that the API and the other executors would have to wait for.
-            if free > 0 and (not idle or await self.db(self.store.has_claimable, time.time())):
+            if free > 0 and (
+                not idle or await self.db(self.store.has_claimable, time.time(), full)
+            ):
                 claimed = await self.db(
                     self.store.claim_runs,
                     self.executor_id,
                     free,
                     time.time(),
                     self.settings.lease_seconds,
+                    self.settings.max_runs_per_user,
+                    dict(per_user),
                 )
+                self._starting.update(run.id for run in claimed)
                 for run in claimed:
-                    await self._start(run)
+                    try:
+                        await self._start(run)
+                    finally:
+                        self._starting.discard(run.id)
                 idle = not claimed
             if self.burst and not self.active and not claimed:
                 self.stop()
@@ -196,24 +239,44 @@ class ExecutionManager(AppProcess):
     # -- runs ----------------------------------------------------------------------------------
 
     async def _start(self, run: Run) -> None:
+        if run.stalled_claims > self.settings.max_stalled_claims:
+            logger.error("run %s is a poison run; failing it", run.id)
+            await self._fail_at_start(
+                run,
+                f"poison run: claimed {run.stalled_claims - 1} times without progress (its "
+                "executors crashed, lost the lease or handed it back; "
+                "BACKEND_MAX_STALLED_CLAIMS)",
+            )
+            return
         try:
             graph = await self._graph(run)
         except BackendError as exc:
             # Retrying cannot help (e.g. the graph version is gone): fail the run instead
             # of claiming it again and again.
             logger.error("run %s cannot start: %s", run.id, exc.message)
-            run.status, run.error = RunStatus.FAILED, f"cannot start: {exc.message}"
-            await self.db(
-                self.store.finish_run, self.executor_id, run, [run_event(run)], time.time()
-            )
+            await self._fail_at_start(run, f"cannot start: {exc.message}")
             return
         executions = await self.db(self.store.node_executions, run.id)
         state = RunState(run.id, graph, executions)
         journal = StoreJournal(run.id, self._writes)
-        runner = RunRunner(run, state, journal, self.limits)
+        runner = RunRunner(run, state, journal, self.limits, self.nodes)
         task = asyncio.create_task(self._execute(runner), name=f"run-{run.id}")
         self.active[run.id] = (runner, task)
         logger.info("claimed run %s (graph %s v%s)", run.id, run.graph_id, run.graph_version)
+
+    async def _fail_at_start(self, run: Run, error: str) -> None:
+        now = time.time()
+        ended = []
+        for ne in await self.db(self.store.node_executions, run.id):
+            if not ne.status.is_final:
+                # None stays QUEUED or RUNNING in a run that has ended.
+                ne.set_status(NodeStatus.TERMINATED)
+                ne.error, ne.ended_at = error, now
+                ended.append(ne)
+        if ended:
+            await self._writes.save(RunWrite(run.id, ended, []))
+        run.status, run.error, run.ended_at = RunStatus.FAILED, error, now
+        await self.db(self.store.finish_run, self.executor_id, run, [run_event(run)], now)
 
     async def _graph(self, run: Run) -> Graph:
         """Graph versions never change, so each is read and parsed once per process."""

@@ -15,14 +15,15 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Protocol
 
 from backend.blocks import get_block
-from backend.blocks.base import ERROR_PIN, BlockContext, BlockInputError
 from backend.data.execution import Event, NodeExecution, NodeStatus, Run, RunStatus
 from backend.executor.engine import RunState
-from backend.settings import Settings
+from backend.executor.limits import Limits, NodeFailed, stored_size
+from backend.executor.node import NodeExecutor, NodeResult
+from backend.executor.retries import RetryPolicy
 from backend.util.logs import bind_context
 
 logger = logging.getLogger(__name__)
@@ -37,31 +38,6 @@ class Journal(Protocol):
     async def finish(self, run: Run, events: Sequence[Event]) -> None: ...
 
     async def release(self, run: Run, event: Event) -> None: ...
-
-
-@dataclass(frozen=True)
-class Limits:
-    node_workers: int = 4
-    node_timeout_seconds: float = 300.0
-    max_attempts: int = 1
-    retry_backoff_seconds: float = 1.0
-    run_deadline_seconds: float = 3600.0
-    allow_private_network: bool = False
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Limits:
-        return cls(
-            node_workers=settings.num_node_workers,
-            node_timeout_seconds=settings.node_timeout_seconds,
-            max_attempts=settings.node_max_attempts,
-            retry_backoff_seconds=settings.retry_backoff_seconds,
-            run_deadline_seconds=settings.run_deadline_seconds,
-            allow_private_network=settings.allow_private_network,
-        )
-
-
-class NodeFailed(Exception):
-    """A failure that retrying cannot fix (error pin, bad input, time limit)."""
 
 
 def _snapshot(ne: NodeExecution) -> NodeExecution:
@@ -98,22 +74,26 @@ class RunRunner:
         state: RunState,
         journal: Journal,
         limits: Limits,
+        nodes: NodeExecutor,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.run = run
         self.state = state
         self.journal = journal
         self.limits = limits
+        self.nodes = nodes
         self.clock = clock
         self._wake = asyncio.Event()
         self._cancel_requested = False
         self._draining = False
         self._abandoning = False
-        self._running: dict[asyncio.Task[list[tuple[str, Any]]], NodeExecution] = {}
-        self._retry_at: dict[str, float] = {}
+        self._running: dict[asyncio.Task[NodeResult], NodeExecution] = {}
+        self._retry_at: dict[str, tuple[float, NodeExecution]] = {}
         self._changed: dict[str, NodeExecution] = {}
         self._events: list[Event] = []
         self._saving: asyncio.Future[None] | None = None
+        self._stored_bytes = 0
+        self._limit_error: str | None = None
         # A run submitted without its own deadline gets the executor's default.
         self._deadline = run.deadline_at or run.created_at + limits.run_deadline_seconds
 
@@ -138,6 +118,10 @@ class RunRunner:
     async def execute(self) -> Run:
         bind_context(run=self.run.id)
         try:
+            self._stored_bytes = sum(
+                stored_size(ne.input_data) + stored_size(ne.output_data)
+                for ne in self.state.executions.values()
+            )
             for ne in self.state.with_status(NodeStatus.RUNNING):
                 # Its previous owner died mid-node: run it again (at-least-once).
                 logger.info("node %s interrupted at attempt %s; re-queued", ne.node_id, ne.attempt)
@@ -158,6 +142,8 @@ class RunRunner:
                 limit = self._deadline - self.run.created_at
                 message = f"run deadline exceeded after {limit:g} s"
                 return await self._end(RunStatus.FAILED, message, message)
+            if self._limit_error is not None:
+                return await self._end(RunStatus.FAILED, self._limit_error, self._limit_error)
             if self._abandoning:
                 return await self._hand_back()
             if not self._draining:
@@ -172,25 +158,37 @@ class RunRunner:
             await self._collect()
 
     def _start_ready(self, now: float) -> None:
-        ready = sorted(
-            (
-                ne
-                for ne in self.state.with_status(NodeStatus.QUEUED)
-                if self._retry_at.get(ne.id, 0.0) <= now
-            ),
-            key=lambda e: e.seq,
-        )
-        for ne in ready[: self.limits.node_workers - len(self._running)]:
-            self._retry_at.pop(ne.id, None)
+        for ne_id, (due, ne) in list(self._retry_at.items()):
+            if due <= now:
+                del self._retry_at[ne_id]
+                self.state.make_ready(ne)
+        for ne in self.state.take_ready(self.limits.node_workers - len(self._running)):
             self.state.mark_running(ne, now)
             self._note(ne)
+            problem = self.state.input_problem(ne) or self._input_over_limit(ne)
+            if problem is not None:
+                self._fail(ne, problem, now)
+                continue
             task = asyncio.create_task(self._run_node(ne), name=f"node-{ne.id}")
             task.add_done_callback(lambda _: self._wake.set())
             self._running[task] = ne
 
+    def _input_over_limit(self, ne: NodeExecution) -> str | None:
+        self._stored_bytes += stored_size(ne.input_data)
+        return self._check_stored()
+
+    def _check_stored(self) -> str | None:
+        if self._stored_bytes <= self.limits.max_run_stored_bytes:
+            return None
+        self._limit_error = (
+            f"the run stored more than {self.limits.max_run_stored_bytes} bytes of node data "
+            "(BACKEND_MAX_RUN_STORED_BYTES)"
+        )
+        return self._limit_error
+
     async def _wait(self, now: float) -> None:
         """Sleep until a node finishes, a control flag is set, or a timer is due."""
-        due = min([self._deadline, *self._retry_at.values()])
+        due = min([self._deadline, *(at for at, _ in self._retry_at.values())])
         try:
             async with asyncio.timeout(max(0.0, due - now)):
                 await self._wake.wait()
@@ -203,7 +201,7 @@ class RunRunner:
             ne = self._running.pop(task)
             now = self.clock()
             try:
-                outputs = task.result()
+                result = task.result()
             except NodeFailed as exc:
                 self._fail(ne, str(exc), now)
             except asyncio.CancelledError:
@@ -211,8 +209,21 @@ class RunRunner:
             except Exception as exc:
                 self._retry_or_fail(ne, f"{type(exc).__name__}: {exc}", now)
             else:
-                for changed in self.state.complete(ne, outputs, now):
-                    self._note(changed)
+                self._complete(ne, result, now)
+
+    def _complete(self, ne: NodeExecution, result: NodeResult, now: float) -> None:
+        self._stored_bytes += result.output_bytes
+        if (problem := self._check_stored()) is not None:
+            self._fail(ne, problem, now)
+            return
+        ne.stats = result.stats
+        for changed in self.state.complete(ne, result.outputs, now):
+            self._note(changed)
+        if len(self.state.executions) > self.limits.max_node_executions_per_run:
+            self._limit_error = (
+                f"the run created more than {self.limits.max_node_executions_per_run} node "
+                "executions (BACKEND_MAX_NODE_EXECUTIONS_PER_RUN)"
+            )
 
     def _fail(self, ne: NodeExecution, error: str, now: float) -> None:
         logger.warning("node %s failed: %s", ne.node_id, error)
@@ -220,23 +231,20 @@ class RunRunner:
         self._note(ne)
 
     def _retry_or_fail(self, ne: NodeExecution, error: str, now: float) -> None:
-        options = self.state.graph.node(ne.node_id).options()
-        if ne.attempt >= (options.max_attempts or self.limits.max_attempts):
+        policy = RetryPolicy.for_node(self.state.graph.node(ne.node_id).options(), self.limits)
+        if not policy.should_retry(ne.attempt):
             self._fail(ne, error, now)
             return
-        backoff = options.retry_backoff_seconds
-        if backoff is None:
-            backoff = self.limits.retry_backoff_seconds
-        delay = backoff * 2 ** (ne.attempt - 1)
+        delay = policy.delay(ne.attempt)
         logger.info(
             "node %s attempt %s raised %s; retry in %.2f s", ne.node_id, ne.attempt, error, delay
         )
-        self.state.requeue(ne)
+        self.state.requeue(ne, ready=False)
         ne.error = error
-        self._retry_at[ne.id] = now + delay
+        self._retry_at[ne.id] = (now + delay, ne)
         self._note(ne)
 
-    async def _run_node(self, ne: NodeExecution) -> list[tuple[str, Any]]:
+    async def _run_node(self, ne: NodeExecution) -> NodeResult:
         bind_context(node=ne.node_id, node_exec=ne.id)
         block = get_block(ne.block_id)
         if block is None:
@@ -246,25 +254,9 @@ class RunRunner:
             or block.timeout_seconds
             or self.limits.node_timeout_seconds
         )
-        ctx = BlockContext(
-            run_id=ne.run_id,
-            node_id=ne.node_id,
-            node_exec_id=ne.id,
-            allow_private_network=self.limits.allow_private_network,
-            logger=logger,
+        return await self.nodes.execute(
+            ne, block, min(timeout, self.limits.max_node_timeout_seconds)
         )
-        outputs: list[tuple[str, Any]] = []
-        try:
-            async with asyncio.timeout(timeout):
-                async for pin, value in block.execute(ne.input_data, ctx):
-                    if pin == ERROR_PIN:
-                        raise NodeFailed(str(value))
-                    outputs.append((pin, value))
-        except TimeoutError:
-            raise NodeFailed(f"timed out after {timeout:g} s") from None
-        except BlockInputError as exc:
-            raise NodeFailed(str(exc)) from None
-        return outputs
 
     # -- endings -------------------------------------------------------------------------------
 

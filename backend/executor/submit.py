@@ -10,7 +10,9 @@ from backend.data.execution import Run
 from backend.data.graph import Graph
 from backend.data.store import Store
 from backend.data.validation import raise_if_invalid, validate_graph
+from backend.errors import InvalidInput
 from backend.executor.engine import RunState
+from backend.executor.limits import Limits
 from backend.executor.local import check_runnable
 from backend.executor.runner import run_event
 
@@ -36,10 +38,11 @@ def submit_run(
     inputs: dict[str, Any],
     version: int | None = None,
     deadline_seconds: float | None = None,
+    limits: Limits | None = None,
 ) -> Run:
     """Queue a run of a stored graph (the active version unless ``version``)."""
     graph = load_graph(store, user_id, graph_id, version)
-    return submit_graph_run(store, user_id, graph, inputs, deadline_seconds)
+    return submit_graph_run(store, user_id, graph, inputs, deadline_seconds, limits)
 
 
 def submit_graph_run(
@@ -48,10 +51,17 @@ def submit_graph_run(
     graph: Graph,
     inputs: dict[str, Any],
     deadline_seconds: float | None = None,
+    limits: Limits | None = None,
 ) -> Run:
     """Queue a run of ``graph``, already loaded from the store: the run, its starting node
-    executions and its first event, at once."""
-    check_runnable(graph, inputs)
+    executions and its first event, at once. ``limits`` are the operator's bounds."""
+    limits = limits or Limits()
+    check_runnable(graph, inputs, limits)
+    if deadline_seconds is not None and deadline_seconds > limits.max_run_deadline_seconds:
+        raise InvalidInput(
+            f"deadline of {deadline_seconds:g} s is above the limit of "
+            f"{limits.max_run_deadline_seconds:g} s (BACKEND_MAX_RUN_DEADLINE_SECONDS)"
+        )
     run = Run.new(graph.id, graph.version, user_id, inputs, deadline_seconds)
     starting = RunState(run.id, graph).start(inputs, run.created_at)
     store.submit_run(run, starting, run_event(run))

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from backend.data.graph import Graph
 from backend.errors import InvalidInput
+from backend.executor.limits import Limits
 from backend.executor.submit import load_graph, save_graph, submit_graph_run
 from backend.server.auth import UserDep
 from backend.server.deps import SettingsDep, StoreDep
@@ -134,6 +135,11 @@ def execute_graph(
     request = body or ExecuteRequest()
     graph = _live_graph(store, user, graph_id, request.version)
     run = submit_graph_run(
-        store, user, graph, request.inputs, deadline_seconds=settings.run_deadline_seconds
+        store,
+        user,
+        graph,
+        request.inputs,
+        deadline_seconds=settings.run_deadline_seconds,
+        limits=Limits.from_settings(settings),
     )
     return {"id": run.id, "status": run.status.value}

@@ -13,7 +13,7 @@ import pytest
 from pydantic import Field
 
 from backend.blocks import register_block, unregister_block
-from backend.blocks.base import Block, BlockContext, BlockSchema
+from backend.blocks.base import Block, BlockContext, BlockSchema, Isolation
 from backend.blocks.basic import AgentOutputBlock, NoteBlock, StoreValueBlock
 from backend.blocks.data_structures import StepThroughItemsBlock
 from backend.blocks.logic import ConditionBlock
@@ -21,8 +21,8 @@ from backend.blocks.maths import CalculatorBlock
 from backend.blocks.timing import WaitBlock
 from backend.data.execution import NodeExecution, NodeStatus, RunStatus
 from backend.data.graph import Graph, Link, Node
+from backend.executor.limits import Limits
 from backend.executor.local import LocalResult, run_local
-from backend.executor.runner import Limits
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -235,6 +235,8 @@ class FlakyBlock(Block):
     """Raises on its first two attempts per token, then succeeds."""
 
     id = "9a3c5e0e-5b7d-4a55-9d43-1f2f7f6c0e21"
+    # Counts its calls in this process, so it must run here, not in a worker.
+    isolation = Isolation.INLINE
     attempts: ClassVar[dict[str, int]] = {}
 
     class Input(BlockSchema):

@@ -1,0 +1,130 @@
+"""NodeExecutor: runs one node execution where its block says, under the node's limits.
+
+WORKER blocks run in the executor's worker pool: the whole node (input validation, the
+block, measuring its outputs) happens in a worker process that a timeout or a cancel
+kills. INLINE blocks run here, on the event loop, as async generators; their outputs are
+measured as they come, and anything heavy they need (a template) goes through
+``ctx.compute`` to the same pool.
+
+Either way the result is the node's outputs, or ``NodeFailed`` (final: error pin, bad
+input, a limit, a dead worker), or another exception, which the retry policy may retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from backend.blocks.base import ERROR_PIN, Block, BlockContext, BlockInputError, Isolation
+from backend.data.execution import NodeExecution
+from backend.executor.limits import Limits, NodeFailed
+from backend.executor.pool import WorkerPool
+from backend.executor.worker import NodeTask
+from backend.providers.credentials import Credentials
+
+logger = logging.getLogger(__name__)
+
+CredentialsLookup = Callable[[NodeExecution, Block], Awaitable[Mapping[str, Credentials]]]
+
+
+class BlockRaised(Exception):
+    """The block raised an exception (in a worker, where only its text could travel)."""
+
+
+@dataclass
+class NodeResult:
+    outputs: list[tuple[str, Any]]
+    output_bytes: int = 0
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+async def _no_credentials(ne: NodeExecution, block: Block) -> Mapping[str, Credentials]:
+    return {}
+
+
+class NodeExecutor:
+    def __init__(
+        self,
+        pool: WorkerPool,
+        limits: Limits,
+        credentials: CredentialsLookup = _no_credentials,
+    ) -> None:
+        self.pool = pool
+        self.limits = limits
+        self.credentials = credentials
+
+    async def execute(self, ne: NodeExecution, block: Block, timeout: float) -> NodeResult:
+        credentials = await self.credentials(ne, block)
+        if block.isolation is Isolation.WORKER:
+            return await self._in_worker(ne, block, timeout, dict(credentials))
+        return await self._inline(ne, block, timeout, credentials)
+
+    async def _in_worker(
+        self, ne: NodeExecution, block: Block, timeout: float, credentials: dict[str, Credentials]
+    ) -> NodeResult:
+        task = NodeTask(
+            block_id=block.id,
+            block_class=f"{type(block).__module__}:{type(block).__qualname__}",
+            input_data=ne.input_data,
+            run_id=ne.run_id,
+            node_id=ne.node_id,
+            node_exec_id=ne.id,
+            timeout_seconds=timeout,
+            max_output_value_bytes=self.limits.max_output_value_bytes,
+            max_node_output_bytes=self.limits.max_node_output_bytes,
+            allow_private_network=self.limits.allow_private_network,
+            credentials=credentials,
+        )
+        outcome = await self.pool.run_node(task)
+        if outcome.failed is not None:
+            raise NodeFailed(outcome.failed)
+        if outcome.raised is not None:
+            raise BlockRaised(outcome.raised)
+        return NodeResult(outcome.outputs, outcome.output_bytes, outcome.stats)
+
+    async def _inline(
+        self,
+        ne: NodeExecution,
+        block: Block,
+        timeout: float,
+        credentials: Mapping[str, Credentials],
+    ) -> NodeResult:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        ctx = BlockContext(
+            run_id=ne.run_id,
+            node_id=ne.node_id,
+            node_exec_id=ne.id,
+            allow_private_network=self.limits.allow_private_network,
+            max_output_bytes=self.limits.max_output_value_bytes,
+            credentials=credentials,
+            compute=functools.partial(self._compute, deadline),
+            logger=logger,
+        )
+        budget = self.limits.output_budget()
+        outputs: list[tuple[str, Any]] = []
+        limit = asyncio.timeout_at(deadline)
+        try:
+            async with limit:
+                async for pin, value in block.execute(ne.input_data, ctx):
+                    if pin == ERROR_PIN:
+                        raise NodeFailed(str(value))
+                    budget.add(pin, value)
+                    outputs.append((pin, value))
+        except TimeoutError:
+            if limit.expired():
+                raise NodeFailed(f"timed out after {timeout:g} s") from None
+            raise
+        except BlockInputError as exc:
+            raise NodeFailed(str(exc)) from None
+        return NodeResult(outputs, budget.total, ctx.stats)
+
+    async def _compute(self, deadline: float, fn: Callable[..., Any], *args: Any) -> Any:
+        remaining = deadline - asyncio.get_running_loop().time()
+        if remaining <= 0:
+            raise TimeoutError
+        return await self.pool.call(fn, args, remaining)
