@@ -10,6 +10,14 @@ from pathlib import Path
 import pytest
 
 from tests import pg
+from tests.graphs import close_shared_pool
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _block_workers() -> Iterator[None]:
+    """Stops the session's shared block worker processes at the end."""
+    yield
+    close_shared_pool()
 
 
 @pytest.fixture

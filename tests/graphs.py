@@ -10,7 +10,27 @@ from backend.blocks.basic import AgentInputBlock, AgentOutputBlock, StoreValueBl
 from backend.blocks.maths import CalculatorBlock
 from backend.blocks.timing import WaitBlock
 from backend.data.graph import Graph, Link, Node
+from backend.executor.pool import WorkerPool
 from backend.settings import Settings
+
+_pool: WorkerPool | None = None
+
+
+def shared_pool() -> WorkerPool:
+    """One block worker pool for the whole test session (tests/conftest.py closes it):
+    in-process executors and local runs share it instead of each spawning workers."""
+    global _pool
+    if _pool is None:
+        _pool = WorkerPool(2, 1024 * 1024 * 1024)
+    return _pool
+
+
+def close_shared_pool() -> None:
+    global _pool
+    if _pool is not None:
+        _pool.close()
+        _pool = None
+
 
 STORE_VALUE = StoreValueBlock.id
 WAIT = WaitBlock.id

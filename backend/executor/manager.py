@@ -45,6 +45,7 @@ from backend.executor.node import NodeExecutor
 from backend.executor.pool import WorkerPool
 from backend.executor.runner import RunRunner, run_event
 from backend.executor.watchdog import LoopWatchdog
+from backend.settings import Settings
 from backend.util.logs import bind_context
 from backend.util.process import AppProcess, block_stop_signals
 
@@ -60,6 +61,11 @@ class SideTaskDied(BackendError):
 
 class ExecutionManager(AppProcess):
     name = "executor"
+
+    def __init__(self, settings: Settings | None = None, pool: WorkerPool | None = None) -> None:
+        """``pool``: block workers to share (tests); by default the executor starts its own."""
+        super().__init__(settings)
+        self._given_pool = pool
 
     def run(self) -> None:
         asyncio.run(self.serve())
@@ -81,7 +87,7 @@ class ExecutionManager(AppProcess):
         self._heartbeat_thread = ThreadPoolExecutor(
             1, thread_name_prefix="heartbeat-db", initializer=block_stop_signals
         )
-        self.pool = WorkerPool(
+        self.pool = self._given_pool or WorkerPool(
             self.settings.num_block_workers, self.settings.worker_memory_mb * 1024 * 1024
         )
         self.nodes = NodeExecutor(self.pool, self.limits)
@@ -115,7 +121,8 @@ class ExecutionManager(AppProcess):
             watchdog.stop()
             for _, task in self.active.values():
                 task.cancel()
-            await asyncio.to_thread(self.pool.close)
+            if self._given_pool is None:
+                await asyncio.to_thread(self.pool.close)
             if stop_listening is not None:
                 await self.db(stop_listening)
             if hasattr(self, "store"):

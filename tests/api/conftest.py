@@ -26,7 +26,7 @@ from backend.executor.manager import ExecutionManager
 from backend.server.app import create_app
 from backend.server.process import _Server, bind
 from backend.settings import Settings
-from tests.graphs import fast_settings, wait_chain
+from tests.graphs import fast_settings, shared_pool, wait_chain
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -89,7 +89,7 @@ def bob(store: Store) -> dict[str, str]:
 
 def drain(settings: Settings) -> None:
     """One real executor, in this process, until no work is left."""
-    asyncio.run(asyncio.wait_for(ExecutionManager(settings).serve(burst=True), 60))
+    asyncio.run(asyncio.wait_for(ExecutionManager(settings, shared_pool()).serve(burst=True), 60))
 
 
 class LiveServer:

@@ -20,7 +20,7 @@ from backend.errors import Conflict
 from backend.executor.manager import ExecutionManager
 from backend.executor.submit import cancel_run, save_graph, submit_run
 from tests.blocks_for_tests import FlakyBlock
-from tests.graphs import STORE_VALUE, WAIT, fast_settings
+from tests.graphs import STORE_VALUE, WAIT, fast_settings, shared_pool
 
 make_settings = fast_settings
 
@@ -56,7 +56,8 @@ def drain(tmp_path: Path, **overrides: Any) -> None:
     """Run one executor until no work is left (the real claim loop, burst mode)."""
     asyncio.run(
         asyncio.wait_for(
-            ExecutionManager(make_settings(tmp_path, **overrides)).serve(burst=True), 60
+            ExecutionManager(make_settings(tmp_path, **overrides), shared_pool()).serve(burst=True),
+            60,
         )
     )
 

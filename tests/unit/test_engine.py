@@ -23,6 +23,7 @@ from backend.data.execution import NodeExecution, NodeStatus, RunStatus
 from backend.data.graph import Graph, Link, Node
 from backend.executor.limits import Limits
 from backend.executor.local import LocalResult, run_local
+from tests.graphs import shared_pool
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -32,7 +33,7 @@ def load_fixture(name: str) -> Graph:
 
 
 def run(graph: Graph, inputs: dict[str, Any] | None = None, **limits: Any) -> LocalResult:
-    return asyncio.run(run_local(graph, inputs or {}, Limits(**limits)))
+    return asyncio.run(run_local(graph, inputs or {}, Limits(**limits), shared_pool()))
 
 
 def of_node(result: LocalResult, node_id: str) -> list[NodeExecution]:
