@@ -42,7 +42,12 @@ class AITextGeneratorBlock(LLMBlock):
             description="The prompt; {{ name }} is replaced by prompt_values['name']."
         )
         sys_prompt: str = Field("", title="System Prompt", description="The system prompt.")
-        retry: int = Field(3, title="Retry Count", description="Attempts at a usable answer.")
+        retry: int = Field(
+            3,
+            title="Retry Count",
+            description="Accepted for AutoGPT compatibility: a text answer is not re-asked; "
+            "failed calls are retried as the operator's BACKEND_LLM_MAX_RETRIES says.",
+        )
         prompt_values: PromptValues = Field(
             default_factory=dict, description="Values filled into the prompt and system prompt."
         )
@@ -60,7 +65,6 @@ class AITextGeneratorBlock(LLMBlock):
             call,
             prompt=await fill_prompt(ctx, pins.prompt, pins.prompt_values),
             sys_prompt=await fill_prompt(ctx, pins.sys_prompt, pins.prompt_values),
-            retry=pins.retry,
             max_tokens=pins.max_tokens,
         )
         yield "response", answer.value["response"]
@@ -207,7 +211,7 @@ class AITextSummarizerBlock(LLMBlock):
         focus: str = Field("general information", description="The topic to focus on.")
         style: SummaryStyle = Field(SummaryStyle.CONCISE, description="The summary's style.")
         max_tokens: int = Field(
-            4096, ge=1, description="Words per chunk, and most tokens of each answer."
+            4096, ge=1, description="Words per chunk of the text (AutoGPT's name for it)."
         )
         chunk_overlap: int = Field(100, ge=0, description="Words shared by adjacent chunks.")
 

@@ -24,12 +24,24 @@ from backend.providers.llm import (
     default_llm,
     needs_api_key,
 )
-from backend.providers.models import DEFAULT_MODEL, ModelInfo, UnknownModel
+from backend.providers.models import DEFAULT_MODEL, OLLAMA, ModelInfo, UnknownModel
 
 from .base import Block, BlockContext, BlockOutput, BlockSchema, Isolation
 from .templates import render_template
 
 CREDENTIALS_FIELD = "credentials"
+
+
+class PromptError(ValueError):
+    """The node's prompt does not render, or its conversation is not one."""
+
+
+class AnswerError(ValueError):
+    """The model's answers never had the shape the block needs."""
+
+
+# What an LLM block reports on its error pin instead of raising.
+LLM_FAILURES = (ProviderError, PromptError, AnswerError, UnknownModel)
 
 
 def _as_texts(value: Any) -> Any:
@@ -102,13 +114,9 @@ class LLMCall:
     @classmethod
     def prepare(cls, ctx: BlockContext, pins: LLMInput) -> LLMCall:
         llm = ctx.llm or default_llm()
-        return cls(
-            ctx,
-            llm,
-            llm.models.resolve(pins.model),
-            ctx.credentials.get(CREDENTIALS_FIELD),
-            _node_ollama_host(pins.ollama_host, ctx),
-        )
+        info = llm.models.resolve(pins.model)
+        host = _node_ollama_host(pins.ollama_host, ctx) if info.provider == OLLAMA else None
+        return cls(ctx, llm, info, ctx.credentials.get(CREDENTIALS_FIELD), host)
 
     async def __call__(
         self,
@@ -161,14 +169,6 @@ def _record(stats: dict[str, Any], response: CompletionResponse) -> None:
         stats[key] = stats.get(key, 0) + value
 
 
-class PromptError(ValueError):
-    """The node's prompt does not render, or its conversation is not one."""
-
-
-class AnswerError(ValueError):
-    """The model's answers never had the shape the block needs."""
-
-
 async def fill_prompt(ctx: BlockContext, template: str, values: Mapping[str, str]) -> str:
     """``template`` with its ``{{ name }}`` placeholders filled, rendered in a worker.
 
@@ -196,7 +196,3 @@ def history(entries: Sequence[Any]) -> list[Message]:
             )
         messages.append(Message.from_dict(entry))
     return messages
-
-
-# What an LLM block reports on its error pin instead of raising.
-LLM_FAILURES = (ProviderError, PromptError, AnswerError, UnknownModel)

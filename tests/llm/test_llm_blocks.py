@@ -225,6 +225,11 @@ def test_a_node_chosen_ollama_host_needs_private_network_access(
     )
     assert len(llm_server.requests) == 1
 
+    # Only Ollama models go to an Ollama host: for others the pin means nothing.
+    data["model"] = "gpt-4o"
+    outputs = run_block(AITextGeneratorBlock(), data, node_context(llm))
+    assert outputs[0] == ("response", "scripted default answer")
+
 
 # -- AIStructuredResponseGeneratorBlock -------------------------------------------------
 
