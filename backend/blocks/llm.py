@@ -23,7 +23,7 @@ from .llm_base import (
     fill_prompt,
     history,
 )
-from .llm_structured import structured_answer
+from .llm_structured import Answer, structured_answer
 from .llm_summary import summarize
 
 NO_KEY = (
@@ -33,25 +33,39 @@ NO_KEY = (
 PROMPT_SENT = "The messages sent to the model in its last call."
 
 
+class PromptInput(LLMInput):
+    """The pins of the two blocks that send a user's own prompt."""
+
+    prompt: str = Field(description="The prompt; {{ name }} is replaced by prompt_values['name'].")
+    sys_prompt: str = Field("", title="System Prompt", description="The system prompt.")
+    prompt_values: PromptValues = Field(
+        default_factory=dict, description="Values filled into the prompt and system prompt."
+    )
+    max_tokens: int | None = Field(None, description="Most tokens the answer may have.")
+
+
+async def answer_prompt(ctx: BlockContext, pins: PromptInput, **shape: Any) -> Answer:
+    """The node's prompts filled in and answered (``shape``: see ``structured_answer``)."""
+    return await structured_answer(
+        LLMCall.prepare(ctx, pins),
+        prompt=await fill_prompt(ctx, pins.prompt, pins.prompt_values),
+        sys_prompt=await fill_prompt(ctx, pins.sys_prompt, pins.prompt_values),
+        max_tokens=pins.max_tokens,
+        **shape,
+    )
+
+
 class AITextGeneratorBlock(LLMBlock):
     id = "1f292d4a-41a4-4977-9684-7c8d560b9f91"
     description = "Asks a language model for a text answer to a prompt filled with values."
 
-    class Input(LLMInput):
-        prompt: str = Field(
-            description="The prompt; {{ name }} is replaced by prompt_values['name']."
-        )
-        sys_prompt: str = Field("", title="System Prompt", description="The system prompt.")
+    class Input(PromptInput):
         retry: int = Field(
             3,
             title="Retry Count",
             description="Accepted for AutoGPT compatibility: a text answer is not re-asked; "
             "failed calls are retried as the operator's BACKEND_LLM_MAX_RETRIES says.",
         )
-        prompt_values: PromptValues = Field(
-            default_factory=dict, description="Values filled into the prompt and system prompt."
-        )
-        max_tokens: int | None = Field(None, description="Most tokens the answer may have.")
 
     class Output(BlockSchema):
         response: str = Field(description="The model's answer.")
@@ -60,13 +74,7 @@ class AITextGeneratorBlock(LLMBlock):
     test_vectors = (TestVector({"prompt": "User prompt"}, [("error", NO_KEY)]),)
 
     async def outputs(self, pins: Input, ctx: BlockContext) -> BlockOutput:
-        call = LLMCall.prepare(ctx, pins)
-        answer = await structured_answer(
-            call,
-            prompt=await fill_prompt(ctx, pins.prompt, pins.prompt_values),
-            sys_prompt=await fill_prompt(ctx, pins.sys_prompt, pins.prompt_values),
-            max_tokens=pins.max_tokens,
-        )
+        answer = await answer_prompt(ctx, pins)
         yield "response", answer.value["response"]
         yield "prompt", answer.prompt
 
@@ -75,8 +83,7 @@ class AIStructuredResponseGeneratorBlock(LLMBlock):
     id = "ed55ac19-356e-4243-a6cb-bc599e9b716f"
     description = "Asks a language model for a JSON object (or list of them) of a given shape."
 
-    class Input(LLMInput):
-        prompt: str = Field(description="The prompt; {{ name }} is filled from prompt_values.")
+    class Input(PromptInput):
         expected_format: dict[str, str] = Field(
             description="The keys the answer must have, each with a description of its value."
         )
@@ -84,17 +91,12 @@ class AIStructuredResponseGeneratorBlock(LLMBlock):
         force_json_output: bool = Field(
             False, description="Ask for bare JSON (more reliable, leaves no room to reason)."
         )
-        sys_prompt: str = Field("", title="System Prompt", description="The system prompt.")
         conversation_history: list[dict[str, Any]] | None = Field(
             default_factory=list, description="Earlier messages ({role, content}) to send first."
         )
         retry: int = Field(
             3, title="Retry Count", description="Attempts when the answer has the wrong shape."
         )
-        prompt_values: PromptValues = Field(
-            default_factory=dict, description="Values filled into the prompt and system prompt."
-        )
-        max_tokens: int | None = Field(None, description="Most tokens the answer may have.")
         compress_prompt_to_fit: bool = Field(
             True,
             description="Accepted for AutoGPT compatibility; a prompt too long for the "
@@ -110,17 +112,14 @@ class AIStructuredResponseGeneratorBlock(LLMBlock):
     )
 
     async def outputs(self, pins: Input, ctx: BlockContext) -> BlockOutput:
-        call = LLMCall.prepare(ctx, pins)
-        answer = await structured_answer(
-            call,
-            prompt=await fill_prompt(ctx, pins.prompt, pins.prompt_values),
-            sys_prompt=await fill_prompt(ctx, pins.sys_prompt, pins.prompt_values),
+        answer = await answer_prompt(
+            ctx,
+            pins,
             history=history(pins.conversation_history or []),
             expected_format=pins.expected_format,
             list_result=pins.list_result,
             force_json=pins.force_json_output,
             retry=pins.retry,
-            max_tokens=pins.max_tokens,
         )
         yield "response", answer.value
         yield "prompt", answer.prompt

@@ -22,7 +22,7 @@ from .base import (
     Role,
     ToolCall,
 )
-from .failures import describe_status, redact
+from .failures import sdk_failures
 
 NAME = "anthropic"
 
@@ -30,25 +30,14 @@ NAME = "anthropic"
 class AnthropicMessages(Provider):
     name = NAME
 
-    def __init__(self, client: anthropic.AsyncAnthropic) -> None:
+    def __init__(self, client: anthropic.AsyncAnthropic, secret: str | None = None) -> None:
         self._client = client
+        self._secret = secret  # masked wherever it shows up in an error
 
     async def complete(self, request: CompletionRequest) -> CompletionResponse:
-        try:
+        with sdk_failures(NAME, anthropic, self._secret):
             message = await self._client.messages.create(**_arguments(request))
             return _response(request, message)
-        except anthropic.APIStatusError as exc:
-            raise ProviderError(self._redact(describe_status(NAME, exc))) from None
-        except anthropic.APITimeoutError:
-            raise ProviderError(f"{NAME} did not answer in time") from None
-        except anthropic.APIConnectionError as exc:
-            cause = exc.__cause__ or exc
-            raise ProviderError(self._redact(f"cannot reach {NAME}: {cause}")) from None
-        except (anthropic.AnthropicError, ValueError, AttributeError, TypeError) as exc:
-            raise ProviderError(self._redact(f"{NAME} sent a malformed answer: {exc}")) from None
-
-    def _redact(self, text: str) -> str:
-        return redact(text, self._client.api_key)
 
 
 def _arguments(request: CompletionRequest) -> dict[str, Any]:

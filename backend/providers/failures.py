@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from types import ModuleType
 from typing import Any, Protocol
 
 import httpx2
+
+from backend.errors import ProviderError
 
 from .http import GAVE_UP
 
@@ -28,6 +33,24 @@ class StatusError(Protocol):
     status_code: int
     body: object
     response: httpx2.Response
+
+
+@contextlib.contextmanager
+def sdk_failures(provider: str, sdk: ModuleType, secret: str | None) -> Iterator[None]:
+    """Turn what a call through ``sdk`` (``openai`` or ``anthropic``, which share their
+    error classes' names) raises into one ``ProviderError`` with a readable message."""
+    try:
+        yield
+    except sdk.APIStatusError as exc:
+        raise ProviderError(redact(describe_status(provider, exc), secret)) from None
+    except sdk.APITimeoutError:
+        raise ProviderError(f"{provider} did not answer in time") from None
+    except sdk.APIConnectionError as exc:
+        cause = exc.__cause__ or exc
+        raise ProviderError(redact(f"cannot reach {provider}: {cause}", secret)) from None
+    except (sdk.APIError, ValueError, AttributeError, TypeError) as exc:
+        # Bodies that are not JSON, or JSON of another shape than the protocol's.
+        raise ProviderError(redact(f"{provider} sent a malformed answer: {exc}", secret)) from None
 
 
 def describe_status(provider: str, exc: StatusError) -> str:

@@ -119,15 +119,14 @@ class LLMClient:
 
             from .anthropic_messages import AnthropicMessages
 
-            return AnthropicMessages(
-                anthropic.AsyncAnthropic(
-                    api_key=api_key,
-                    base_url=self.settings.anthropic_base_url,
-                    http_client=http,
-                    max_retries=0,
-                    timeout=timeout,
-                )
+            client = anthropic.AsyncAnthropic(
+                api_key=api_key,
+                base_url=self.settings.anthropic_base_url,
+                http_client=http,
+                max_retries=0,
+                timeout=timeout,
             )
+            return AnthropicMessages(client, secret=api_key)
         import openai
 
         from .openai_chat import OpenAIChat
@@ -150,11 +149,15 @@ class LLMClient:
             base_url, max_tokens_param, json_mode = ollama_base_url(host), "max_tokens", True
         else:
             raise ProviderError(f"model {info.name} names an unknown provider {info.provider!r}")
-        client = openai.AsyncOpenAI(
+        openai_client = openai.AsyncOpenAI(
             api_key=api_key, base_url=base_url, http_client=http, max_retries=0, timeout=timeout
         )
         return OpenAIChat(
-            info.provider, client, max_tokens_param=max_tokens_param, json_mode=json_mode
+            info.provider,
+            openai_client,
+            max_tokens_param=max_tokens_param,
+            json_mode=json_mode,
+            secret=None if api_key == OLLAMA_PLACEHOLDER_KEY else api_key,
         )
 
     async def aclose(self) -> None:

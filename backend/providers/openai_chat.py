@@ -16,7 +16,7 @@ from .base import (
     Role,
     ToolCall,
 )
-from .failures import describe_status, redact
+from .failures import sdk_failures
 
 
 class OpenAIChat(Provider):
@@ -27,32 +27,20 @@ class OpenAIChat(Provider):
         *,
         max_tokens_param: str = "max_completion_tokens",
         json_mode: bool = True,
+        secret: str | None = None,
     ) -> None:
         self.name = name
         self._client = client
+        self._secret = secret  # masked wherever it shows up in an error
         # OpenAI's own models take max_completion_tokens (o-series and gpt-5 refuse
         # max_tokens); most compatible servers still only read max_tokens.
         self._max_tokens_param = max_tokens_param
         self._json_mode = json_mode
 
     async def complete(self, request: CompletionRequest) -> CompletionResponse:
-        try:
+        with sdk_failures(self.name, openai, self._secret):
             completion = await self._client.chat.completions.create(**self._arguments(request))
             return self._response(request, completion)
-        except openai.APIStatusError as exc:
-            raise ProviderError(self._redact(describe_status(self.name, exc))) from None
-        except openai.APITimeoutError:
-            raise ProviderError(f"{self.name} did not answer in time") from None
-        except openai.APIConnectionError as exc:
-            cause = exc.__cause__ or exc
-            raise ProviderError(self._redact(f"cannot reach {self.name}: {cause}")) from None
-        except (openai.OpenAIError, ValueError, AttributeError, TypeError) as exc:
-            raise ProviderError(
-                self._redact(f"{self.name} sent a malformed answer: {exc}")
-            ) from None
-
-    def _redact(self, text: str) -> str:
-        return redact(text, self._client.api_key)
 
     def _arguments(self, request: CompletionRequest) -> dict[str, Any]:
         arguments: dict[str, Any] = {

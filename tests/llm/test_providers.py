@@ -392,11 +392,14 @@ def test_the_secret_never_reaches_errors_or_logs(
     with caplog.at_level(logging.DEBUG):
         for _ in range(4):
             messages.append(failure(llm))
+        llm_server.script(Status(401, f"invalid x-api-key {SECRET}"))
+        messages.append(failure(llm, "claude-opus-4-6"))
 
     assert messages[0] == "openai answered HTTP 401 (unauthorized: check the API key): " + (
         "Incorrect API key provided: ***."
     )
     assert "gave up after 3 attempts" in messages[1]
+    assert messages[4].endswith("invalid x-api-key ***")
     logged = [r.getMessage() + repr(r.args) for r in caplog.records]
     assert any("retry 1 of 2" in line for line in logged)  # the retries were logged
     for text in messages + logged + [caplog.text]:
