@@ -112,6 +112,8 @@ def cmd_run_local(args: argparse.Namespace) -> int:
     from backend.data.validation import validate_graph, validate_run_inputs
     from backend.executor.limits import Limits
     from backend.executor.local import run_local
+    from backend.executor.pool import WorkerPool
+    from backend.providers.llm import configure as configure_llm
     from backend.settings import load_settings
     from backend.util.logs import configure_logging
 
@@ -123,8 +125,13 @@ def cmd_run_local(args: argparse.Namespace) -> int:
     problems += [str(e) for e in errors]
     if problems:
         raise UsageError("graph cannot run", problems)
-    limits = Limits.from_settings(load_settings())
-    result = asyncio.run(run_local(graph, inputs, limits))
+    settings = load_settings()
+    configure_llm(settings)
+    pool = WorkerPool(settings.num_block_workers, settings.worker_memory_mb * 1024 * 1024)
+    try:
+        result = asyncio.run(run_local(graph, inputs, Limits.from_settings(settings), pool))
+    finally:
+        pool.close()
 
     summary = result.to_json()
     if args.json:

@@ -65,3 +65,13 @@ class LeaseLost(BackendError):
 
     code = "lease_lost"
     http_status = 409
+
+
+class ProviderError(BackendError):
+    """A third-party service (an LLM provider) refused, failed or gave an unusable answer.
+
+    The message says which provider and why, and never carries a secret.
+    """
+
+    code = "provider_error"
+    http_status = 502

@@ -5,16 +5,40 @@ Every field is documented in docs/settings.md; a test keeps that table in sync.
 
 from __future__ import annotations
 
+import json
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from backend.errors import ConfigError
 
 ENV_PREFIX = "BACKEND_"
+
+
+class ExtraModel(BaseModel):
+    """One entry of BACKEND_LLM_EXTRA_MODELS: a model name the built-in table lacks."""
+
+    provider: Literal["openai", "anthropic", "open_router", "ollama"]
+    context_window: int = Field(128_000, gt=0)
+    max_output_tokens: int | None = Field(None, gt=0)
+
+
+_EXTRA_MODELS = TypeAdapter(dict[str, ExtraModel])
+_ALIASES = TypeAdapter(dict[str, str])
+
+
+def _json_object(text: str, adapter: TypeAdapter[Any]) -> Any:
+    return adapter.validate_python(json.loads(text)) if text.strip() else {}
 
 
 class Settings(BaseSettings):
@@ -108,6 +132,55 @@ class Settings(BaseSettings):
     api_key: str = Field(
         "", description="API key the CLI's client commands send (or pass --api-key)."
     )
+    openai_base_url: str = Field(
+        "https://api.openai.com/v1", description="OpenAI or any OpenAI-compatible endpoint."
+    )
+    anthropic_base_url: str = Field(
+        "https://api.anthropic.com", description="Where Anthropic models are called."
+    )
+    open_router_base_url: str = Field(
+        "https://openrouter.ai/api/v1", description="Where OpenRouter models are called."
+    )
+    ollama_host: str = Field(
+        "localhost:11434", description="Ollama server (host:port or URL) for Ollama models."
+    )
+    llm_model_aliases: str = Field(
+        "", description='JSON object {"name": "model", "*": "model"} routing model names.'
+    )
+    llm_extra_models: str = Field(
+        "", description='JSON object {"name": {"provider": ..., "context_window": ...}}.'
+    )
+    llm_connect_timeout_seconds: float = Field(
+        10.0, gt=0, description="Longest wait to connect to an LLM provider."
+    )
+    llm_read_timeout_seconds: float = Field(
+        120.0, gt=0, description="Longest wait for one whole LLM answer once connected."
+    )
+    llm_max_retries: int = Field(
+        3, ge=0, le=10, description="Retries of an LLM call on 429, 5xx and connection resets."
+    )
+
+    @field_validator("llm_model_aliases")
+    @classmethod
+    def _aliases_parse(cls, text: str) -> str:
+        _json_object(text, _ALIASES)
+        return text
+
+    @field_validator("llm_extra_models")
+    @classmethod
+    def _extra_models_parse(cls, text: str) -> str:
+        _json_object(text, _EXTRA_MODELS)
+        return text
+
+    @cached_property
+    def llm_model_aliases_table(self) -> dict[str, str]:
+        result: dict[str, str] = _json_object(self.llm_model_aliases, _ALIASES)
+        return result
+
+    @cached_property
+    def llm_extra_models_table(self) -> dict[str, ExtraModel]:
+        result: dict[str, ExtraModel] = _json_object(self.llm_extra_models, _EXTRA_MODELS)
+        return result
 
     @model_validator(mode="after")
     def _heartbeat_fits_lease(self) -> Settings:

@@ -34,6 +34,13 @@ from .data_structures import (
     FindInDictionaryBlock,
     StepThroughItemsBlock,
 )
+from .llm import (
+    AIConversationBlock,
+    AIListGeneratorBlock,
+    AIStructuredResponseGeneratorBlock,
+    AITextGeneratorBlock,
+    AITextSummarizerBlock,
+)
 from .logic import ConditionBlock
 from .maths import CalculatorBlock, CountItemsBlock
 from .text import (
@@ -73,6 +80,11 @@ BUILTIN_BLOCKS: tuple[type[Block], ...] = (
     GetCurrentTimeBlock,
     WaitBlock,
     SendWebRequestBlock,
+    AITextGeneratorBlock,
+    AIStructuredResponseGeneratorBlock,
+    AIListGeneratorBlock,
+    AITextSummarizerBlock,
+    AIConversationBlock,
 )
 
 __all__ = [

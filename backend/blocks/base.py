@@ -12,11 +12,14 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from backend.providers.credentials import Credentials
+
+if TYPE_CHECKING:
+    from backend.providers.llm import LLMClient
 
 ERROR_PIN = "error"
 # What an async block's `run` returns: (output pin, value) pairs as they are produced.
@@ -101,6 +104,11 @@ class BlockContext:
     # Figures the block reports about its own work (e.g. LLM model, tokens, latency);
     # stored with the node execution and summed per run.
     stats: dict[str, Any] = field(default_factory=dict)
+    # When the node's time limit runs out (``time.monotonic()``); None: no limit known.
+    # Blocks that wait on the network end their retries before it.
+    deadline: float | None = None
+    # The LLM client for LLM blocks; None: the process-wide one built from the settings.
+    llm: LLMClient | None = None
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("backend.blocks"))
 
 
@@ -129,7 +137,7 @@ class Block:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if not cls.name:
+        if not cls.__dict__.get("name"):  # each class its own name, not its base's
             cls.name = cls.__name__
         if cls.isolation is Isolation.INLINE and not inspect.isasyncgenfunction(cls.run):
             raise TypeError(f"{cls.__name__} runs INLINE, so its run must be an async generator")
@@ -150,6 +158,14 @@ class Block:
                 for e in exc.errors()
             )
             raise BlockInputError(f"invalid input for {self.name}: {problems}") from None
+
+    def required_credentials(self, input_data: Mapping[str, Any]) -> dict[str, str]:
+        """{credentials input field: provider} a node with this input needs resolved.
+
+        The executor resolves each one onto ``BlockContext.credentials``; the submit
+        check refuses a run whose credential cannot be found. Most blocks need none.
+        """
+        return {}
 
     def output_pins(self) -> set[str]:
         return self.Output.pin_names() | {ERROR_PIN}

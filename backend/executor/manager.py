@@ -45,6 +45,7 @@ from backend.executor.node import NodeExecutor
 from backend.executor.pool import WorkerPool
 from backend.executor.runner import RunRunner, run_event
 from backend.executor.watchdog import LoopWatchdog
+from backend.providers.llm import configure as configure_llm
 from backend.settings import Settings
 from backend.util.logs import bind_context
 from backend.util.process import AppProcess, block_stop_signals
@@ -98,6 +99,7 @@ class ExecutionManager(AppProcess):
         stop_listening: Callable[[], None] | None = None
         watchdog = LoopWatchdog(asyncio.get_running_loop(), self.settings.loop_lag_warn_seconds)
         watchdog.start()
+        llm = configure_llm(self.settings)  # a bad model alias fails here, at start
         try:
             self.store: Store = await self.db(open_store, self.settings)
             await self.db(self.store.prepare, self.settings.auto_migrate)
@@ -119,6 +121,7 @@ class ExecutionManager(AppProcess):
             logger.info("executor deregistered")
         finally:
             watchdog.stop()
+            await llm.aclose()
             for _, task in self.active.values():
                 task.cancel()
             if self._given_pool is None:

@@ -93,8 +93,8 @@ class NodeExecutor:
         timeout: float,
         credentials: Mapping[str, Credentials],
     ) -> NodeResult:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        # The loop's clock is time.monotonic(), the clock BlockContext.deadline is read on.
+        deadline = asyncio.get_running_loop().time() + timeout
         ctx = BlockContext(
             run_id=ne.run_id,
             node_id=ne.node_id,
@@ -103,6 +103,7 @@ class NodeExecutor:
             max_output_bytes=self.limits.max_output_value_bytes,
             credentials=credentials,
             compute=functools.partial(self._compute, deadline),
+            deadline=deadline,
             logger=logger,
         )
         budget = self.limits.output_budget()

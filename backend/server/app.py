@@ -9,6 +9,7 @@ from importlib.metadata import PackageNotFoundError, version
 from fastapi import FastAPI
 
 from backend.data.store import Store
+from backend.providers.llm import configure as configure_llm
 from backend.server import events, routes_blocks, routes_executions, routes_graphs, routes_health
 from backend.server.body_limit import BodyLimitMiddleware
 from backend.server.errors import install_error_handlers
@@ -36,6 +37,7 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
     app.state.settings = settings
     app.state.store = store
     app.state.started_at = time.time()
+    configure_llm(settings)  # graph validation checks model names against its table
     # Set when the server stops, so open event streams end instead of holding it up.
     app.state.stopping = threading.Event()
     install_error_handlers(app)

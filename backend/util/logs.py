@@ -83,5 +83,5 @@ def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     # Library chatter (SQL echo, migration banners) is noise at INFO in an operator's log.
-    for noisy in ("alembic", "sqlalchemy", "httpx", "uvicorn.access"):
+    for noisy in ("alembic", "sqlalchemy", "httpx", "httpx2", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

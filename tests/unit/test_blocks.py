@@ -58,6 +58,11 @@ AUTOGPT_BLOCK_IDS = {
     "f66a3543-28d3-4ab5-8945-9b336371e2ce": "StepThroughItemsBlock",
     "a892b8d9-3e4e-4e9c-9c1e-75f8efcf1bfa": "GetCurrentTimeBlock",
     "6595ae1f-b924-42cb-9a41-551a0611c4b4": "SendWebRequestBlock",
+    "1f292d4a-41a4-4977-9684-7c8d560b9f91": "AITextGeneratorBlock",
+    "ed55ac19-356e-4243-a6cb-bc599e9b716f": "AIStructuredResponseGeneratorBlock",
+    "9c0b0450-d199-458b-a731-072189dd6593": "AIListGeneratorBlock",
+    "a0a69be1-4528-491c-a85a-a4ab6873e3f0": "AITextSummarizerBlock",
+    "32a87eab-381e-4dd4-bdb8-4c47151be35a": "AIConversationBlock",
 }
 OWN_BLOCK_IDS = {"0c4a7902-fb25-4abf-a256-136f29ba2dc4": "WaitBlock"}
 
