@@ -128,7 +128,7 @@ class Block:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if not cls.name:
+        if "name" not in cls.__dict__:  # a subclass of a block is named after itself
             cls.name = cls.__name__
 
     def run(
