@@ -9,6 +9,7 @@ to a neutral value (0, False, a one-element list, ``{"value": ...}``).
 from __future__ import annotations
 
 import json
+import reprlib
 from enum import StrEnum
 from typing import Any
 
@@ -35,8 +36,7 @@ def convert(value: Any, target: type) -> Any:
 
 
 def _describe(value: Any) -> str:
-    shown = repr(value)
-    return shown if len(shown) <= 60 else shown[:57] + "..."
+    return reprlib.repr(value)  # bounded in depth and length, whatever the value
 
 
 def _to_str(value: Any) -> str:

@@ -176,7 +176,10 @@ def _read_body(response: Any, json_format: bool) -> Any:
         text = raw.decode(charset, errors="replace")
     except LookupError:
         text = raw.decode("utf-8", errors="replace")
-    if json_format and text.strip():
+    # JSON when the server says so (AutoGPT's rule) or, with json_format, when it parses.
+    if (json_format or response.headers.get_content_type() == "application/json") and (
+        text.strip()
+    ):
         try:
             return json.loads(text)
         except ValueError:

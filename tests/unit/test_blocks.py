@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import math
@@ -33,6 +32,7 @@ from backend.blocks.dates import GetCurrentTimeBlock
 from backend.blocks.maths import CalculatorBlock
 from backend.blocks.text import FillTextTemplateBlock
 from backend.blocks.web import SendWebRequestBlock, blocked_reason
+from tests.run_blocks import run_block
 
 # The compatibility contract: AutoGPT's ids for the core set, plus our own WaitBlock.
 AUTOGPT_BLOCK_IDS = {
@@ -88,15 +88,6 @@ BUILTINS = {
     for block_id, block in all_blocks().items()
     if type(block).__module__.startswith("backend.blocks.")
 }
-
-
-def run_block(
-    block: Block, data: dict[str, Any], ctx: BlockContext | None = None
-) -> list[tuple[str, Any]]:
-    async def collect() -> list[tuple[str, Any]]:
-        return [output async for output in block.execute(data, ctx)]
-
-    return asyncio.run(collect())
 
 
 def typed(outputs: list[tuple[str, Any]]) -> list[tuple[str, Any, type]]:
