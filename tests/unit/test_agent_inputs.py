@@ -3,6 +3,7 @@ against them at submit."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -12,8 +13,11 @@ import pytest
 from backend.blocks import all_blocks, get_block
 from backend.blocks.base import BlockType
 from backend.blocks.io import AGENT_INPUT_VARIANTS
-from backend.data.graph import Graph, Node
+from backend.data.execution import RunStatus
+from backend.data.graph import Graph, Link, Node
 from backend.data.validation import validate_graph, validate_run_inputs
+from backend.errors import InvalidInput
+from backend.executor.local import run_local
 from tests.autogpt_data import AGENTS_DIR, needs_autogpt_data
 
 AGENT_FILES = sorted(AGENTS_DIR.glob("*.json"))
@@ -129,3 +133,38 @@ def test_a_toggle_is_never_required() -> None:
     assert validate_run_inputs(one_input(TOGGLE), {}) == []
     assert [e.pin for e in validate_run_inputs(one_input(NUMBER), {})] == ["x"]
     assert validate_run_inputs(one_input(NUMBER, value=0), {}) == []
+
+
+def xml_agent() -> Graph:
+    """A typed text input -> XMLParser -> FindInDictionary "post" -> output "post"."""
+    nodes = [
+        Node(id="in", block_id=SHORT_TEXT, input_default={"name": "doc"}),
+        Node(id="xml", block_id="286380af-9529-4b55-8be0-1d7c854abdb5"),
+        Node(
+            id="find",
+            block_id="0e50422c-6dee-4145-83d6-3a5a392f65de",
+            input_default={"key": "post"},
+        ),
+        Node(
+            id="out",
+            block_id="363ae599-353e-4804-937e-b2ee3cef3da4",
+            input_default={"name": "post"},
+        ),
+    ]
+    pins = [
+        ("in", "result", "xml", "input_xml"),
+        ("xml", "parsed_xml", "find", "input"),
+        ("find", "output", "out", "value"),
+    ]
+    links = [Link(source_id=a, source_name=p, sink_id=b, sink_name=q) for a, p, b, q in pins]
+    return Graph(nodes=nodes, links=links)
+
+
+def test_a_typed_input_feeds_a_run_and_a_missing_one_refuses_it() -> None:
+    result = asyncio.run(run_local(xml_agent(), {"doc": "<post><title>Hi</title></post>"}))
+    assert (result.run.status, result.run.outputs) == (
+        RunStatus.COMPLETED,
+        {"post": [{"title": "Hi"}]},
+    )
+    with pytest.raises(InvalidInput, match="required run input 'doc' is missing"):
+        asyncio.run(run_local(xml_agent(), {}))
