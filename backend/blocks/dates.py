@@ -11,7 +11,7 @@ profiles, so the format's own ``timezone`` applies.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -67,41 +67,57 @@ TimeFormat = TimeStrftimeFormat | _ISO8601Precise
 DateFormat = DateStrftimeFormat | _ISO8601
 DateTimeFormat = DateTimeStrftimeFormat | _ISO8601Precise
 
-_LEGACY_FORMAT_HELP = "Older graphs' strftime pattern; used when format_type is not given."
+
+class _ClockInput(BlockSchema):
+    trigger: Any = Field(description="Any value; its arrival makes the block run.")
+    format: str | None = Field(
+        default=None, description="Older graphs' strftime pattern; used without format_type."
+    )
 
 
-def _chosen_format(input_data: Any, strftime_type: type[_ZonedFormat]) -> Any:
-    """``format_type``, or the legacy ``format`` pattern when only that was set."""
-    if "format_type" not in input_data.model_fields_set and input_data.format is not None:
-        return strftime_type(discriminator="strftime", format=input_data.format)
-    return input_data.format_type
+class _ClockBlock(Block):
+    """What the three clock blocks share: pick the format (``format_type``, or the legacy
+    ``format`` alone), take the moment, render it, yield it on ``pin``."""
+
+    pin: ClassVar[str]
+    strftime_format: ClassVar[type[_ZonedFormat]]
+    isolation = Isolation.WORKER  # formats with an author-written pattern
+
+    def moment(self, input_data: Any, spec: _ZonedFormat) -> datetime:
+        return spec.now()
+
+    def iso(self, moment: datetime, spec: _ZonedFormat) -> str:
+        precise = getattr(spec, "include_microseconds", False)
+        return moment.isoformat(timespec="auto" if precise else "seconds")
+
+    async def run(self, input_data: Any, ctx: BlockContext) -> BlockOutput:
+        spec: Any = input_data.format_type
+        if "format_type" not in input_data.model_fields_set and input_data.format is not None:
+            spec = self.strftime_format(discriminator="strftime", format=input_data.format)
+        try:
+            moment = self.moment(input_data, spec)
+        except ValueError as exc:
+            yield "error", str(exc)
+            return
+        if isinstance(spec, _ISO8601):
+            yield self.pin, self.iso(moment, spec)
+            return
+        yield self.pin, moment.strftime(spec.format)
 
 
-def _strftime(moment: datetime, pattern: str) -> str:
-    try:
-        return moment.strftime(pattern)
-    except ValueError as exc:
-        raise ValueError(f"invalid format {pattern!r}: {exc}") from None
-
-
-def _iso(moment: datetime, spec: _ISO8601Precise) -> str:
-    return moment.isoformat(timespec="auto" if spec.include_microseconds else "seconds")
-
-
-class GetCurrentTimeBlock(Block):
+class GetCurrentTimeBlock(_ClockBlock):
     id = "a892b8d9-3e4e-4e9c-9c1e-75f8efcf1bfa"
     description = "Outputs the current time (strftime pattern or ISO 8601, in a time zone)."
     categories = ("TEXT",)
-    isolation = Isolation.WORKER  # formats with an author-written pattern
+    pin = "time"
+    strftime_format = TimeStrftimeFormat
 
-    class Input(BlockSchema):
-        trigger: Any = Field(description="Any value; its arrival makes the block run.")
+    class Input(_ClockInput):
         format_type: TimeFormat = Field(
             default_factory=lambda: TimeStrftimeFormat(discriminator="strftime"),
             discriminator="discriminator",
             description="strftime with a pattern, or ISO 8601 (THH:MM:SS+HH:MM).",
         )
-        format: str | None = Field(default=None, description=_LEGACY_FORMAT_HELP)
 
     class Output(BlockSchema):
         time: str = Field(description="The current time, formatted.")
@@ -116,29 +132,21 @@ class GetCurrentTimeBlock(Block):
         ),
     )
 
-    async def run(self, input_data: Input, ctx: BlockContext) -> BlockOutput:
-        spec = _chosen_format(input_data, TimeStrftimeFormat)
-        moment = spec.now()
-        if isinstance(spec, _ISO8601Precise):
-            yield "time", "T" + _iso(moment, spec).split("T", 1)[1]
-            return
-        try:
-            yield "time", _strftime(moment, spec.format)
-        except ValueError as exc:
-            yield "error", str(exc)
+    def iso(self, moment: datetime, spec: _ZonedFormat) -> str:
+        return "T" + super().iso(moment, spec).split("T", 1)[1]  # the time, with its offset
 
 
-class GetCurrentDateBlock(Block):
+class GetCurrentDateBlock(_ClockBlock):
     """Outputs the current date moved back by ``offset`` days: like AutoGPT, a positive
     offset gives a past date (7: a week ago) and a negative one a future date."""
 
     id = "b29c1b50-5d0e-4d9f-8f9d-1b0e6fcbf0b1"
     description = "Outputs the current date, optionally offset by a number of days."
     categories = ("TEXT",)
-    isolation = Isolation.WORKER  # formats with an author-written pattern
+    pin = "date"
+    strftime_format = DateStrftimeFormat
 
-    class Input(BlockSchema):
-        trigger: Any = Field(description="Any value; its arrival makes the block run.")
+    class Input(_ClockInput):
         offset: int | str = Field(
             default=0, description="Days to go back (text is read as a number; else 0)."
         )
@@ -147,7 +155,6 @@ class GetCurrentDateBlock(Block):
             discriminator="discriminator",
             description="strftime with a pattern, or ISO 8601 (YYYY-MM-DD).",
         )
-        format: str | None = Field(default=None, description=_LEGACY_FORMAT_HELP)
 
     class Output(BlockSchema):
         date: str = Field(description="The date, formatted.")
@@ -168,40 +175,33 @@ class GetCurrentDateBlock(Block):
         ),
     )
 
-    async def run(self, input_data: Input, ctx: BlockContext) -> BlockOutput:
+    def moment(self, input_data: Any, spec: _ZonedFormat) -> datetime:
         try:
             offset = int(input_data.offset)
         except ValueError:
             offset = 0
-        spec = _chosen_format(input_data, DateStrftimeFormat)
         try:
-            moment = spec.now() - timedelta(days=offset)
+            return spec.now() - timedelta(days=offset)
         except OverflowError:
-            yield "error", f"offset {offset} days is out of range"
-            return
-        if isinstance(spec, _ISO8601):
-            yield "date", moment.date().isoformat()
-            return
-        try:
-            yield "date", _strftime(moment, spec.format)
-        except ValueError as exc:
-            yield "error", str(exc)
+            raise ValueError(f"offset {offset} days is out of range") from None
+
+    def iso(self, moment: datetime, spec: _ZonedFormat) -> str:
+        return moment.date().isoformat()
 
 
-class GetCurrentDateAndTimeBlock(Block):
+class GetCurrentDateAndTimeBlock(_ClockBlock):
     id = "716a67b3-6760-42e7-86dc-18645c6e00fc"
     description = "Outputs the current date and time (strftime pattern or ISO 8601)."
     categories = ("TEXT",)
-    isolation = Isolation.WORKER  # formats with an author-written pattern
+    pin = "date_time"
+    strftime_format = DateTimeStrftimeFormat
 
-    class Input(BlockSchema):
-        trigger: Any = Field(description="Any value; its arrival makes the block run.")
+    class Input(_ClockInput):
         format_type: DateTimeFormat = Field(
             default_factory=lambda: DateTimeStrftimeFormat(discriminator="strftime"),
             discriminator="discriminator",
             description="strftime with a pattern, or ISO 8601 / RFC 3339.",
         )
-        format: str | None = Field(default=None, description=_LEGACY_FORMAT_HELP)
 
     class Output(BlockSchema):
         date_time: str = Field(description="The date and time, formatted.")
@@ -220,14 +220,3 @@ class GetCurrentDateAndTimeBlock(Block):
             [("date_time", "")],
         ),
     )
-
-    async def run(self, input_data: Input, ctx: BlockContext) -> BlockOutput:
-        spec = _chosen_format(input_data, DateTimeStrftimeFormat)
-        moment = spec.now()
-        if isinstance(spec, _ISO8601Precise):
-            yield "date_time", _iso(moment, spec)
-            return
-        try:
-            yield "date_time", _strftime(moment, spec.format)
-        except ValueError as exc:
-            yield "error", str(exc)

@@ -74,10 +74,16 @@ class AgentNumberInputBlock(AgentInputBlock):
     )
 
 
-class AgentDateInputBlock(AgentInputBlock):
-    """A date; it flows on as ISO text (YYYY-MM-DD), which is what AutoGPT's date object
-    becomes once stored."""
+class _IsoTextInput(AgentInputBlock):
+    """A date or time input: its parsed value flows on as ISO text, which is what
+    AutoGPT's date and time objects become once stored."""
 
+    async def run(self, input_data: Any, ctx: BlockContext) -> BlockOutput:
+        if input_data.value is not None:
+            yield "result", input_data.value.isoformat()
+
+
+class AgentDateInputBlock(_IsoTextInput):
     id = "7e198b09-4994-47db-8b4d-952d98241817"
     description = "An input of the graph: a date (YYYY-MM-DD)."
 
@@ -92,14 +98,8 @@ class AgentDateInputBlock(AgentInputBlock):
         TestVector({"value": "2023-12-31", "name": "d"}, [("result", "2023-12-31")]),
     )
 
-    async def run(self, input_data: Any, ctx: BlockContext) -> BlockOutput:
-        if input_data.value is not None:
-            yield "result", input_data.value.isoformat()
 
-
-class AgentTimeInputBlock(AgentInputBlock):
-    """A time of day; it flows on as ISO text (HH:MM:SS)."""
-
+class AgentTimeInputBlock(_IsoTextInput):
     id = "2a1c757e-86cf-4c7e-aacf-060dc382e434"
     description = "An input of the graph: a time of day (HH:MM:SS)."
 
@@ -113,10 +113,6 @@ class AgentTimeInputBlock(AgentInputBlock):
         TestVector({"value": "09:30:00", "name": "t"}, [("result", "09:30:00")]),
         TestVector({"value": "23:59:59", "name": "t"}, [("result", "23:59:59")]),
     )
-
-    async def run(self, input_data: Any, ctx: BlockContext) -> BlockOutput:
-        if input_data.value is not None:
-            yield "result", input_data.value.isoformat()
 
 
 class AgentFileInputBlock(AgentInputBlock):

@@ -7,9 +7,8 @@ import logging
 import math
 import re
 import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from importlib.metadata import EntryPoint
 from ipaddress import ip_address
 from typing import Any
@@ -32,6 +31,7 @@ from backend.blocks.dates import GetCurrentTimeBlock
 from backend.blocks.maths import CalculatorBlock
 from backend.blocks.text import FillTextTemplateBlock
 from backend.blocks.web import SendWebRequestBlock, blocked_reason
+from tests.http_server import serving
 from tests.run_blocks import run_block
 
 # The compatibility contract: AutoGPT's ids for the core set, plus our own WaitBlock.
@@ -256,17 +256,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def local_server() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serving(_Handler) as url:
+        yield url
 
 
 ALLOW_PRIVATE = BlockContext(allow_private_network=True)

@@ -8,12 +8,11 @@ import base64
 import inspect
 import json
 import re
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.parser import BytesParser
 from email.policy import HTTP
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -29,6 +28,7 @@ from backend.blocks.dates import (
 from backend.blocks.timing import CountdownTimerBlock
 from backend.blocks.web import SendWebRequestBlock
 from backend.blocks.xml import MAX_XML_CHARS, MAX_XML_DEPTH, XMLParserBlock
+from tests.http_server import serving
 from tests.run_blocks import run_block
 
 
@@ -275,15 +275,8 @@ class _UploadHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def upload_server() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _UploadHandler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serving(_UploadHandler) as url:
+        yield url
 
 
 PRIVATE_OK = BlockContext(allow_private_network=True)
