@@ -213,8 +213,18 @@ def _multipart_body(input_data: Any, opener: urllib.request.OpenerDirector) -> t
 
 
 class SendWebRequestBlock(Block):
+    """An HTTP request with a JSON, text, form or multipart body.
+
+    ``files`` are uploaded as multipart/form-data under ``files_name``, with ``body``'s
+    entries as form fields, as AutoGPT does. Each file is a data URI or an http(s) URL;
+    a URL is fetched through the same network guard as the request. Difference from
+    AutoGPT: it has a per-run file store whose paths a graph may name; this server has
+    none yet, so such paths are refused. A response is parsed as JSON when its
+    Content-Type says so (AutoGPT's rule) or, with ``json_format``, whenever it parses.
+    """
+
     id = "6595ae1f-b924-42cb-9a41-551a0611c4b4"
-    description = "Sends an HTTP request and outputs the response by status class."
+    description = "Sends an HTTP request (JSON, form or file upload); outputs by status class."
     categories = ("OUTPUT",)
 
     class Input(BlockSchema):
