@@ -26,6 +26,7 @@ from .basic import (
     PrintToConsoleBlock,
     StoreValueBlock,
 )
+from .conversion import UniversalTypeConverterBlock
 from .data_structures import (
     AddToDictionaryBlock,
     AddToListBlock,
@@ -34,6 +35,9 @@ from .data_structures import (
     FindInDictionaryBlock,
     StepThroughItemsBlock,
 )
+from .dates import GetCurrentDateAndTimeBlock, GetCurrentDateBlock, GetCurrentTimeBlock
+from .io import AGENT_INPUT_VARIANTS
+from .lists import GetListItemBlock, ListIsEmptyBlock, RemoveFromListBlock
 from .llm import (
     AIConversationBlock,
     AIListGeneratorBlock,
@@ -41,7 +45,7 @@ from .llm import (
     AITextGeneratorBlock,
     AITextSummarizerBlock,
 )
-from .logic import ConditionBlock
+from .logic import ConditionBlock, IfInputMatchesBlock
 from .maths import CalculatorBlock, CountItemsBlock
 from .text import (
     CombineTextsBlock,
@@ -51,8 +55,9 @@ from .text import (
     TextReplaceBlock,
     TextSplitBlock,
 )
-from .timing import GetCurrentTimeBlock, WaitBlock
+from .timing import CountdownTimerBlock, WaitBlock
 from .web import SendWebRequestBlock
+from .xml import XMLParserBlock
 
 ENTRY_POINT_GROUP = "agent_server.blocks"
 
@@ -61,6 +66,7 @@ BUILTIN_BLOCKS: tuple[type[Block], ...] = (
     PrintToConsoleBlock,
     NoteBlock,
     AgentInputBlock,
+    *AGENT_INPUT_VARIANTS,
     AgentOutputBlock,
     FillTextTemplateBlock,
     MatchTextPatternBlock,
@@ -71,14 +77,23 @@ BUILTIN_BLOCKS: tuple[type[Block], ...] = (
     CalculatorBlock,
     CountItemsBlock,
     ConditionBlock,
+    IfInputMatchesBlock,
+    UniversalTypeConverterBlock,
+    XMLParserBlock,
     CreateDictionaryBlock,
     AddToDictionaryBlock,
     FindInDictionaryBlock,
     CreateListBlock,
     AddToListBlock,
+    GetListItemBlock,
+    RemoveFromListBlock,
+    ListIsEmptyBlock,
     StepThroughItemsBlock,
     GetCurrentTimeBlock,
+    GetCurrentDateBlock,
+    GetCurrentDateAndTimeBlock,
     WaitBlock,
+    CountdownTimerBlock,
     SendWebRequestBlock,
     AITextGeneratorBlock,
     AIStructuredResponseGeneratorBlock,

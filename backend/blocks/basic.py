@@ -1,6 +1,6 @@
 """Basic blocks: constants, graph inputs and outputs, debugging and canvas notes."""
 
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import Field
 
@@ -84,6 +84,7 @@ class AgentInputBlock(Block):
     description = "An input of the graph: the run's input of the same name enters here."
     categories = ("INPUT", "BASIC")
     block_type = BlockType.INPUT
+    isolation = Isolation.INLINE  # passes its validated value on; the typed variants too
     static_output = True
 
     class Input(BlockSchema):
@@ -97,7 +98,7 @@ class AgentInputBlock(Block):
     class Output(BlockSchema):
         result: Any = Field(description="The input's value.")
 
-    test_vectors = (
+    test_vectors: ClassVar[tuple[TestVector, ...]] = (
         TestVector(
             {"name": "input_1", "value": "Hello, World!", "description": "A test input."},
             [("result", "Hello, World!")],
@@ -112,6 +113,13 @@ class AgentInputBlock(Block):
 
 
 class AgentOutputBlock(Block):
+    """Records a value as a graph output. As in AutoGPT, ``name`` is yielded only when no
+    ``format`` is set (a formatted output yields just ``output``).
+
+    Difference from AutoGPT: a template that fails (or breaks the sandbox) fails the node,
+    where AutoGPT records "Error: ..." text as the graph's output.
+    """
+
     id = "363ae599-353e-4804-937e-b2ee3cef3da4"
     isolation = Isolation.INLINE
     description = "An output of the graph: every value it receives is recorded under its name."
@@ -140,12 +148,12 @@ class AgentOutputBlock(Block):
     test_vectors = (
         TestVector(
             {"value": "Hello, World!", "name": "output_1", "format": "{{ output_1 }}!!"},
-            [("output", "Hello, World!!!"), ("name", "output_1")],
+            [("output", "Hello, World!!!")],
         ),
         TestVector({"value": 42, "name": "answer"}, [("output", 42), ("name", "answer")]),
         TestVector(
             {"value": "<b>hi</b>", "name": "html", "format": "{{ html }}", "escape_html": True},
-            [("output", "&lt;b&gt;hi&lt;/b&gt;"), ("name", "html")],
+            [("output", "&lt;b&gt;hi&lt;/b&gt;")],
         ),
         TestVector(
             {"value": 1, "name": "o", "format": "{{ o.__class__ }}"},
@@ -160,19 +168,20 @@ class AgentOutputBlock(Block):
     )
 
     async def run(self, input_data: Input, ctx: BlockContext) -> BlockOutput:
-        value = input_data.value
-        if input_data.format:
-            try:
-                # A user's template: rendered off the event loop, under the node's limits.
-                value = await ctx.compute(
-                    render_template,
-                    input_data.format,
-                    {input_data.name: input_data.value},
-                    input_data.escape_html,
-                    ctx.max_output_bytes,
-                )
-            except Exception as exc:
-                yield "error", f"format template failed: {exc}"
-                return
-        yield "output", value
-        yield "name", input_data.name
+        if not input_data.format:
+            yield "output", input_data.value
+            yield "name", input_data.name
+            return
+        try:
+            # A user's template: rendered off the event loop, under the node's limits.
+            formatted = await ctx.compute(
+                render_template,
+                input_data.format,
+                {input_data.name: input_data.value},
+                input_data.escape_html,
+                ctx.max_output_bytes,
+            )
+        except Exception as exc:
+            yield "error", f"format template failed: {exc}"
+            return
+        yield "output", formatted

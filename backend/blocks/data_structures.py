@@ -100,6 +100,11 @@ class FindInDictionaryBlock(Block):
         ),
         TestVector({"input": '{"a": {"b": 1}}', "key": "a"}, [("output", {"b": 1})]),
         TestVector({"input": {"items": 1}, "key": "keys"}, [("missing", {"items": 1})]),
+        # Scalars have no keys: their Python attributes (42 .real) are not looked at.
+        TestVector({"input": 42, "key": "real"}, [("missing", 42)]),
+        TestVector({"input": None, "key": "a"}, [("missing", None)]),
+        TestVector({"input": True, "key": 0}, [("missing", True)]),
+        TestVector({"input": "plain text", "key": "upper"}, [("missing", "plain text")]),
     )
 
     async def run(self, input_data: Input, ctx: BlockContext) -> BlockOutput:
@@ -128,7 +133,7 @@ class FindInDictionaryBlock(Block):
 
 def _has_public_attr(obj: Any, key: str) -> bool:
     """Attribute lookup is for objects only, never for JSON values' methods."""
-    if isinstance(obj, _JSON_SCALARS | list | dict):
+    if isinstance(obj, (*_JSON_SCALARS, list, dict)):
         return False
     return not key.startswith("_") and hasattr(obj, key)
 
@@ -145,14 +150,28 @@ def _pluck(items: list[Any], name: str) -> list[Any]:
 
 
 class CreateListBlock(Block):
+    """Builds a list, optionally yielded in chunks of at most ``max_size`` values and/or
+    ``max_tokens`` estimated tokens.
+
+    AutoGPT counts tokens with OpenAI's o200k tokenizer, whose data this server cannot
+    ship; here a value costs one token per 4 characters of its text (JSON for non-text),
+    rounded up, the usual rule of thumb for English. A single value over the budget gets a
+    chunk of its own; unlike AutoGPT, no empty chunk is yielded before it.
+    """
+
     id = "a912d5c7-6e00-4542-b2a9-8034136930e4"
-    description = "Builds a list from values, optionally in chunks of at most max_size."
+    description = "Builds a list from values, optionally in chunks by count or token budget."
     categories = ("DATA",)
 
     class Input(BlockSchema):
         values: AnyList = Field(description="The values, in order.")
         max_size: int | None = Field(
             default=None, ge=1, description="Yield the list in chunks of this many values."
+        )
+        max_tokens: int | None = Field(
+            default=None,
+            ge=1,
+            description="Yield the list in chunks of at most this many (estimated) tokens.",
         )
 
     class Output(BlockSchema):
@@ -161,19 +180,45 @@ class CreateListBlock(Block):
     test_vectors = (
         TestVector({"values": ["Alice", 25, True]}, [("list", ["Alice", 25, True])]),
         TestVector({"values": []}, [("list", [])]),
+        TestVector({"values": [], "max_size": 2}, [("list", [])]),
         TestVector(
             {"values": [1, 2, 3, 4, 5], "max_size": 2},
             [("list", [1, 2]), ("list", [3, 4]), ("list", [5])],
         ),
+        TestVector(  # 2 + 1 + 3 tokens: "12345678", "abc", {"k": "value"} (14 chars)
+            {"values": ["12345678", "abc", {"k": "value"}], "max_tokens": 3},
+            [("list", ["12345678", "abc"]), ("list", [{"k": "value"}])],
+        ),
+        TestVector(
+            {"values": ["a" * 40, "b", "c", "d"], "max_tokens": 5, "max_size": 2},
+            [("list", ["a" * 40]), ("list", ["b", "c"]), ("list", ["d"])],
+        ),
     )
 
     async def run(self, input_data: Input, ctx: BlockContext) -> BlockOutput:
-        values, size = input_data.values, input_data.max_size
-        if not size or not values:
+        values, max_size, max_tokens = input_data.values, input_data.max_size, input_data.max_tokens
+        if not values or not (max_size or max_tokens):
             yield "list", list(values)
             return
-        for start in range(0, len(values), size):
-            yield "list", values[start : start + size]
+        chunk: list[Any] = []
+        chunk_tokens = 0
+        for value in values:
+            tokens = estimate_tokens(value) if max_tokens else 0
+            full = (max_size and len(chunk) >= max_size) or (
+                max_tokens and chunk_tokens + tokens > max_tokens
+            )
+            if chunk and full:
+                yield "list", chunk
+                chunk, chunk_tokens = [], 0
+            chunk.append(value)
+            chunk_tokens += tokens
+        yield "list", chunk
+
+
+def estimate_tokens(value: Any) -> int:
+    """Roughly how many LLM tokens ``value`` takes: 4 characters of its text a token."""
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return -(-len(text) // 4)
 
 
 class AddToListBlock(Block):

@@ -1,5 +1,6 @@
 """Branching blocks."""
 
+import contextlib
 import operator
 from collections.abc import Callable
 from enum import StrEnum
@@ -7,7 +8,8 @@ from typing import Any
 
 from pydantic import Field
 
-from .base import Block, BlockContext, BlockOutput, BlockSchema, TestVector
+from .base import Block, BlockContext, BlockOutput, BlockSchema, Isolation, TestVector
+from .conversion import ConversionError, convert
 
 
 class ComparisonOperator(StrEnum):
@@ -103,3 +105,58 @@ class ConditionBlock(Block):
             yield "yes_output", value1 if input_data.yes_value is None else input_data.yes_value
         else:
             yield "no_output", value2 if input_data.no_value is None else input_data.no_value
+
+
+class IfInputMatchesBlock(Block):
+    """Routes on ``input == value``. Like AutoGPT, when they differ ``value`` is first
+    converted to the type of ``input`` (so 10 matches "10", and True matches "true")."""
+
+    id = "6dbbc4b3-ca6c-42b6-b508-da52d23e13f2"
+    description = "Checks whether the input equals a value and routes to yes or no."
+    categories = ("LOGIC",)
+    isolation = Isolation.WORKER  # compares and converts author-sized values
+
+    class Input(BlockSchema):
+        input: Any = Field(description="The value to check.")
+        value: Any = Field(description="The value it must equal.")
+        yes_value: Any = Field(default=None, description="Sent to `yes_output` on a match.")
+        no_value: Any = Field(default=None, description="Sent to `no_output` otherwise.")
+
+    class Output(BlockSchema):
+        result: bool = Field(description="Whether the input matches.")
+        yes_output: Any = Field(description="yes_value, on a match.")
+        no_output: Any = Field(description="no_value, otherwise.")
+
+    test_vectors = (
+        TestVector(
+            {"input": 10, "value": 10, "yes_value": "Greater", "no_value": "Not greater"},
+            [("result", True), ("yes_output", "Greater")],
+        ),
+        TestVector(
+            {"input": 10, "value": 20, "yes_value": "Greater", "no_value": "Not greater"},
+            [("result", False), ("no_output", "Not greater")],
+        ),
+        TestVector(
+            {"input": 10, "value": None, "yes_value": "Yes", "no_value": "No"},
+            [("result", False), ("no_output", "No")],
+        ),
+        TestVector(
+            {"input": 10, "value": "10", "yes_value": 1}, [("result", True), ("yes_output", 1)]
+        ),
+        TestVector({"input": "7", "value": 7}, [("result", True), ("yes_output", None)]),
+        TestVector({"input": True, "value": "true"}, [("result", True), ("yes_output", None)]),
+        TestVector({"input": [1], "value": "[1]"}, [("result", True), ("yes_output", None)]),
+        TestVector({"input": "a", "value": "b"}, [("result", False), ("no_output", None)]),
+    )
+
+    async def run(self, input_data: Input, ctx: BlockContext) -> BlockOutput:
+        given, expected = input_data.input, input_data.value
+        if given is not None and expected is not None and given != expected:
+            with contextlib.suppress(ConversionError):
+                expected = convert(expected, type(given))
+        if given == expected:
+            yield "result", True
+            yield "yes_output", input_data.yes_value
+        else:
+            yield "result", False
+            yield "no_output", input_data.no_value

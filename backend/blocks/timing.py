@@ -1,40 +1,17 @@
-"""Blocks about time: the current time and a pause."""
+"""Blocks that wait: a plain pause and AutoGPT's countdown timer.
+
+Both sleep with ``asyncio.sleep`` on the event loop: a wait costs nothing while it lasts,
+and cancelling the run (or the node's timeout) ends it at once.
+"""
 
 import asyncio
-import time
 from typing import Any
 
 from pydantic import Field
 
 from .base import Block, BlockContext, BlockOutput, BlockSchema, Isolation, TestVector
 
-
-class GetCurrentTimeBlock(Block):
-    id = "a892b8d9-3e4e-4e9c-9c1e-75f8efcf1bfa"
-    isolation = Isolation.INLINE
-    description = "Outputs the current local time, formatted with strftime."
-    categories = ("TEXT",)
-
-    class Input(BlockSchema):
-        trigger: Any = Field(description="Any value; its arrival makes the block run.")
-        format: str = Field(default="%H:%M:%S", description="strftime format of the output.")
-
-    class Output(BlockSchema):
-        time: str = Field(description="The current time in the requested format.")
-
-    # The clock is not deterministic, so the vectors use formats without fields.
-    test_vectors = (
-        TestVector({"trigger": "Hello", "format": "no fields"}, [("time", "no fields")]),
-        TestVector({"trigger": 1, "format": "100%%"}, [("time", "100%")]),
-    )
-
-    async def run(self, input_data: Input, ctx: BlockContext) -> BlockOutput:
-        try:
-            formatted = time.strftime(input_data.format, time.localtime())
-        except ValueError as exc:
-            yield "error", f"invalid time format: {exc}"
-            return
-        yield "time", formatted
+MAX_COUNTDOWN_REPEAT = 1000
 
 
 class WaitBlock(Block):
@@ -42,6 +19,7 @@ class WaitBlock(Block):
     isolation = Isolation.INLINE
     description = "Waits the given number of seconds, then passes its input on."
     categories = ("BASIC",)
+    isolation = Isolation.INLINE
 
     class Input(BlockSchema):
         seconds: float = Field(
@@ -61,3 +39,58 @@ class WaitBlock(Block):
     async def run(self, input_data: Input, ctx: BlockContext) -> BlockOutput:
         await asyncio.sleep(input_data.seconds)
         yield "output", input_data.input
+
+
+class CountdownTimerBlock(Block):
+    """Waits days + hours + minutes + seconds, then outputs the message; ``repeat`` times.
+
+    Differences from AutoGPT: ``repeat`` is capped at 1000 (each round yields an output,
+    and a huge count with no duration would flood the run), and a duration that is not a
+    whole number is reported on the error pin. The node's timeout (its
+    ``timeout_seconds`` metadata, else the server default) bounds the whole wait.
+    """
+
+    id = "d67a9c52-5e4e-11e2-bcfd-0800200c9a71"
+    description = "Waits a duration, then outputs a message (optionally several times)."
+    categories = ("TEXT",)
+    isolation = Isolation.INLINE  # an async sleep: cancel ends it
+
+    class Input(BlockSchema):
+        input_message: Any = Field(
+            default="timer finished", description="What to output when the time is up."
+        )
+        seconds: int | str = Field(default=0, description="Duration in seconds.")
+        minutes: int | str = Field(default=0, description="Duration in minutes.")
+        hours: int | str = Field(default=0, description="Duration in hours.")
+        days: int | str = Field(default=0, description="Duration in days.")
+        repeat: int = Field(
+            default=1, ge=0, le=MAX_COUNTDOWN_REPEAT, description="How many times to count down."
+        )
+
+    class Output(BlockSchema):
+        output_message: Any = Field(description="The message, once per countdown.")
+
+    test_vectors = (
+        TestVector({"seconds": 0}, [("output_message", "timer finished")]),
+        TestVector({"input_message": "Custom message"}, [("output_message", "Custom message")]),
+        TestVector(
+            {"input_message": {"n": 1}, "seconds": "0", "repeat": 2},
+            [("output_message", {"n": 1}), ("output_message", {"n": 1})],
+        ),
+        TestVector({"repeat": 0}, []),
+        TestVector({"minutes": "soon"}, [("error", "minutes must be a whole number, not 'soon'")]),
+    )
+
+    async def run(self, input_data: Input, ctx: BlockContext) -> BlockOutput:
+        total = 0
+        for unit, scale in (("seconds", 1), ("minutes", 60), ("hours", 3600), ("days", 86400)):
+            raw = getattr(input_data, unit)
+            try:
+                total += int(raw) * scale
+            except ValueError:
+                yield "error", f"{unit} must be a whole number, not {raw!r}"
+                return
+        for _ in range(input_data.repeat):
+            # Always give the loop a turn, so even zero-length rounds cannot hog it.
+            await asyncio.sleep(max(total, 0))
+            yield "output_message", input_data.input_message

@@ -6,6 +6,7 @@ when each connection is opened, on the very addresses the socket then connects t
 so redirects and DNS answers that change between lookups cannot slip past it.
 """
 
+import contextlib
 import functools
 import http.client
 import ipaddress
@@ -22,6 +23,7 @@ from typing import Any
 from pydantic import Field
 
 from .base import Block, BlockContext, BlockSchema, TestVector
+from .multipart import MAX_UPLOAD_BYTES, FileError, UploadFile, encode_multipart, load_file
 
 REQUEST_TIMEOUT_SECONDS = 30.0
 MAX_RESPONSE_BYTES = 10 * 1024 * 1024
@@ -174,7 +176,10 @@ def _read_body(response: Any, json_format: bool) -> Any:
         text = raw.decode(charset, errors="replace")
     except LookupError:
         text = raw.decode("utf-8", errors="replace")
-    if json_format and text.strip():
+    # JSON when the server says so (AutoGPT's rule) or, with json_format, when it parses.
+    if (json_format or response.headers.get_content_type() == "application/json") and (
+        text.strip()
+    ):
         try:
             return json.loads(text)
         except ValueError:
@@ -182,9 +187,44 @@ def _read_body(response: Any, json_format: bool) -> Any:
     return text
 
 
+def _multipart_body(input_data: Any, opener: urllib.request.OpenerDirector) -> tuple[bytes, str]:
+    """The multipart body for ``files`` plus the form fields in ``body`` (as AutoGPT,
+    JSON bodies cannot carry files)."""
+    if input_data.json_format:
+        raise FileError(
+            "json_format cannot be combined with file uploads: set json_format to false "
+            "and put form fields in body"
+        )
+    fields = input_data.body
+    if isinstance(fields, str):
+        with contextlib.suppress(ValueError):
+            fields = json.loads(fields)
+    if fields is None:
+        fields = {}
+    if not isinstance(fields, dict):
+        raise FileError("with files, body must be a dictionary of form fields")
+    uploads: list[UploadFile] = []
+    budget = MAX_UPLOAD_BYTES
+    for index, reference in enumerate(input_data.files):
+        upload = load_file(reference, opener, budget, index)
+        budget -= len(upload.content)
+        uploads.append(upload)
+    return encode_multipart(fields, input_data.files_name, uploads)
+
+
 class SendWebRequestBlock(Block):
+    """An HTTP request with a JSON, text, form or multipart body.
+
+    ``files`` are uploaded as multipart/form-data under ``files_name``, with ``body``'s
+    entries as form fields, as AutoGPT does. Each file is a data URI or an http(s) URL;
+    a URL is fetched through the same network guard as the request. Difference from
+    AutoGPT: it has a per-run file store whose paths a graph may name; this server has
+    none yet, so such paths are refused. A response is parsed as JSON when its
+    Content-Type says so (AutoGPT's rule) or, with ``json_format``, whenever it parses.
+    """
+
     id = "6595ae1f-b924-42cb-9a41-551a0611c4b4"
-    description = "Sends an HTTP request and outputs the response by status class."
+    description = "Sends an HTTP request (JSON, form or file upload); outputs by status class."
     categories = ("OUTPUT",)
 
     class Input(BlockSchema):
@@ -194,7 +234,14 @@ class SendWebRequestBlock(Block):
         json_format: bool = Field(
             default=True, description="Send the body as JSON and parse a JSON response."
         )
-        body: Any = Field(default=None, description="The request body, if any.")
+        body: Any = Field(
+            default=None, description="The request body; with files, a dict of form fields."
+        )
+        files_name: str = Field(default="file", description="The form field of the files.")
+        files: list[str] = Field(
+            default_factory=list,
+            description="Files to upload as multipart/form-data: data URIs or http(s) URLs.",
+        )
 
     class Output(BlockSchema):
         response: Any = Field(description="The response body of a 2xx answer.")
@@ -239,13 +286,27 @@ class SendWebRequestBlock(Block):
             return
 
         headers = dict(input_data.headers)
-        data, content_type = _encode_body(input_data.body, input_data.json_format)
+        opener = _opener(ctx.allow_private_network)
+        data: bytes | None
+        content_type: str | None
+        if input_data.files:
+            try:
+                data, content_type = _multipart_body(input_data, opener)
+            except (FileError, NetworkPolicyError) as exc:
+                yield "error", str(exc)
+                return
+            except Exception as exc:  # the download of a file by URL failed
+                yield "error", f"loading a file to upload failed: {exc}"
+                return
+            # The boundary is ours: a Content-Type the author set cannot describe this body.
+            headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
+        else:
+            data, content_type = _encode_body(input_data.body, input_data.json_format)
         if content_type and not any(k.lower() == "content-type" for k in headers):
             headers["Content-Type"] = content_type
         request = urllib.request.Request(
             input_data.url, data=data, headers=headers, method=input_data.method.value
         )
-        opener = _opener(ctx.allow_private_network)
         try:
             with opener.open(request, timeout=REQUEST_TIMEOUT_SECONDS) as response:
                 result = _read_body(response, input_data.json_format)

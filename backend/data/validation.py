@@ -119,25 +119,66 @@ def validate_limits(graph: Graph, max_node_timeout_seconds: float) -> list[Graph
 
 
 def validate_run_inputs(graph: Graph, inputs: dict[str, Any]) -> list[GraphError]:
-    """Every run input must name one of the graph's agent inputs."""
+    """Every run input must name one of the graph's agent inputs and fit its ``value``
+    type, and every required agent input must be given.
+
+    Required is decided as AutoGPT does: an agent input whose node has no default
+    ``value`` (none in ``input_default``, none from its block, or null) must come with
+    the run. An input node whose ``value`` pin is linked is fed by its link instead.
+    """
     known = sorted(agent_input_names(graph))
     known_text = ", ".join(known) if known else "none (this graph takes no inputs)"
-    return [
+    errors = [
         GraphError(None, name, f"unknown run input {name!r}; known inputs: {known_text}")
         for name in inputs
         if name not in known
     ]
+    reported: set[str] = set()
+    for node, block, name in _agent_inputs(graph):
+        fed_by_link = any(base_pin(li.sink_name) == "value" for li in graph.links_to(node.id))
+        if name in reported or fed_by_link:
+            continue
+        if (problem := _run_input_problem(node, block, name, inputs)) is not None:
+            reported.add(name)
+            errors.append(GraphError(None, name, problem))
+    return errors
 
 
-def agent_input_names(graph: Graph) -> set[str]:
-    """The ``name`` defaults of the graph's INPUT nodes (what a run's inputs may set)."""
-    names = set()
+def _run_input_problem(node: Node, block: Block, name: str, inputs: dict[str, Any]) -> str | None:
+    given = inputs.get(name)
+    if given is None and _default_value(node, block) is None:
+        return f"required run input {name!r} is missing (agent input node {node.id} has no default)"
+    adapter = _adapter_for(block.Input, "value") if name in inputs else None
+    if adapter is None:
+        return None
+    try:
+        adapter.validate_python(given)
+    except ValidationError as exc:
+        return f"run input {name!r} ({_shown(given)}) does not fit {block.name}: {_detail(exc)}"
+    return None
+
+
+def _agent_inputs(graph: Graph) -> list[tuple[Node, Block, str]]:
+    """The graph's INPUT nodes that name an input, with their blocks and names."""
+    found = []
     for node in graph.nodes:
         block = get_block(node.block_id)
         name = node.input_default.get("name")
         if block is not None and block.block_type == BlockType.INPUT and isinstance(name, str):
-            names.add(name)
-    return names
+            found.append((node, block, name))
+    return found
+
+
+def _default_value(node: Node, block: Block) -> Any:
+    if "value" in node.input_default:
+        return node.input_default["value"]
+    field = block.Input.model_fields.get("value")
+    return None if field is None else field.get_default(call_default_factory=True)
+
+
+def agent_input_names(graph: Graph) -> set[str]:
+    """The ``name`` defaults of the graph's INPUT nodes (what a run's inputs may set)."""
+    return {name for _, _, name in _agent_inputs(graph)}
 
 
 # -- links ------------------------------------------------------------------------------
@@ -214,13 +255,18 @@ def _default_errors(node: Node, block: Block) -> list[GraphError]:
 
 
 def _type_problem(value: Any, exc: ValidationError) -> str:
+    return f"default {_shown(value)} has the wrong type: {_detail(exc)}"
+
+
+def _shown(value: Any) -> str:
     shown = repr(value)
-    if len(shown) > 60:
-        shown = shown[:57] + "..."
+    return shown if len(shown) <= 60 else shown[:57] + "..."
+
+
+def _detail(exc: ValidationError) -> str:
     first = exc.errors()[0]
     place = ".".join(str(p) for p in first["loc"])
-    detail = f"{place}: {first['msg']}" if place else first["msg"]
-    return f"default {shown} has the wrong type: {detail}"
+    return f"{place}: {first['msg']}" if place else first["msg"]
 
 
 @functools.lru_cache(maxsize=1024)

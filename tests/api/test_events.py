@@ -103,7 +103,8 @@ def test_client_that_disconnects_mid_run_and_resumes_sees_every_event_once(
 def test_stream_ends_when_the_server_stops(live: LiveServer, alice: dict[str, str]) -> None:
     with http(live, alice) as client:
         graph = client.post(f"{API}/graphs", json=wait_graph(30)).json()
-        rid = client.post(f"{API}/graphs/{graph['id']}/execute", json={}).json()["id"]
+        execute = f"{API}/graphs/{graph['id']}/execute"
+        rid = client.post(execute, json={"inputs": {"x": 1}}).json()["id"]
         url = f"{API}/executions/{rid}/events"
         with client.stream("GET", url) as response:
             lines = response.iter_lines()

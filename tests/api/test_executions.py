@@ -84,6 +84,23 @@ def test_execute_with_unknown_input_or_version_is_refused(
     assert client.post(f"{API}/graphs/nope/execute", json={}, headers=alice).status_code == 404
 
 
+def test_execute_without_a_required_input_is_refused_naming_it(
+    client: TestClient, alice: dict[str, str]
+) -> None:
+    graph = calculator_graph()
+    [agent_input] = [n for n in graph["nodes"] if n["input_default"].get("name") == "Input"]
+    del agent_input["input_default"]["value"]  # no default: the run must give it
+    graph_id = create(client, alice, graph)
+    url = f"{API}/graphs/{graph_id}/execute"
+    for body in ({}, {"inputs": {"Input": None}}):
+        response = client.post(url, json=body, headers=alice)
+        assert response.status_code == 422, body
+        error = response.json()["error"]
+        assert [d["pin"] for d in error["details"]] == ["Input"]
+        assert "required run input 'Input' is missing" in error["message"]
+    assert client.get(f"{API}/executions?graph_id={graph_id}", headers=alice).json()["items"] == []
+
+
 def test_deleted_graph_keeps_its_runs_history(
     client: TestClient, alice: dict[str, str], settings: Settings
 ) -> None:

@@ -68,7 +68,9 @@ def test_serves_and_stops_gracefully_on_sigterm_even_with_an_open_stream(
         store.close()
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}) as client:
             graph = client.post("/api/v1/graphs", json=wait_graph(30)).json()
-            run = client.post(f"/api/v1/graphs/{graph['id']}/execute", json={}).json()
+            run = client.post(
+                f"/api/v1/graphs/{graph['id']}/execute", json={"inputs": {"x": 1}}
+            ).json()
             # No executor runs: the stream stays open until the server stops.
             with client.stream("GET", f"/api/v1/executions/{run['id']}/events") as stream:
                 lines = stream.iter_lines()

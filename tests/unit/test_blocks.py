@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import math
 import re
 import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from importlib.metadata import EntryPoint
 from ipaddress import ip_address
 from typing import Any
@@ -29,10 +27,12 @@ from backend.blocks import (
 )
 from backend.blocks.base import Block, BlockContext, BlockSchema, BlockType, TestVector
 from backend.blocks.basic import AgentInputBlock, AgentOutputBlock, NoteBlock, StoreValueBlock
+from backend.blocks.dates import GetCurrentTimeBlock
 from backend.blocks.maths import CalculatorBlock
 from backend.blocks.text import FillTextTemplateBlock
-from backend.blocks.timing import GetCurrentTimeBlock
 from backend.blocks.web import SendWebRequestBlock, blocked_reason
+from tests.http_server import serving
+from tests.run_blocks import run_block
 
 # The compatibility contract: AutoGPT's ids for the core set, plus our own WaitBlock.
 AUTOGPT_BLOCK_IDS = {
@@ -64,6 +64,28 @@ AUTOGPT_BLOCK_IDS = {
     "a0a69be1-4528-491c-a85a-a4ab6873e3f0": "AITextSummarizerBlock",
     "32a87eab-381e-4dd4-bdb8-4c47151be35a": "AIConversationBlock",
 }
+# AutoGPT's offline data blocks and its typed agent inputs.
+AUTOGPT_DATA_BLOCK_IDS = {
+    "95d1b990-ce13-4d88-9737-ba5c2070c97b": "UniversalTypeConverterBlock",
+    "286380af-9529-4b55-8be0-1d7c854abdb5": "XMLParserBlock",
+    "b29c1b50-5d0e-4d9f-8f9d-1b0e6fcbf0b1": "GetCurrentDateBlock",
+    "716a67b3-6760-42e7-86dc-18645c6e00fc": "GetCurrentDateAndTimeBlock",
+    "d93c5a93-ac7e-41c1-ae5c-ef67e6e9b826": "RemoveFromListBlock",
+    "262ca24c-1025-43cf-a578-534e23234e97": "GetListItemBlock",
+    "896ed73b-27d0-41be-813c-c1c1dc856c03": "ListIsEmptyBlock",
+    "6dbbc4b3-ca6c-42b6-b508-da52d23e13f2": "IfInputMatchesBlock",
+    "d67a9c52-5e4e-11e2-bcfd-0800200c9a71": "CountdownTimerBlock",
+    "7fcd3bcb-8e1b-4e69-903d-32d3d4a92158": "AgentShortTextInputBlock",
+    "90a56ffb-7024-4b2b-ab50-e26c5e5ab8ba": "AgentLongTextInputBlock",
+    "96dae2bb-97a2-41c2-bd2f-13a3b5a8ea98": "AgentNumberInputBlock",
+    "7e198b09-4994-47db-8b4d-952d98241817": "AgentDateInputBlock",
+    "2a1c757e-86cf-4c7e-aacf-060dc382e434": "AgentTimeInputBlock",
+    "95ead23f-8283-4654-aef3-10c053b74a31": "AgentFileInputBlock",
+    "655d6fdf-a334-421c-b733-520549c07cd1": "AgentDropdownInputBlock",
+    "cbf36ab5-df4a-43b6-8a7f-f7ed8652116e": "AgentToggleInputBlock",
+    "5603b273-f41e-4020-af7d-fbc9c6a8d928": "AgentTableInputBlock",
+    "d3b32f15-6fd7-40e3-be52-e083f51b19a2": "AgentGoogleDriveFileInputBlock",
+}
 OWN_BLOCK_IDS = {"0c4a7902-fb25-4abf-a256-136f29ba2dc4": "WaitBlock"}
 
 BUILTINS = {
@@ -71,15 +93,6 @@ BUILTINS = {
     for block_id, block in all_blocks().items()
     if type(block).__module__.startswith("backend.blocks.")
 }
-
-
-def run_block(
-    block: Block, data: dict[str, Any], ctx: BlockContext | None = None
-) -> list[tuple[str, Any]]:
-    async def collect() -> list[tuple[str, Any]]:
-        return [output async for output in block.execute(data, ctx)]
-
-    return asyncio.run(collect())
 
 
 def typed(outputs: list[tuple[str, Any]]) -> list[tuple[str, Any, type]]:
@@ -111,8 +124,9 @@ def test_block_schemas_are_valid_json_schema(block: Block) -> None:
 
 
 def test_block_ids_match_the_autogpt_table() -> None:
-    assert {i: b.name for i, b in BUILTINS.items()} == AUTOGPT_BLOCK_IDS | OWN_BLOCK_IDS
-    for block_id, name in AUTOGPT_BLOCK_IDS.items():
+    expected = AUTOGPT_BLOCK_IDS | AUTOGPT_DATA_BLOCK_IDS | OWN_BLOCK_IDS
+    assert {i: b.name for i, b in BUILTINS.items()} == expected
+    for block_id, name in (AUTOGPT_BLOCK_IDS | AUTOGPT_DATA_BLOCK_IDS).items():
         block = get_block(block_id)
         assert block is not None and block.name == name
     assert get_block("00000000-0000-0000-0000-000000000000") is None
@@ -247,17 +261,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def local_server() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serving(_Handler) as url:
+        yield url
 
 
 ALLOW_PRIVATE = BlockContext(allow_private_network=True)

@@ -224,14 +224,41 @@ def test_every_problem_is_reported_at_once() -> None:
 def test_run_inputs_must_name_an_agent_input() -> None:
     g = graph(
         node("i1", AGENT_INPUT, name="topic"),
-        node("i2", AGENT_INPUT, name="tone"),
+        node("i2", AGENT_INPUT, name="tone", value="warm"),
     )
     assert validate_run_inputs(g, {"topic": "cats", "tone": "dry"}) == []
-    assert validate_run_inputs(g, {}) == []
+    assert validate_run_inputs(g, {"topic": "cats"}) == []
     error = only(validate_run_inputs(g, {"topic": "cats", "tonne": "dry"}))
     assert error.pin == "tonne"
     assert "tonne" in str(error)
     assert "known inputs: tone, topic" in error.message
+
+
+@pytest.mark.parametrize("inputs", [{}, {"topic": None}])
+def test_an_agent_input_without_default_is_required(inputs: dict[str, Any]) -> None:
+    g = graph(
+        node("i1", AGENT_INPUT, name="topic", value=None),
+        node("i2", AGENT_INPUT, name="tone", value=""),  # empty text is a default
+    )
+    error = only(validate_run_inputs(g, inputs))
+    assert error.pin == "topic"
+    assert error.message == (
+        "required run input 'topic' is missing (agent input node i1 has no default)"
+    )
+
+
+def test_an_agent_input_fed_by_a_link_is_not_required() -> None:
+    g = graph(
+        node("s", STORE, input="from upstream"),
+        node("i1", AGENT_INPUT, name="topic"),
+        links=(link("s", "output", "i1", "value"),),
+    )
+    assert validate_run_inputs(g, {}) == []
+
+
+def test_a_required_input_is_reported_once_per_name() -> None:
+    g = graph(node("a", AGENT_INPUT, name="topic"), node("b", AGENT_INPUT, name="topic"))
+    assert only(validate_run_inputs(g, {})).pin == "topic"
 
 
 def test_run_inputs_for_a_graph_without_inputs() -> None:
