@@ -73,8 +73,8 @@ class RunsMixin(SQLBase):
             )
             runs = [to_run(row) for row in rows]
             if runs:
-                # Naming the executor keeps a claim history: who ran what, and when.
-                claimed = {"status": "RUNNING", "executor": owner}
+                # Tenants read events: which executor (host, pid) runs a run is not theirs.
+                claimed = {"status": "RUNNING"}
                 self._event_insert.execute(
                     conn,
                     [event_row(Event(r.id, "run_status", claimed, created_at=now)) for r in runs],
