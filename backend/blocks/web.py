@@ -47,9 +47,33 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 def blocked_reason(ip: IPAddress) -> str | None:
-    """Why ``ip`` is off limits without private network access, or None if public."""
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    """Why ``ip`` is off limits without private network access, or None if public.
+
+    An IPv6 address that carries an IPv4 address is judged by that address too, since
+    a tunnel or translator delivers it there: IPv4-mapped, NAT64 (64:ff9b::/96), 6to4
+    (2002::/16), Teredo (server and client), ISATAP. Forms nothing public uses are
+    refused whatever they carry: IPv4-compatible (::a.b.c.d), IPv4-translated
+    (::ffff:0:a.b.c.d), local-use NAT64 (64:ff9b:1::/48), and Teredo (2001::/32 lies
+    in the IETF block that ``ipaddress`` counts as private).
+    """
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return blocked_reason(ip.ipv4_mapped)
+        value = int(ip)
+        last32 = ipaddress.IPv4Address(value & 0xFFFF_FFFF)
+        # ::/96 holds :: and ::1 themselves; they are judged as they are, below.
+        compatible = value >> 32 == 0 and value > 1
+        translated = value >> 32 == 0xFFFF_0000
+        nat64 = value >> 32 == 0x64_FF9B << 64
+        isatap = (value >> 32) & 0xFDFF_FFFF == 0x5EFE  # interface id 0[2]00:5efe
+        carried = [ip.sixtofour, *(ip.teredo or ())]
+        if compatible or translated or nat64 or isatap:
+            carried.append(last32)
+        for address in carried:
+            if address is not None and (reason := blocked_reason(address)):
+                return reason
+        if compatible or translated or value >> 80 == 0x64_FF9B_0001:
+            return "non-public"
     if ip.is_loopback:
         return "loopback"
     if ip.is_link_local:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -136,8 +135,8 @@ class Graph(BaseModel):
         if "nodes" not in data and isinstance(data.get("graph"), dict):
             data = data["graph"]
         body = dict(data)
-        nodes = body.get("nodes") or []
-        if body.get("links") is None:
+        nodes = body.get("nodes")
+        if body.get("links") is None and isinstance(nodes, list):
             body["links"] = _links_from_nodes(nodes)
         return cls.model_validate(body)
 
@@ -242,17 +241,32 @@ def _block_type(block_id: str) -> BlockType:
     return BlockType.STANDARD if block is None else block.block_type
 
 
-def _links_from_nodes(nodes: Iterable[Any]) -> list[dict[str, Any]]:
+def _links_from_nodes(nodes: list[Any]) -> list[dict[str, Any]]:
+    """The nodes' nested links, each once. A node that is not an object is left for the
+    node list's validation to report."""
     gathered: list[dict[str, Any]] = []
     seen: set[tuple[Any, ...]] = set()
-    for node in nodes:
+    for index, node in enumerate(nodes):
         if not isinstance(node, dict):
             continue
-        for link in [*(node.get("input_links") or []), *(node.get("output_links") or [])]:
-            if not isinstance(link, dict):
+        for side in ("input_links", "output_links"):
+            links = node.get(side)
+            if links is None:
                 continue
-            key = tuple(link.get(k) for k in ("source_id", "source_name", "sink_id", "sink_name"))
-            if key not in seen:
-                seen.add(key)
-                gathered.append(link)
+            if not isinstance(links, list):
+                raise ValueError(f"nodes.{index}.{side} must be a list of links")
+            for position, link in enumerate(links):
+                if not isinstance(link, dict):
+                    raise ValueError(f"nodes.{index}.{side}.{position} must be a link object")
+                key = _link_key(link)
+                if key is None or key not in seen:
+                    gathered.append(link)
+                if key is not None:
+                    seen.add(key)
     return gathered
+
+
+def _link_key(link: dict[str, Any]) -> tuple[Any, ...] | None:
+    """A nested link's identity; None when a part is not text (validation reports it)."""
+    key = tuple(link.get(k) for k in ("source_id", "source_name", "sink_id", "sink_name"))
+    return key if all(isinstance(part, str) for part in key) else None

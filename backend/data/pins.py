@@ -22,7 +22,8 @@ Deliberate differences from AutoGPT (its observable behaviour is kept otherwise)
   :data:`MAX_LIST_INDEX`; AutoGPT accepted anything ``int()`` parses and would pad a
   list to any length.
 * Attribute selection refuses names starting with ``_`` and callable attributes, so
-  a link cannot reach interpreter internals or ship a bound method downstream.
+  a link cannot reach interpreter internals or ship a bound method downstream; graph
+  validation refuses attribute pins that are not plain identifiers or start with ``_``.
 """
 
 from __future__ import annotations
@@ -92,6 +93,15 @@ def _list_index(ident: str) -> int:
     return index
 
 
+def attribute_problem(ident: str) -> str | None:
+    """Why ``ident`` may not name an object attribute (``name_@_ident``), or None."""
+    if ident.startswith("_"):
+        return f"attribute {ident!r} starts with an underscore"
+    if not ident.isidentifier():
+        return f"attribute {ident!r} is not an identifier"
+    return None
+
+
 def dynamic_pin_problem(name: str) -> str | None:
     """Why a dynamic input pin name cannot be merged, or None when it is fine."""
     delim, pos = _first_delimiter(name)
@@ -106,6 +116,23 @@ def dynamic_pin_problem(name: str) -> str | None:
                 _list_index(ident)
             except ValueError as exc:
                 return str(exc)
+        elif step_delim == OBJC_SPLIT and (problem := attribute_problem(ident)):
+            return problem
+    return None
+
+
+def output_selector_problem(name: str) -> str | None:
+    """Why a link's source name can never select a part of an output, or None.
+
+    Only attribute steps are judged: a list index or dict key that is missing at run
+    time just selects nothing, as in AutoGPT.
+    """
+    _, pos = _first_delimiter(name)
+    if pos == -1:
+        return None
+    for step_delim, ident in parse_path(name[pos:]) or []:
+        if step_delim == OBJC_SPLIT and (problem := attribute_problem(ident)):
+            return problem
     return None
 
 

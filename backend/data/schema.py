@@ -9,6 +9,10 @@ import sqlalchemy as sa
 
 metadata = sa.MetaData()
 
+# The largest value every sa.Integer column holds (32 bits on PostgreSQL): the API
+# refuses larger versions and event ids before they reach a query.
+INT_MAX = 2**31 - 1
+
 executors = sa.Table(
     "executors",
     metadata,

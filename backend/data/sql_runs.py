@@ -88,6 +88,7 @@ class RunsMixin(SQLBase):
             )
             runs = [to_run(row) for row in rows]
             if runs:
+                # Tenants read events: which executor (host, pid) runs a run is not theirs.
                 claimed = {"status": "RUNNING"}
                 self._event_insert.execute(
                     conn,

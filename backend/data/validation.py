@@ -21,9 +21,14 @@ from backend.data.pins import (
     LIST_SPLIT,
     base_pin,
     dynamic_pin_problem,
+    output_selector_problem,
     parse_path,
 )
 from backend.errors import InvalidInput
+
+# The database columns a graph's name and its node ids are kept in hold no more.
+MAX_GRAPH_NAME_LENGTH = 255
+MAX_NODE_ID_LENGTH = 64
 
 
 @dataclass(frozen=True)
@@ -59,10 +64,14 @@ def validate_graph(graph: Graph, *, for_run: bool = False) -> list[GraphError]:
     Loops are allowed. NOTE nodes only need a known block: they never run.
     """
     errors: list[GraphError] = []
+    if len(graph.name) > MAX_GRAPH_NAME_LENGTH:
+        errors.append(GraphError(None, None, f"name is over {MAX_GRAPH_NAME_LENGTH} characters"))
     counts = Counter(node.id for node in graph.nodes)
     for node_id, count in counts.items():
         if count > 1:
             errors.append(GraphError(node_id, None, f"duplicate node id ({count} nodes share it)"))
+        if len(node_id) > MAX_NODE_ID_LENGTH:
+            errors.append(GraphError(node_id, None, f"id is over {MAX_NODE_ID_LENGTH} characters"))
 
     blocks: dict[str, Block] = {}
     for node in graph.nodes:
@@ -213,6 +222,10 @@ def _link_errors(graph: Graph, link: Link, blocks: dict[str, Block]) -> list[Gra
                     f"{base_pin(link.source_name)!r} (outputs: {', '.join(sorted(outputs))})",
                 )
             )
+        elif problem := output_selector_problem(link.source_name):
+            errors.append(
+                GraphError(link.source_id, link.source_name, f"{_describe(link)}: {problem}")
+            )
 
     sink = blocks.get(link.sink_id)
     if sink is not None and sink.block_type != BlockType.NOTE:
@@ -239,11 +252,13 @@ def _default_errors(node: Node, block: Block) -> list[GraphError]:
     fields = block.Input.model_fields
     for key, value in node.input_default.items():
         base = base_pin(key)
-        if base not in fields:
-            continue  # AutoGPT exports carry extra keys; the block ignores them
+        # Checked for every key: the engine merges dynamic keys before the block's
+        # schema drops the ones it does not know.
         if key != base and (problem := dynamic_pin_problem(key)):
             errors.append(GraphError(node.id, key, problem))
             continue
+        if base not in fields:
+            continue  # AutoGPT exports carry extra keys; the block ignores them
         adapter = _adapter_for(block.Input, key)
         if adapter is None:
             continue

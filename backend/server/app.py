@@ -13,6 +13,7 @@ from backend.providers.llm import configure as configure_llm
 from backend.server import events, routes_blocks, routes_executions, routes_graphs, routes_health
 from backend.server.body_limit import BodyLimitMiddleware
 from backend.server.errors import install_error_handlers
+from backend.server.request_guard import RequestGuardMiddleware
 from backend.settings import Settings
 
 DESCRIPTION = """\
@@ -41,6 +42,8 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
     # Set when the server stops, so open event streams end instead of holding it up.
     app.state.stopping = threading.Event()
     install_error_handlers(app)
+    # The last one added runs first: the limit bounds what the guard reads.
+    app.add_middleware(RequestGuardMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     for module in (routes_health, routes_blocks, routes_graphs, routes_executions, events):
         app.include_router(module.router)

@@ -2,7 +2,8 @@
 
 ``BackendError`` subclasses carry their own code and status; FastAPI's request
 validation, malformed JSON and the router's own 404/405 are mapped here too, so no
-route formats an error itself and bad input never turns into a 500.
+route formats an error itself and bad input never turns into a 500. The request guard
+answers before routing with the same functions.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ logger = logging.getLogger(__name__)
 
 # Codes for statuses the router raises itself (unknown path, wrong method, body too large).
 _HTTP_CODES = {
-    400: "bad_request",
+    # FastAPI raises a bare 400 only when it cannot parse a body; the request guard
+    # refuses such bodies first, this keeps the code the same should one slip through.
+    400: "malformed_json",
     401: "unauthorized",
     404: "not_found",
     405: "method_not_allowed",
@@ -46,12 +49,35 @@ class Unauthorized(BackendError):
     http_status = 401
 
 
+class MalformedJson(BackendError):
+    """The body is not JSON: bad syntax, not UTF-8, or NaN/Infinity literals."""
+
+    code = "malformed_json"
+    http_status = 400
+
+
+class UnsupportedMediaType(BackendError):
+    """A body declared as something other than JSON (or not declared at all)."""
+
+    code = "unsupported_media_type"
+    http_status = 415
+
+
+def backend_error_response(exc: BackendError) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+    return error_response(exc.http_status, exc.code, exc.message, exc.details, headers)
+
+
+def http_error_response(exc: StarletteHTTPException) -> JSONResponse:
+    code = _HTTP_CODES.get(exc.status_code, "error")
+    return error_response(exc.status_code, code, str(exc.detail), None, exc.headers)
+
+
 def _backend_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, BackendError)
     if exc.http_status >= 500:
         logger.error("%s %s: %s", request.method, request.url.path, exc.message)
-    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
-    return error_response(exc.http_status, exc.code, exc.message, exc.details, headers)
+    return backend_error_response(exc)
 
 
 def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -69,8 +95,7 @@ def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    code = _HTTP_CODES.get(exc.status_code, "error")
-    return error_response(exc.status_code, code, str(exc.detail), None, exc.headers)
+    return http_error_response(exc)
 
 
 def _unexpected(request: Request, exc: Exception) -> JSONResponse:

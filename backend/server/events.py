@@ -5,7 +5,8 @@ every client and every API instance: first the events after the client's positio
 (``Last-Event-ID`` header, or ``?after=``), then new ones as the executors write them,
 polled. Each message carries the event id, so a client that reconnects with
 ``Last-Event-ID`` gets every event exactly once. The stream ends after the run's final
-``run_status`` event, or when the server stops (the client resumes elsewhere).
+``run_status`` event, when the server stops (the client resumes elsewhere), or soon
+after its API key is revoked (the key is looked up again every second).
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from functools import partial
 from typing import Annotated
 
 import anyio
@@ -21,9 +23,10 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from backend.data.execution import Event, RunStatus
+from backend.data.schema import INT_MAX
 from backend.data.store import Store
 from backend.errors import InvalidInput
-from backend.server.auth import UserDep
+from backend.server.auth import CallerDep
 from backend.server.deps import StoreDep
 from backend.server.routes_executions import own_run
 
@@ -32,6 +35,8 @@ router = APIRouter(prefix="/api/v1", tags=["executions"])
 POLL_SECONDS = 0.1
 # A comment line now and then keeps proxies from closing a quiet stream.
 KEEPALIVE_SECONDS = 15.0
+# How long a revoked key may keep reading; each check is one indexed lookup.
+KEY_CHECK_SECONDS = 1.0
 _BATCH = 500
 
 
@@ -59,18 +64,30 @@ def _start_position(last_event_id: str | None, after: int | None) -> int:
             "Last-Event-ID must be the id of an event from this stream",
             details=[{"loc": ["header", "last-event-id"], "message": "not an integer"}],
         ) from None
-    if position < 0:
-        raise InvalidInput("Last-Event-ID must not be negative")
+    if not 0 <= position <= INT_MAX:
+        raise InvalidInput(
+            f"Last-Event-ID must be between 0 and {INT_MAX}",
+            details=[{"loc": ["header", "last-event-id"], "message": "out of range"}],
+        )
     return position
 
 
 async def stream_events(
-    store: Store, run_id: str, after: int, stopping: threading.Event
+    store: Store,
+    run_id: str,
+    after: int,
+    stopping: threading.Event,
+    key_valid: Callable[[], bool],
 ) -> AsyncIterator[str]:
     position = after
-    quiet_since = time.monotonic()
+    quiet_since = key_checked = time.monotonic()
     ended = False
     while not stopping.is_set():
+        if time.monotonic() - key_checked >= KEY_CHECK_SECONDS:
+            if not await anyio.to_thread.run_sync(key_valid):
+                yield ": API key revoked\n\n"
+                return
+            key_checked = time.monotonic()
         batch = await anyio.to_thread.run_sync(store.events, run_id, position, _BATCH)
         for event in batch:
             position = event.id
@@ -104,16 +121,18 @@ async def stream_events(
 def execution_events(
     run_id: str,
     request: Request,
-    user: UserDep,
+    caller: CallerDep,
     store: StoreDep,
-    after: Annotated[int | None, Query(ge=0, description="Start after this event id")] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=INT_MAX, description="Start after this event id")
+    ] = None,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
-    own_run(store, user, run_id)
+    own_run(store, caller.user, run_id)
     position = _start_position(last_event_id, after)
     stopping: threading.Event = request.app.state.stopping
     return StreamingResponse(
-        stream_events(store, run_id, position, stopping),
+        stream_events(store, run_id, position, stopping, partial(caller.still_valid, store)),
         media_type="text/event-stream",
         # No caching, and no buffering by reverse proxies that honour this header.
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},

@@ -5,9 +5,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import math
 
-from backend.errors import InvalidInput
+from backend.errors import BackendError, InvalidInput
+from backend.server.json_body import parse_json
 
 
 def encode_cursor(created_at: float, row_id: str) -> str:
@@ -20,16 +20,16 @@ def decode_cursor(cursor: str | None) -> tuple[float, str] | None:
         return None
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created_at, row_id = json.loads(raw)
+        # Held to the rules of a request body: finite numbers, text a query can carry.
+        created_at, row_id = parse_json(raw)
         if isinstance(created_at, bool) or not isinstance(created_at, int | float):
-            raise ValueError("bad timestamp")
-        if not math.isfinite(created_at):
             raise ValueError("bad timestamp")
         if not isinstance(row_id, str):
             raise ValueError("bad id")
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        timestamp = float(created_at)
+    except (BackendError, ValueError, TypeError, binascii.Error):
         raise InvalidInput(
             "invalid cursor: pass the next_cursor of a previous page unchanged",
             details=[{"loc": ["query", "cursor"], "message": "invalid cursor"}],
         ) from None
-    return float(created_at), row_id
+    return timestamp, row_id

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Body, Query, status
 from pydantic import BaseModel, Field, ValidationError
 
 from backend.data.graph import Graph
+from backend.data.schema import INT_MAX
 from backend.errors import InvalidInput
 from backend.executor.limits import Limits
 from backend.executor.submit import load_graph, save_graph, submit_graph_run
@@ -37,7 +38,9 @@ class ExecuteRequest(BaseModel):
     inputs: dict[str, Any] = Field(
         default_factory=dict, description="Run inputs by AgentInput name."
     )
-    version: int | None = Field(None, ge=1, description="Graph version; the active one if unset.")
+    version: int | None = Field(
+        None, ge=1, le=INT_MAX, description="Graph version; the active one if unset."
+    )
 
 
 def _parse_graph(body: dict[str, Any], graph_id: str) -> Graph:
@@ -57,7 +60,10 @@ def _parse_graph(body: dict[str, Any], graph_id: str) -> Graph:
             details=details,
         ) from None
     except ValueError as exc:
-        raise InvalidInput(f"graph is not valid: {exc}") from None
+        raise InvalidInput(
+            f"graph is not valid: {exc}",
+            details=[{"node_id": None, "pin": None, "message": str(exc)}],
+        ) from None
     return graph.model_copy(update={"id": graph_id})
 
 
@@ -99,7 +105,7 @@ def get_graph(
     graph_id: str,
     user: UserDep,
     store: StoreDep,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=INT_MAX)] = None,
 ) -> dict[str, Any]:
     return _live_graph(store, user, graph_id, version).to_json()
 

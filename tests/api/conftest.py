@@ -71,6 +71,16 @@ def client(app: FastAPI) -> Iterator[TestClient]:
         yield client
 
 
+def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """The answer is ``status`` with the error envelope and ``code``; returns the error."""
+    assert response.status_code == status, response.text
+    error: dict[str, Any] = response.json()["error"]
+    assert set(error) == {"code", "message", "details"}
+    assert error["code"] == code
+    assert error["message"]
+    return error
+
+
 def create_key(store: Store, user: str) -> str:
     key = new_key()
     store.create_api_key(user, hash_key(key), shown_prefix(key), time.time())

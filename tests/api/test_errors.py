@@ -4,26 +4,96 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import calculator_graph
+from tests.api.conftest import assert_error, calculator_graph
 
 API = "/api/v1"
 
 
-def assert_error(response: object, status: int, code: str) -> None:
-    assert response.status_code == status, response.text  # type: ignore[attr-defined]
-    error = response.json()["error"]  # type: ignore[attr-defined]
-    assert set(error) == {"code", "message", "details"}
-    assert error["code"] == code
-    assert error["message"]
+NOT_JSON = [
+    b"{",
+    b"{'a': 1}",
+    b"\xff\xfe",
+    b"\xff",
+    b"   ",
+    b'{"a": 1} trailing',
+    b"NaN",
+    b'{"a": "\xed\xa0\x80"}',  # a surrogate written out as UTF-8 bytes
+    '{"a": 1}'.encode("utf-16"),
+    b'\xef\xbb\xbf{"a": 1}',  # UTF-8 with a byte order mark
+]
 
 
-def test_malformed_json_is_400(client: TestClient, alice: dict[str, str]) -> None:
-    headers = {**alice, "Content-Type": "application/json"}
-    for body in (b"{", b"{'a': 1}", b"\xff\xfe"):
-        response = client.post(f"{API}/graphs", content=body, headers=headers)
-        assert_error(response, 400, "malformed_json")
+@pytest.fixture
+def ids(client: TestClient, alice: dict[str, str]) -> dict[str, str]:
+    gid = client.post(f"{API}/graphs", json=calculator_graph(), headers=alice).json()["id"]
+    rid = client.post(f"{API}/graphs/{gid}/execute", json={}, headers=alice).json()["id"]
+    return {"gid": gid, "rid": rid}
+
+
+BODY_ROUTES = [
+    ("POST", "/graphs"),
+    ("PUT", "/graphs/{gid}"),
+    ("POST", "/graphs/{gid}/execute"),
+    ("POST", "/executions/{rid}/cancel"),  # takes no body, but a body it is sent is read
+]
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/x+json; charset=x"])
+def test_every_body_that_is_not_json_is_malformed_json(
+    client: TestClient, alice: dict[str, str], ids: dict[str, str], content_type: str
+) -> None:
+    headers = {**alice, "Content-Type": content_type}
+    for method, path in BODY_ROUTES:
+        for body in NOT_JSON:
+            response = client.request(
+                method, API + path.format(**ids), content=body, headers=headers
+            )
+            error = assert_error(response, 400, "malformed_json")
+            assert error["details"][0]["loc"] == ["body"], (path, body)
+    # The run was not cancelled by any of it.
+    assert client.get(f"{API}/executions/{ids['rid']}", headers=alice).json()["status"] == "QUEUED"
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [None, "text/plain", "application/x-www-form-urlencoded", "multipart/form-data", "json"],
+)
+def test_a_body_not_declared_as_json_is_415(
+    client: TestClient, alice: dict[str, str], ids: dict[str, str], content_type: str | None
+) -> None:
+    headers = alice if content_type is None else {**alice, "Content-Type": content_type}
+    for method, path in BODY_ROUTES:
+        url = API + path.format(**ids)
+        response = client.request(method, url, content=b'{"inputs": {}}', headers=headers)
+        assert_error(response, 415, "unsupported_media_type")
+    runs = client.get(f"{API}/executions", headers=alice).json()["items"]
+    assert [run["id"] for run in runs] == [ids["rid"]]
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/json; charset=utf-8", "Application/JSON", "application/merge-patch+json"],
+)
+def test_json_media_types_are_accepted(
+    client: TestClient, alice: dict[str, str], ids: dict[str, str], content_type: str
+) -> None:
+    url = f"{API}/graphs/{ids['gid']}/execute"
+    response = client.post(
+        url, content=b'{"inputs": {"Input": 1}}', headers={**alice, "Content-Type": content_type}
+    )
+    assert response.status_code == 202, response.text
+
+
+def test_an_empty_body_is_no_body(
+    client: TestClient, alice: dict[str, str], ids: dict[str, str]
+) -> None:
+    headers = {**alice, "Content-Type": "text/plain"}
+    url = f"{API}/graphs/{ids['gid']}/execute"
+    assert client.post(url, content=b"", headers=headers).status_code == 202
+    assert_error(client.post(f"{API}/graphs", content=b"", headers=headers), 422, "invalid_input")
 
 
 def test_missing_body_is_422(client: TestClient, alice: dict[str, str]) -> None:

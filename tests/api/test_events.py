@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from typing import Any
 
 import httpx
 from fastapi.testclient import TestClient
 
 from backend.client import parse_sse
+from backend.data.api_keys import shown_prefix
 from backend.data.store import Store
+from backend.server.events import KEEPALIVE_SECONDS
 from backend.settings import Settings
-from tests.api.conftest import LiveServer, calculator_graph, drain, http, wait_graph
+from tests.api.conftest import (
+    LiveServer,
+    calculator_graph,
+    create_key,
+    drain,
+    http,
+    wait_graph,
+)
 
 API = "/api/v1"
 
@@ -114,3 +124,64 @@ def test_stream_ends_when_the_server_stops(live: LiveServer, alice: dict[str, st
     # The queued event was delivered; then the stream closed cleanly, no final event.
     assert all("COMPLETED" not in line for line in rest)
     assert json.loads(next(x for x in rest if x.startswith("data: "))[6:])["status"] == "QUEUED"
+
+
+def test_stream_ends_soon_after_its_key_is_revoked(
+    live: LiveServer, store: Store, settings: Settings
+) -> None:
+    kept, revoked = create_key(store, "alice"), create_key(store, "alice")
+    # The read timeout is below the keepalive interval: a stream that stays open after
+    # the revocation fails the test instead of hanging it.
+    with httpx.Client(base_url=live.url, timeout=KEEPALIVE_SECONDS - 5) as client:
+        as_revoked = {"Authorization": f"Bearer {revoked}"}
+        graph = client.post(f"{API}/graphs", json=wait_graph(30), headers=as_revoked).json()
+        rid = client.post(
+            f"{API}/graphs/{graph['id']}/execute", json={"inputs": {"x": 1}}, headers=as_revoked
+        ).json()["id"]
+        url = f"{API}/executions/{rid}/events"
+        with client.stream("GET", url, headers=as_revoked) as response:
+            lines = response.iter_lines()
+            assert next(lines).startswith("id: ")
+            store.revoke_api_key(shown_prefix(revoked), time.time())
+            rest = list(lines)
+        assert ": API key revoked" in rest
+        assert client.get(url, headers=as_revoked).status_code == 401
+
+        # A key that stays valid keeps its stream past many checks, to the final event.
+        as_kept = {"Authorization": f"Bearer {kept}"}
+        graph = client.post(f"{API}/graphs", json=wait_graph(0.5, steps=5), headers=as_kept)
+        rid = client.post(
+            f"{API}/graphs/{graph.json()['id']}/execute", json={"inputs": {"x": 1}}, headers=as_kept
+        ).json()["id"]
+        executor = threading.Thread(target=drain, args=(settings,))
+        executor.start()
+        try:
+            events = read_events(client, rid, headers=as_kept)
+        finally:
+            executor.join(60)
+    assert events[-1][1:] == (
+        "run_status",
+        {"status": "COMPLETED", "outputs": {"out": [1]}, "error": None},
+    )
+
+
+def test_no_event_or_answer_shows_which_executor_ran_the_run(
+    client: TestClient, alice: dict[str, str], settings: Settings, store: Store
+) -> None:
+    gid = client.post(f"{API}/graphs", json=calculator_graph(), headers=alice).json()["id"]
+    url = f"{API}/graphs/{gid}/execute"
+    rid = client.post(url, json={"inputs": {"Input": 8}}, headers=alice).json()["id"]
+    drain(settings)
+    [executor] = store.list_executors()
+    answers = [
+        client.get(f"{API}/executions/{rid}", headers=alice).text,
+        client.get(f"{API}/executions/{rid}/nodes", headers=alice).text,
+        client.get(f"{API}/executions", headers=alice).text,
+        client.get(f"{API}/executions/{rid}/events", headers=alice).text,
+    ]
+    assert "COMPLETED" in answers[0]
+    for text in answers:
+        assert executor.id not in text
+        assert f"{executor.host}-{executor.pid}" not in text
+    for event in store.events(rid):
+        assert "executor" not in event.data and "owner" not in event.data

@@ -14,6 +14,8 @@ from backend.data.pins import (
     base_pin,
     dynamic_pin_problem,
     merge_dynamic_pins,
+    output_selector_problem,
+    parse_path,
     select_output,
 )
 
@@ -83,6 +85,34 @@ def test_merge_rejects_bad_list_indices(key: str) -> None:
     assert dynamic_pin_problem(key) is not None
 
 
+@pytest.mark.parametrize(
+    ("key", "problem"),
+    [
+        ("values_@___class__", "starts with an underscore"),
+        ("values_@__private", "starts with an underscore"),
+        ("values_#_a_@___dict__", "starts with an underscore"),
+        ("values_@_a-b", "not an identifier"),
+        ("values_@_1st", "not an identifier"),
+    ],
+)
+def test_unsafe_attribute_pins_are_a_problem(key: str, problem: str) -> None:
+    assert problem in (dynamic_pin_problem(key) or "")
+    assert problem in (output_selector_problem(key) or "")
+
+
+@pytest.mark.parametrize("key", ["values_@_name", "values_#___class__", "values_$_0", "values"])
+def test_safe_pins_are_no_problem(key: str) -> None:
+    # A dict key is data, not an attribute: "__class__" is a fine key.
+    assert dynamic_pin_problem(key) is None
+    assert output_selector_problem(key) is None
+
+
+def test_output_selector_accepts_what_selection_accepts_at_run_time() -> None:
+    # Negative indices select from the end on the output side.
+    assert output_selector_problem("result_$_-1") is None
+    assert output_selector_problem("result_@_a_$_x") is None
+
+
 def test_select_output_examples() -> None:
     assert select_output("result", [10, 20, 30], "result_$_1") == (True, 20)
     assert select_output("result", [10, 20, 30], "result_$_-1") == (True, 30)
@@ -137,7 +167,8 @@ def test_merge_never_loses_a_key(data: dict[str, Any]) -> None:
         merged = merge_dynamic_pins(data)
     except ValueError:
         return  # a malformed list index is refused as a whole
-    mergeable = [k for k in data if base_pin(k) != k and dynamic_pin_problem(k) is None]
+    # Merging takes every well-formed path; validation refuses more (see below).
+    mergeable = [k for k in data if base_pin(k) != k and parse_path(k[len(base_pin(k)) :])]
     merged_bases = {base_pin(k) for k in mergeable}
     for key, value in data.items():
         if key not in merged_bases:

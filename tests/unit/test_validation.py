@@ -8,8 +8,16 @@ from typing import Any
 
 import pytest
 
+from backend.data import schema as t
 from backend.data.graph import Graph, Link, Node
-from backend.data.validation import GraphError, validate_graph, validate_run_inputs
+from backend.data.validation import (
+    MAX_GRAPH_NAME_LENGTH,
+    MAX_NODE_ID_LENGTH,
+    GraphError,
+    validate_graph,
+    validate_run_inputs,
+)
+from backend.server.json_body import parse_json
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -20,6 +28,7 @@ AGENT_INPUT = "c0a8e994-ebf1-4a9c-a4d8-89d09c86741b"
 FIND = "0e50422c-6dee-4145-83d6-3a5a392f65de"
 COMBINE = "e30a4d42-7b7d-4e6a-b36e-1f9b8e3b7d85"
 NOTE = "cc10ff7b-7753-4ff2-9af6-9399b1a7eddc"
+DICT_CREATE = "b924ddf4-de4f-4b56-9a85-358930dcbc91"
 
 
 def graph(*nodes: Node, links: tuple[Link, ...] = ()) -> Graph:
@@ -290,3 +299,70 @@ def test_bad_node_limits_in_metadata_are_reported(metadata: dict[str, Any], key:
     assert len(errors) == 1
     assert errors[0].node_id == "n1"
     assert f"metadata {key}" in str(errors[0])
+
+
+@pytest.mark.parametrize(
+    ("key", "problem"),
+    [
+        ("values_@___class__", "starts with an underscore"),
+        ("values_#_k_@___init__", "starts with an underscore"),
+        ("values_@_not-a-name", "not an identifier"),
+        # Merged before the block drops unknown pins, so checked there too.
+        ("legacy_@___class__", "starts with an underscore"),
+    ],
+)
+def test_unsafe_attribute_pins_in_defaults_are_refused(key: str, problem: str) -> None:
+    error = only(validate_graph(graph(node("d", DICT_CREATE, **{key: 1, "values": {}}))))
+    assert_names(error, "d", key)
+    assert problem in error.message
+
+
+def test_unsafe_attribute_pins_on_links_are_refused() -> None:
+    g = graph(
+        node("a", STORE, input=1),
+        node("d", DICT_CREATE, values={}),
+        links=(
+            link("a", "output", "d", "values_@___class__"),
+            link("a", "output_@___dict__", "d", "values_#_k"),
+        ),
+    )
+    errors = validate_graph(g)
+    assert {(e.node_id, e.pin) for e in errors} == {
+        ("d", "values_@___class__"),
+        ("a", "output_@___dict__"),
+    }
+    assert all("starts with an underscore" in e.message for e in errors)
+
+
+def test_plain_attribute_and_dict_pins_are_fine() -> None:
+    g = graph(node("d", DICT_CREATE, **{"values_@_name": 1, "values_#___class__": 2}))
+    assert validate_graph(g) == []
+
+
+def test_names_and_node_ids_must_fit_their_columns() -> None:
+    assert t.graphs.c.name.type.length == MAX_GRAPH_NAME_LENGTH
+    assert t.node_executions.c.node_id.type.length == MAX_NODE_ID_LENGTH
+    long_id = "n" * (MAX_NODE_ID_LENGTH + 1)
+    g = Graph(name="x" * (MAX_GRAPH_NAME_LENGTH + 1), nodes=[node(long_id, STORE)])
+    errors = validate_graph(g)
+    assert [(e.node_id, e.message) for e in errors] == [
+        (None, f"name is over {MAX_GRAPH_NAME_LENGTH} characters"),
+        (long_id, f"id is over {MAX_NODE_ID_LENGTH} characters"),
+    ]
+    fits = Graph(name="x" * MAX_GRAPH_NAME_LENGTH, nodes=[node("n" * MAX_NODE_ID_LENGTH, STORE)])
+    assert validate_graph(fits) == []
+
+
+AUTOGPT_AGENTS = Path(__file__).resolve().parents[2].parent / "shared" / "autogpt" / "agents"
+
+
+@pytest.mark.skipif(not AUTOGPT_AGENTS.is_dir(), reason="the AutoGPT agents are not here")
+def test_real_autogpt_agents_pass_the_edge_and_have_no_pin_problems() -> None:
+    files = sorted(AUTOGPT_AGENTS.glob("*.json"))
+    assert files
+    for path in files:
+        data = parse_json(path.read_bytes())
+        problems = [
+            e for e in validate_graph(Graph.from_json(data)) if "unknown block" not in e.message
+        ]
+        assert problems == [], path.name
