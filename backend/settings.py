@@ -9,7 +9,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from backend.errors import ConfigError
@@ -72,6 +72,16 @@ class Settings(BaseSettings):
     api_key: str = Field(
         "", description="API key the CLI's client commands send (or pass --api-key)."
     )
+    encryption_key: SecretStr = Field(
+        SecretStr(""),
+        description="Key(s) encrypting stored credentials, comma-separated: the first "
+        "encrypts, all decrypt. Empty: DATA_DIR/encryption.key (made on first start).",
+    )
+    # Operator defaults ("system credentials"): used for a provider when a node names no
+    # credential of the user's own.
+    openai_api_key: SecretStr = Field(SecretStr(""), description="Default OpenAI API key.")
+    anthropic_api_key: SecretStr = Field(SecretStr(""), description="Default Anthropic API key.")
+    open_router_api_key: SecretStr = Field(SecretStr(""), description="Default OpenRouter API key.")
 
     @model_validator(mode="after")
     def _heartbeat_fits_lease(self) -> Settings:

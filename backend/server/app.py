@@ -8,8 +8,17 @@ from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import FastAPI
 
+from backend.data.credentials_manager import CredentialsManager
 from backend.data.store import Store
-from backend.server import events, routes_blocks, routes_executions, routes_graphs, routes_health
+from backend.data.vault import Vault, open_vault
+from backend.server import (
+    events,
+    routes_blocks,
+    routes_credentials,
+    routes_executions,
+    routes_graphs,
+    routes_health,
+)
 from backend.server.body_limit import BodyLimitMiddleware
 from backend.server.errors import install_error_handlers
 from backend.settings import Settings
@@ -30,16 +39,31 @@ def _version() -> str:
         return "0+unknown"
 
 
-def create_app(settings: Settings, store: Store) -> FastAPI:
-    """The app over an opened, prepared ``store``; the caller owns (and closes) it."""
+def create_app(settings: Settings, store: Store, vault: Vault | None = None) -> FastAPI:
+    """The app over an opened, prepared ``store``; the caller owns (and closes) it.
+
+    ``vault`` encrypts credentials; without one it is opened from ``settings`` (which
+    fails with EncryptionKeyError when the key is not the database's).
+    """
     app = FastAPI(title="agent-server", version=_version(), description=DESCRIPTION)
     app.state.settings = settings
     app.state.store = store
+    app.state.credentials = CredentialsManager(
+        settings, store, vault or open_vault(settings, store)
+    )
     app.state.started_at = time.time()
     # Set when the server stops, so open event streams end instead of holding it up.
     app.state.stopping = threading.Event()
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    for module in (routes_health, routes_blocks, routes_graphs, routes_executions, events):
+    routers = (
+        routes_health,
+        routes_blocks,
+        routes_graphs,
+        routes_executions,
+        events,
+        routes_credentials,
+    )
+    for module in routers:
         app.include_router(module.router)
     return app
