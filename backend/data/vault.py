@@ -112,13 +112,16 @@ def open_vault(settings: Settings, store: Store) -> Vault:
         _prove(vault, store)
         return vault
     path = key_file_path(settings)
+    # The database first, then the file: a process starting beside us creates the file
+    # before it writes the check value, so a check seen here means its file is there too.
+    holds_secrets = store.encryption_check() is not None or store.count_credentials() > 0
     created = False
     if not path.exists():
-        if store.encryption_check() is not None or store.count_credentials() > 0:
+        if holds_secrets:
             raise EncryptionKeyError(
                 f"no encryption key: {ENV_SOURCE} is unset and the key file {path} is "
-                "missing, but the database already holds encrypted credentials; restore the "
-                f"key file from your backup or set {ENV_SOURCE} (a new key cannot decrypt them)"
+                "missing, but this database's secrets are encrypted with a key already; restore "
+                f"the key file from your backup or set {ENV_SOURCE} (a new key cannot decrypt them)"
             )
         created = _create_key_file(path)
     source = f"key file {path}"
@@ -145,8 +148,8 @@ def _prove(vault: Vault, store: Store) -> None:
     if not vault.accepts(stored):
         raise EncryptionKeyError(
             f"the encryption key from {vault.source} is not the key this database's "
-            f"credentials are encrypted with; set the right one (to change keys, list the "
-            f"new key first and the old one after it in {ENV_SOURCE})"
+            "credentials are encrypted with; set the right one (to change keys, list the "
+            "new key first and the old one after it)"
         )
 
 
