@@ -3,8 +3,10 @@
 The order, as in AutoGPT: the user's own credential the node references (by id, scoped
 to the user), else the operator's default for the provider (a ``BACKEND_*_API_KEY``
 setting, AutoGPT's "system credentials"), else an error naming the provider and what to
-do. ``check`` runs the same lookup without decrypting anything, for refusing a run at
-submit; ``has_credentials`` is the cheaper question "could a node of this provider run".
+do. ``check`` runs the same lookup without decrypting anything: that is the one to refuse
+a run with at submit. ``has_credentials`` only asks whether the user has any credential
+for the provider, or the operator a default (a node that names none still gets only the
+default).
 """
 
 from __future__ import annotations
@@ -80,7 +82,8 @@ class SystemCredentials:
         provider: str,
         field: str = "credentials",
     ) -> None:
-        self.resolve(user_id, ref, provider, field)
+        """What ``resolve`` would raise, without decrypting anything (for submit)."""
+        self._default_or_missing(provider, field)
 
     def resolve(
         self,
@@ -89,12 +92,13 @@ class SystemCredentials:
         provider: str,
         field: str = "credentials",
     ) -> Credentials:
-        found = self.default(provider)
-        if found is None:
-            raise self._missing(provider, field)
-        return found
+        """The credential for the node's ``field`` input (``ref``), needing ``provider``."""
+        return self._default_or_missing(provider, field)
 
-    def _missing(self, provider: str, field: str) -> MissingCredentials:
+    def _default_or_missing(self, provider: str, field: str) -> Credentials:
+        found = self.default(provider)
+        if found is not None:
+            return found
         message = (
             f"no credentials for provider {provider!r}: add yours with `agent-server "
             f"credentials add --provider {provider}` (or POST /api/v1/credentials) and set "
@@ -102,7 +106,7 @@ class SystemCredentials:
         )
         if provider in DEFAULT_KEY_SETTINGS:
             message += f", or have the operator set {_setting_name(provider)}"
-        return MissingCredentials(message, details={"provider": provider, "field": field})
+        raise MissingCredentials(message, details={"provider": provider, "field": field})
 
 
 class CredentialsManager(SystemCredentials):
@@ -148,7 +152,7 @@ class CredentialsManager(SystemCredentials):
         field: str = "credentials",
     ) -> None:
         if ref is None or not ref.id:
-            super().check(user_id, ref, provider, field)
+            self._default_or_missing(provider, field)
             return
         _matches(self.store.get_credentials(user_id, ref.id), ref, provider)
 
@@ -160,7 +164,7 @@ class CredentialsManager(SystemCredentials):
         field: str = "credentials",
     ) -> Credentials:
         if ref is None or not ref.id:
-            return super().resolve(user_id, ref, provider, field)
+            return self._default_or_missing(provider, field)
         record, token = self.store.get_credentials_secret(user_id, ref.id)
         _matches(record, ref, provider)
         return resolved(record, self.vault.decrypt(token, f"credentials {record.id}"))
