@@ -83,7 +83,7 @@ class SystemCredentials:
         field: str = "credentials",
     ) -> None:
         """What ``resolve`` would raise, without decrypting anything (for submit)."""
-        self._default_or_missing(provider, field)
+        self._find(user_id, ref, provider, field, decrypt=False)
 
     def resolve(
         self,
@@ -93,9 +93,20 @@ class SystemCredentials:
         field: str = "credentials",
     ) -> Credentials:
         """The credential for the node's ``field`` input (``ref``), needing ``provider``."""
-        return self._default_or_missing(provider, field)
+        return self._find(user_id, ref, provider, field, decrypt=True)
 
-    def _default_or_missing(self, provider: str, field: str) -> Credentials:
+    def _find(
+        self,
+        user_id: str,
+        ref: CredentialsMetaInput | None,
+        provider: str,
+        field: str,
+        decrypt: bool,
+    ) -> Credentials:
+        if ref is not None and ref.id:
+            stored = self._stored(user_id, ref, provider, decrypt)
+            if stored is not None:
+                return stored
         found = self.default(provider)
         if found is not None:
             return found
@@ -107,6 +118,12 @@ class SystemCredentials:
         if provider in DEFAULT_KEY_SETTINGS:
             message += f", or have the operator set {_setting_name(provider)}"
         raise MissingCredentials(message, details={"provider": provider, "field": field})
+
+    def _stored(
+        self, user_id: str, ref: CredentialsMetaInput, provider: str, decrypt: bool
+    ) -> Credentials | None:
+        """The referenced credential; without a store, none (the default stands in)."""
+        return None
 
 
 class CredentialsManager(SystemCredentials):
@@ -144,27 +161,14 @@ class CredentialsManager(SystemCredentials):
             user_id, provider
         )
 
-    def check(
-        self,
-        user_id: str,
-        ref: CredentialsMetaInput | None,
-        provider: str,
-        field: str = "credentials",
-    ) -> None:
-        if ref is None or not ref.id:
-            self._default_or_missing(provider, field)
-            return
-        _matches(self.store.get_credentials(user_id, ref.id), ref, provider)
-
-    def resolve(
-        self,
-        user_id: str,
-        ref: CredentialsMetaInput | None,
-        provider: str,
-        field: str = "credentials",
-    ) -> Credentials:
-        if ref is None or not ref.id:
-            return self._default_or_missing(provider, field)
+    def _stored(
+        self, user_id: str, ref: CredentialsMetaInput, provider: str, decrypt: bool
+    ) -> Credentials | None:
+        # Another user's id is not found: a reference never falls back to the default.
+        if not decrypt:
+            record = self.store.get_credentials(user_id, ref.id)
+            _matches(record, ref, provider)
+            return resolved(record, {})
         record, token = self.store.get_credentials_secret(user_id, ref.id)
         _matches(record, ref, provider)
         return resolved(record, self.vault.decrypt(token, f"credentials {record.id}"))
