@@ -6,7 +6,6 @@ error that says what to do; never another user's credential.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,6 @@ from pydantic import SecretStr
 
 from backend.data.credentials import NewCredentials
 from backend.data.credentials_manager import CredentialsManager, SystemCredentials
-from backend.data.open import open_store
 from backend.data.store import Store
 from backend.data.vault import Vault, generate_key, open_vault
 from backend.errors import EncryptionKeyError, InvalidInput, MissingCredentials, NotFound
@@ -24,14 +22,6 @@ from backend.providers.credentials import CredentialsMetaInput, CredentialsType
 from backend.settings import Settings
 
 SECRET = "sk-ant-0123456789abcdefghijklmnopqrstuv"
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    store = open_store(Settings(database_url=database_url))
-    store.prepare(auto_migrate=True)
-    yield store
-    store.close()
 
 
 def manager_for(tmp_path: Path, store: Store, **defaults: Any) -> CredentialsManager:

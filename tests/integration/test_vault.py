@@ -5,9 +5,10 @@ Every test runs on a SQLite file and on PostgreSQL (the ``database_url`` fixture
 
 from __future__ import annotations
 
+import functools
 import stat
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +31,20 @@ def settings_for(data_dir: Path, database_url: str, **values: Any) -> Settings:
     return Settings(data_dir=data_dir, database_url=database_url, **values)
 
 
-@pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    store = open_store(Settings(database_url=database_url))
-    store.prepare(auto_migrate=True)
-    yield store
-    store.close()
+def at_once(*targets: Callable[[], None]) -> None:
+    """Run ``targets`` in threads released together, as processes starting at once."""
+    barrier = threading.Barrier(len(targets))
+
+    def run(target: Callable[[], None]) -> None:
+        barrier.wait()
+        target()
+
+    threads = [threading.Thread(target=run, args=(target,)) for target in targets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not any(thread.is_alive() for thread in threads)
 
 
 def add_key(manager: CredentialsManager, secret: str = SECRET, user: str = "alice") -> str:
@@ -136,25 +145,19 @@ def test_processes_starting_together_on_one_host_share_one_new_key(
 ) -> None:
     settings = settings_for(tmp_path, database_url)
     starts = 4
-    barrier = threading.Barrier(starts)
     vaults: list[Vault] = []
     errors: list[BaseException] = []
 
     def start() -> None:
         own = open_store(settings)
         try:
-            barrier.wait()
             vaults.append(open_vault(settings, own))
         except BaseException as exc:
             errors.append(exc)
         finally:
             own.close()
 
-    threads = [threading.Thread(target=start) for _ in range(starts)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+    at_once(*[start] * starts)
 
     assert errors == [] and len(vaults) == starts
     token = vaults[0].encrypt({"api_key": "x"})
@@ -166,14 +169,12 @@ def test_two_hosts_without_a_shared_key_cannot_both_start(
     tmp_path: Path, database_url: str, store: Store
 ) -> None:
     dirs = [tmp_path / "host-a", tmp_path / "host-b"]
-    barrier = threading.Barrier(len(dirs))
     results: dict[Path, BaseException | None] = {}
 
     def start(data_dir: Path) -> None:
         settings = settings_for(data_dir, database_url)
         own = open_store(settings)
         try:
-            barrier.wait()
             open_vault(settings, own)
             results[data_dir] = None
         except EncryptionKeyError as exc:
@@ -181,11 +182,7 @@ def test_two_hosts_without_a_shared_key_cannot_both_start(
         finally:
             own.close()
 
-    threads = [threading.Thread(target=start, args=(d,)) for d in dirs]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+    at_once(*[functools.partial(start, d) for d in dirs])
 
     # One host's key became the database's; the other stopped, and kept no key of its own.
     (winner,) = [d for d in dirs if results[d] is None]
