@@ -102,6 +102,9 @@ def validate(new: NewCredentials) -> dict[str, str]:
         raise InvalidInput(f"credentials of type {new.type.value} cannot be added yet: {supported}")
     if len(new.title) > MAX_TITLE_CHARS:
         raise InvalidInput(f"title is longer than {MAX_TITLE_CHARS} characters")
+    # PostgreSQL text cannot hold NUL, and no real key or name contains one.
+    if "\x00" in new.title:
+        raise InvalidInput("title must not contain NUL characters")
     payload: dict[str, str] = {}
     for name in SECRET_FIELDS[new.type]:
         value = new.secret.get(name)
@@ -113,6 +116,8 @@ def validate(new: NewCredentials) -> dict[str, str]:
             raise InvalidInput(f"{name} must not be empty")
         if len(text) > MAX_SECRET_CHARS:
             raise InvalidInput(f"{name} is longer than {MAX_SECRET_CHARS} characters")
+        if "\x00" in text:
+            raise InvalidInput(f"{name} must not contain NUL characters")
         payload[name] = text
     return payload
 

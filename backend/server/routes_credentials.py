@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Query, status
+from fastapi import APIRouter, Body, Path, Query, status
 from pydantic import BaseModel, Discriminator, Field, SecretStr, Tag
 
 from backend.data.credentials import (
@@ -23,6 +23,9 @@ from backend.server.auth import UserDep
 from backend.server.deps import CredentialsDep, StoreDep
 
 router = APIRouter(prefix="/api/v1", tags=["credentials"])
+
+# Ids are UUIDs; anything unlike one (a NUL, which PostgreSQL cannot compare) is a 422.
+CredentialsId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 
 
 class _CredentialsBody(BaseModel):
@@ -91,13 +94,17 @@ def create_credentials(
 def list_credentials(
     user: UserDep,
     store: StoreDep,
-    provider: Annotated[str | None, Query(max_length=64, description="Only this provider")] = None,
+    provider: Annotated[
+        str | None, Query(pattern=PROVIDER_PATTERN, description="Only this provider")
+    ] = None,
 ) -> dict[str, Any]:
     return {"items": [record.to_dict() for record in store.list_credentials(user, provider)]}
 
 
 @router.get("/credentials/{credentials_id}", summary="One of your credentials")
-def get_credentials(credentials_id: str, user: UserDep, store: StoreDep) -> dict[str, Any]:
+def get_credentials(
+    credentials_id: CredentialsId, user: UserDep, store: StoreDep
+) -> dict[str, Any]:
     return store.get_credentials(user, credentials_id).to_dict()
 
 
@@ -106,5 +113,5 @@ def get_credentials(credentials_id: str, user: UserDep, store: StoreDep) -> dict
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a credential; nodes that reference it fail until given another",
 )
-def delete_credentials(credentials_id: str, user: UserDep, store: StoreDep) -> None:
+def delete_credentials(credentials_id: CredentialsId, user: UserDep, store: StoreDep) -> None:
     store.delete_credentials(user, credentials_id)

@@ -92,6 +92,21 @@ def test_another_users_credentials_answer_404(
     assert alice_http.get(f"{API}/credentials/{record['id']}").status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/credentials?provider=%00"),
+        ("GET", "/credentials/a%00b"),
+        ("DELETE", "/credentials/a%00b"),
+        ("GET", "/credentials/" + "x" * 65),
+    ],
+)
+def test_unusable_ids_and_filters_are_422(alice_http: httpx.Client, method: str, path: str) -> None:
+    answer = alice_http.request(method, f"{API}{path}")
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"]["code"] == "invalid_input"
+
+
 def test_user_password_credentials_hint_the_user_never_the_password(
     alice_http: httpx.Client,
 ) -> None:
@@ -118,6 +133,12 @@ def test_user_password_credentials_hint_the_user_never_the_password(
         (api_key_body(type="oauth2"), "oauth2"),
         (api_key_body(type=["api_key"]), "tag"),
         (api_key_body(title="t" * 300), "title"),
+        (api_key_body(title="a\x00b"), "title must not contain NUL"),
+        (api_key_body(api_key=SECRET + "\x00"), "api_key must not contain NUL"),
+        (
+            {"provider": "smtp", "type": "user_password", "username": "\x00" * 20, "password": "p"},
+            "username must not contain NUL",
+        ),
         ({"provider": "smtp", "type": "user_password", "password": SECRET}, "username"),
         ({"provider": "smtp", "type": "user_password", "username": "u"}, "password"),
     ],
