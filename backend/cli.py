@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from backend.cli_api import add_api_commands, api_error_exit
+from backend.cli_credentials import add_credentials_commands
 from backend.client import ApiError
 from backend.data.graph import Graph
 from backend.errors import BackendError, InvalidInput
@@ -213,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.set_defaults(func=cmd_migrate)
 
     add_api_commands(sub)
+    add_credentials_commands(sub)
     return parser
 
 

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 if TYPE_CHECKING:
     import httpx
@@ -140,6 +141,20 @@ class ApiClient:
     def cancel(self, run_id: str) -> dict[str, Any]:
         result: dict[str, Any] = self.request("POST", f"/api/v1/executions/{run_id}/cancel")
         return result
+
+    def create_credentials(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Add a credential; the answer holds its record and a masked hint, no secret."""
+        result: dict[str, Any] = self.request("POST", "/api/v1/credentials", json=body)
+        return result
+
+    def list_credentials(self, provider: str | None = None) -> list[dict[str, Any]]:
+        params = {"provider": provider} if provider else {}
+        result: dict[str, Any] = self.request("GET", "/api/v1/credentials", params=params)
+        items: list[dict[str, Any]] = result["items"]
+        return items
+
+    def delete_credentials(self, credentials_id: str) -> None:
+        self.request("DELETE", f"/api/v1/credentials/{quote(credentials_id, safe='')}")
 
     def follow_events(self, run_id: str, after: int = 0) -> Iterator[SseEvent]:
         """Every event after ``after`` until the run's final status event.

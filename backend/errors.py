@@ -28,6 +28,13 @@ class ConfigError(BackendError):
     code = "config_error"
 
 
+class EncryptionKeyError(ConfigError):
+    """The key that encrypts stored credentials is missing, malformed, or not the key the
+    database's secrets were encrypted with. The message never holds a key or a secret."""
+
+    code = "encryption_key_error"
+
+
 class StoreError(BackendError):
     """The database cannot be used (unreachable, unwritable, wrong schema)."""
 
@@ -46,6 +53,13 @@ class InvalidInput(BackendError):
 
     code = "invalid_input"
     http_status = 422
+
+
+class MissingCredentials(InvalidInput):
+    """A node needs credentials for a provider and neither the user nor the operator has
+    any; the message names the provider and how to add them."""
+
+    code = "missing_credentials"
 
 
 class NotFound(BackendError):

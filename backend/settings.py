@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import (
     BaseModel,
     Field,
+    SecretStr,
     TypeAdapter,
     ValidationError,
     field_validator,
@@ -181,6 +182,17 @@ class Settings(BaseSettings):
     def llm_extra_models_table(self) -> dict[str, ExtraModel]:
         result: dict[str, ExtraModel] = _json_object(self.llm_extra_models, _EXTRA_MODELS)
         return result
+
+    encryption_key: SecretStr = Field(
+        SecretStr(""),
+        description="Key(s) encrypting stored credentials, comma-separated: the first "
+        "encrypts, all decrypt. Empty: DATA_DIR/encryption.key (made on first start).",
+    )
+    # Operator defaults ("system credentials"): used for a provider when a node names no
+    # credential of the user's own.
+    openai_api_key: SecretStr = Field(SecretStr(""), description="Default OpenAI API key.")
+    anthropic_api_key: SecretStr = Field(SecretStr(""), description="Default Anthropic API key.")
+    open_router_api_key: SecretStr = Field(SecretStr(""), description="Default OpenRouter API key.")
 
     @model_validator(mode="after")
     def _heartbeat_fits_lease(self) -> Settings:

@@ -107,3 +107,31 @@ api_keys = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("revoked_at", sa.Float),
 )
+
+credentials = sa.Table(
+    "credentials",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.String(64), nullable=False),
+    sa.Column("provider", sa.String(64), nullable=False),
+    sa.Column("type", sa.String(16), nullable=False),
+    sa.Column("title", sa.String(255), nullable=False),
+    # The secret fields as one JSON object, encrypted (a Fernet token); never in clear.
+    sa.Column("secret", sa.Text, nullable=False),
+    sa.Column("hint", sa.String(32), nullable=False),
+    sa.Column("scopes", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Index("ix_credentials_user_provider", "user_id", "provider"),
+)
+
+# One row: a known value encrypted with the key, so a process started with another key
+# stops before it reads (or writes) any credential.
+encryption_check = sa.Table(
+    "encryption_check",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("token", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)

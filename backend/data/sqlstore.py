@@ -18,6 +18,7 @@ from alembic.util.exc import CommandError
 from backend.data import schema as t
 from backend.data.execution import ExecutorInfo, RunStatus
 from backend.data.sql_auth import AuthMixin
+from backend.data.sql_credentials import CredentialsMixin
 from backend.data.sql_runs import RunsMixin
 from backend.data.sql_stats import StatsMixin
 from backend.data.store import Store
@@ -37,7 +38,7 @@ def alembic_config(connection: sa.Connection | None = None) -> Config:
     return cfg
 
 
-class SQLStore(RunsMixin, AuthMixin, StatsMixin, Store):
+class SQLStore(RunsMixin, AuthMixin, CredentialsMixin, StatsMixin, Store):
     @contextmanager
     def migration_lock(self) -> Iterator[None]:
         """Held while the schema is checked and upgraded; drivers make it cross-process."""

@@ -13,6 +13,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from backend.data.api_keys import ApiKey
+from backend.data.credentials import CredentialRecord
 from backend.data.execution import Event, ExecutorInfo, NodeExecution, Run, RunStatus, RunWrite
 from backend.data.stats import DurationHistogram
 
@@ -171,6 +172,51 @@ class Store(ABC):
     @abstractmethod
     def user_for_key_hash(self, key_hash: str) -> str | None:
         """The user of the key with this hash, None when unknown or revoked."""
+
+    # -- credentials (secrets arrive and leave encrypted) ------------------------------------
+
+    @abstractmethod
+    def create_credentials(self, record: CredentialRecord, secret: str) -> None:
+        """Store a user's credential; ``secret`` is its encrypted payload."""
+
+    @abstractmethod
+    def list_credentials(self, user_id: str, provider: str | None = None) -> list[CredentialRecord]:
+        """The user's credentials, oldest first (records only, no secrets)."""
+
+    @abstractmethod
+    def get_credentials(self, user_id: str, credentials_id: str) -> CredentialRecord:
+        """NotFound unless the credential exists and belongs to ``user_id``."""
+
+    @abstractmethod
+    def get_credentials_secret(
+        self, user_id: str, credentials_id: str
+    ) -> tuple[CredentialRecord, str]:
+        """The record and its encrypted payload; NotFound as ``get_credentials``."""
+
+    @abstractmethod
+    def delete_credentials(self, user_id: str, credentials_id: str) -> None:
+        """NotFound as ``get_credentials``."""
+
+    @abstractmethod
+    def count_credentials(self, user_id: str | None = None) -> int:
+        """How many credentials the user (every user, by default) has stored."""
+
+    @abstractmethod
+    def has_credentials(self, user_id: str, provider: str) -> bool:
+        """Whether the user has stored any credential for ``provider``."""
+
+    @abstractmethod
+    def encryption_check(self) -> str | None:
+        """The encrypted check value of the database's key; None before the first start."""
+
+    @abstractmethod
+    def init_encryption_check(self, token: str, now: float) -> str:
+        """Store ``token`` as the check value unless one exists; returns the stored one."""
+
+    @abstractmethod
+    def reencrypt_secrets(self, rewrap: Callable[[str], str], now: float) -> int:
+        """Replace every encrypted secret and the check value by ``rewrap(old)``, in ONE
+        transaction; returns how many credentials were rewritten."""
 
     # -- health and metrics ----------------------------------------------------------------
 

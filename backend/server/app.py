@@ -8,9 +8,18 @@ from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import FastAPI
 
+from backend.data.credentials_manager import CredentialsManager
 from backend.data.store import Store
+from backend.data.vault import Vault, open_vault
 from backend.providers.llm import configure as configure_llm
-from backend.server import events, routes_blocks, routes_executions, routes_graphs, routes_health
+from backend.server import (
+    events,
+    routes_blocks,
+    routes_credentials,
+    routes_executions,
+    routes_graphs,
+    routes_health,
+)
 from backend.server.body_limit import BodyLimitMiddleware
 from backend.server.errors import install_error_handlers
 from backend.server.request_guard import RequestGuardMiddleware
@@ -32,11 +41,18 @@ def _version() -> str:
         return "0+unknown"
 
 
-def create_app(settings: Settings, store: Store) -> FastAPI:
-    """The app over an opened, prepared ``store``; the caller owns (and closes) it."""
+def create_app(settings: Settings, store: Store, vault: Vault | None = None) -> FastAPI:
+    """The app over an opened, prepared ``store``; the caller owns (and closes) it.
+
+    ``vault`` encrypts credentials; without one it is opened from ``settings`` (which
+    fails with EncryptionKeyError when the key is not the database's).
+    """
     app = FastAPI(title="agent-server", version=_version(), description=DESCRIPTION)
     app.state.settings = settings
     app.state.store = store
+    app.state.credentials = CredentialsManager(
+        settings, store, vault or open_vault(settings, store)
+    )
     app.state.started_at = time.time()
     configure_llm(settings)  # graph validation checks model names against its table
     # Set when the server stops, so open event streams end instead of holding it up.
@@ -45,6 +61,14 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
     # The last one added runs first: the limit bounds what the guard reads.
     app.add_middleware(RequestGuardMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    for module in (routes_health, routes_blocks, routes_graphs, routes_executions, events):
+    routers = (
+        routes_health,
+        routes_blocks,
+        routes_graphs,
+        routes_executions,
+        events,
+        routes_credentials,
+    )
+    for module in routers:
         app.include_router(module.router)
     return app

@@ -1,4 +1,5 @@
-"""What routes get injected: the store and the settings the app was created with."""
+"""What routes get injected: the store, the settings and the credentials manager the app
+was created with."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from backend.data.credentials_manager import CredentialsManager
 from backend.data.store import Store
 from backend.settings import Settings
 
@@ -20,5 +22,11 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
+def get_credentials_manager(request: Request) -> CredentialsManager:
+    manager: CredentialsManager = request.app.state.credentials
+    return manager
+
+
 StoreDep = Annotated[Store, Depends(get_store)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+CredentialsDep = Annotated[CredentialsManager, Depends(get_credentials_manager)]

@@ -1,9 +1,10 @@
 """AgentServer: the REST API as an AppProcess, served by uvicorn in this process.
 
-The store is opened (its schema checked or upgraded) and the port bound before serving,
-so a bad database or a busy port fails the start with one line and exit 1, like the
-executors. On a stop request uvicorn stops accepting, open event streams end, in-flight
-requests finish (bounded), and ``run`` returns: exit 0.
+The store is opened (its schema checked or upgraded), the encryption key proven to be the
+database's, and the port bound before serving, so a bad database, a wrong key or a busy
+port fails the start with one line and exit 1, like the executors. On a stop request
+uvicorn stops accepting, open event streams end, in-flight requests finish (bounded), and
+``run`` returns: exit 0.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import uvicorn
 
 from backend.data.open import open_store
 from backend.data.store import Store
+from backend.data.vault import open_vault
 from backend.errors import ConfigError
 from backend.server.app import create_app
 from backend.util.process import AppProcess
@@ -66,7 +68,7 @@ class AgentServer(AppProcess):
         settings = self.settings
         self._store = store = open_store(settings)
         store.prepare(settings.auto_migrate)
-        app = create_app(settings, store)
+        app = create_app(settings, store, open_vault(settings, store))
         sock = bind(settings.api_host, settings.api_port)
         config = uvicorn.Config(
             app,

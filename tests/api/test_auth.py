@@ -25,6 +25,10 @@ ROUTES = [
     ("GET", "/executions/r/nodes"),
     ("POST", "/executions/r/cancel"),
     ("GET", "/executions/r/events"),
+    ("POST", "/credentials"),
+    ("GET", "/credentials"),
+    ("GET", "/credentials/c"),
+    ("DELETE", "/credentials/c"),
 ]
 
 

@@ -3,19 +3,32 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
+import pty
+import select
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from backend.cli import run_command
 from backend.client import ApiClient
+from backend.data.credentials_manager import CredentialsManager
+from backend.data.open import open_store
+from backend.data.vault import KEY_FILE_NAME, open_vault
 from backend.executor.manager import ExecutionManager
+from backend.providers.credentials import CredentialsMetaInput
 from backend.settings import Settings
 from tests.api.conftest import FIXTURES, LiveServer, wait_graph
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 CALCULATOR = str(FIXTURES / "ref4_calculator.json")
 
@@ -141,3 +154,136 @@ def test_unreachable_server_and_missing_key(
     code = run_command(["graph", "list", "--api-key", "k", "--api-url", "http://127.0.0.1:9"])
     assert code == 1
     assert "cannot reach the API" in capsys.readouterr().err
+
+
+# -- credentials ------------------------------------------------------------------------------
+
+SECRET = "sk-cli-4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d"
+
+
+def add_from_stdin(monkeypatch: pytest.MonkeyPatch, text: str, *args: str) -> int:
+    monkeypatch.setattr(sys, "stdin", io.StringIO(text))
+    return run_command(["credentials", "add", "--secret-stdin", *args])
+
+
+def test_credentials_add_list_delete_never_show_the_secret(
+    key: str, env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert add_from_stdin(env, SECRET + "\n", "--provider", "openai", "--title", "work") == 0
+    out = capsys.readouterr()
+    credentials_id = out.out.strip()
+    assert f"api_key credentials for openai (sk-...{SECRET[-4:]})" in out.err
+
+    assert run_command(["credentials", "list", "--json"]) == 0
+    (listed,) = json.loads(capsys.readouterr().out)
+    assert (listed["id"], listed["title"], listed["hint"]) == (credentials_id, "work", "sk-...8c9d")
+    assert run_command(["credentials", "list"]) == 0
+    assert capsys.readouterr().out.split() == [
+        credentials_id,
+        "openai",
+        "api_key",
+        "sk-...8c9d",
+        "work",
+    ]
+
+    assert run_command(["credentials", "delete", credentials_id]) == 0
+    assert run_command(["credentials", "delete", credentials_id]) == 2
+    out = capsys.readouterr()
+    assert f"credentials {credentials_id} not found" in out.err
+    assert SECRET[6:] not in out.out + out.err
+
+
+def test_an_empty_secret_or_no_way_to_read_one_is_refused(
+    key: str, env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert add_from_stdin(env, "\n", "--provider", "openai") == 2
+    assert "secret is empty" in capsys.readouterr().err
+    # Without --secret-stdin the secret is asked for on a terminal, and stdin is none.
+    env.setattr(sys, "stdin", io.StringIO(SECRET))
+    assert run_command(["credentials", "add", "--provider", "openai"]) == 2
+    assert "--secret-stdin" in capsys.readouterr().err
+    assert add_from_stdin(env, "pw", "--provider", "smtp", "--type", "user_password") == 2
+    assert "--username" in capsys.readouterr().err
+    assert run_command(["credentials", "list", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+
+
+def test_credentials_add_asks_for_the_secret_without_echo(key: str, tmp_path: Path) -> None:
+    controller, terminal = pty.openpty()
+    command = [sys.executable, "-m", "backend.cli", "credentials", "add", "--provider", "openai"]
+    # A session of its own: the pty is the only terminal the command can ask on.
+    process = subprocess.Popen(
+        command,
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        start_new_session=True,
+    )
+    os.close(terminal)
+    try:
+        screen = read_until(controller, b"API key for openai: ")
+        os.write(controller, SECRET.encode() + b"\n")
+        screen += read_until(controller, None)
+        assert process.wait(timeout=30) == 0, screen
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        os.close(controller)
+    text = screen.decode()
+    assert "added api_key credentials for openai" in text
+    assert SECRET[6:] not in text
+
+
+def read_until(fd: int, marker: bytes | None, timeout: float = 30) -> bytes:
+    """What the terminal shows until ``marker`` appears (None: until the command exits)."""
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while marker is None or marker not in seen:
+        assert time.monotonic() < deadline, f"terminal showed only {seen!r}"
+        ready, _, _ = select.select([fd], [], [], 0.5)
+        if not ready:
+            continue
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # EIO: the command closed its terminal
+            chunk = b""
+        if not chunk:
+            assert marker is None, f"terminal closed before {marker!r}: {seen!r}"
+            break
+        seen += chunk
+    return seen
+
+
+def test_encryption_key_rotate_rewrites_secrets_and_a_wrong_key_fails_in_one_line(
+    key: str, env: pytest.MonkeyPatch, settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert add_from_stdin(env, SECRET, "--provider", "openai") == 0
+    credentials_id = capsys.readouterr().out.strip()
+    old = (settings.data_dir / KEY_FILE_NAME).read_text().strip()
+    assert run_command(["encryption-key", "generate"]) == 0
+    new = capsys.readouterr().out.strip()
+
+    env.setenv("BACKEND_ENCRYPTION_KEY", f"{new},{old}")
+    assert run_command(["encryption-key", "rotate"]) == 0
+    assert "re-encrypted 1 credentials" in capsys.readouterr().out
+
+    only_new = Settings(
+        data_dir=settings.data_dir, database_url=settings.database_url, encryption_key=new
+    )
+    store = open_store(only_new)
+    try:
+        manager = CredentialsManager(only_new, store, open_vault(only_new, store))
+        ref = CredentialsMetaInput(id=credentials_id, provider="openai")
+        assert manager.resolve("alice", ref, "openai").api_key == SecretStr(SECRET)
+    finally:
+        store.close()
+
+    env.setenv("BACKEND_ENCRYPTION_KEY", old)
+    assert run_command(["encryption-key", "rotate"]) == 1
+    out = capsys.readouterr()
+    (line,) = out.err.splitlines()
+    assert line.startswith("error: the encryption key from BACKEND_ENCRYPTION_KEY is not the key")
+    assert old not in out.err and new not in out.err

@@ -188,7 +188,9 @@ def known(client: TestClient, alice: dict[str, str]) -> dict[str, str]:
     gid = client.post("/api/v1/graphs", json=calculator_graph(), headers=alice).json()["id"]
     rid = client.post(f"/api/v1/graphs/{gid}/execute", json={}, headers=alice).json()["id"]
     assert client.post(f"/api/v1/executions/{rid}/cancel", headers=alice).status_code == 202
-    return {"graph_id": gid, "run_id": rid}
+    credential = {"provider": "openai", "type": "api_key", "api_key": "sk-fuzz-0123456789"}
+    cid = client.post("/api/v1/credentials", json=credential, headers=alice).json()["id"]
+    return {"graph_id": gid, "run_id": rid, "credentials_id": cid}
 
 
 def request_for(route: Route, known: dict[str, str]) -> st.SearchStrategy[dict[str, Any]]:

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from backend.data.open import open_store
 from backend.data.store import Store
+from backend.data.vault import Vault, generate_key
 from backend.server.app import create_app
 from backend.settings import Settings
 from tests.api.conftest import calculator_graph, drain, make_settings, wait_graph
@@ -56,8 +57,10 @@ def test_ready_is_503_when_the_database_is_unreachable(settings: Settings) -> No
     dialect = store.engine.dialect.name  # type: ignore[attr-defined]
     store.engine.dispose()  # type: ignore[attr-defined]
     store.engine = sa.create_engine(UNREACHABLE[dialect])  # type: ignore[attr-defined]
+    # A vault of its own: opening one from the settings would need the database.
+    vault = Vault([generate_key()], "a test key")
     try:
-        with TestClient(create_app(settings, store)) as client:
+        with TestClient(create_app(settings, store, vault)) as client:
             response = client.get("/ready")
             assert response.status_code == 503
             assert response.json()["error"]["code"] == "not_ready"

@@ -28,9 +28,10 @@ def free_port() -> int:
         return port
 
 
-def start(tmp_path: Path, port: int) -> subprocess.Popen[str]:
+def start(tmp_path: Path, port: int, **settings: str) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BACKEND_")}
     env.update(BACKEND_DATA_DIR=str(tmp_path), BACKEND_API_PORT=str(port), PYTHONUNBUFFERED="1")
+    env.update(settings)
     return subprocess.Popen(
         [sys.executable, "-m", "backend.rest"],
         cwd=tmp_path,

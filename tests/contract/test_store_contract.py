@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from backend.data.credentials import CredentialRecord
 from backend.data.execution import (
     Event,
     ExecutorInfo,
@@ -26,6 +27,7 @@ from backend.data.open import open_store
 from backend.data.sqlstore import SQLStore
 from backend.data.store import Store
 from backend.errors import Conflict, LeaseLost, NotFound, SchemaError
+from backend.providers.credentials import CredentialsType
 from backend.settings import Settings
 from tests import pg
 
@@ -457,3 +459,107 @@ def test_list_runs_newest_first_with_filters_and_before(store: Store) -> None:
     assert {r.graph_id for r in store.list_runs("alice", graph_id="g")} == {"g"}
     store.claim_runs("ex-1", 1, now + 100, LEASE)
     assert [r.id for r in store.list_runs(status=RunStatus.RUNNING)] == [runs[0].id]
+
+
+# -- credentials -----------------------------------------------------------------------------------
+
+
+def credential(user: str, provider: str = "openai", created_at: float = 1.0) -> CredentialRecord:
+    return CredentialRecord(
+        id=str(uuid.uuid4()),
+        user_id=user,
+        provider=provider,
+        type=CredentialsType.API_KEY,
+        title=f"{user}'s {provider}",
+        hint="sk-...abcd",
+        created_at=created_at,
+        updated_at=created_at,
+        scopes=("chat",),
+    )
+
+
+def test_credentials_are_stored_listed_and_deleted_per_user(store: Store) -> None:
+    first, second = credential("alice", created_at=1.0), credential("alice", "anthropic", 2.0)
+    others = credential("bob")
+    for record, secret in [(first, "token-1"), (second, "token-2"), (others, "token-3")]:
+        store.create_credentials(record, secret)
+
+    assert store.list_credentials("alice") == [first, second]
+    assert store.list_credentials("alice", provider="anthropic") == [second]
+    assert store.get_credentials("alice", first.id) == first
+    assert store.get_credentials_secret("alice", first.id) == (first, "token-1")
+    assert (store.count_credentials("alice"), store.count_credentials()) == (2, 3)
+    assert store.has_credentials("alice", "openai")
+    assert not store.has_credentials("alice", "open_router")
+
+    store.delete_credentials("alice", first.id)
+    assert store.list_credentials("alice") == [second]
+    with pytest.raises(NotFound):
+        store.get_credentials("alice", first.id)
+    with pytest.raises(NotFound):
+        store.delete_credentials("alice", first.id)
+
+
+def test_another_users_credentials_are_not_found(store: Store) -> None:
+    record = credential("alice")
+    store.create_credentials(record, "token")
+    assert store.list_credentials("bob") == []
+    assert not store.has_credentials("bob", "openai")
+    for lookup in (store.get_credentials, store.get_credentials_secret, store.delete_credentials):
+        with pytest.raises(NotFound, match=f"credentials {record.id} not found"):
+            lookup("bob", record.id)
+    assert store.get_credentials("alice", record.id) == record
+
+
+def test_the_encryption_check_is_written_once(database_url: str, store: Store) -> None:
+    assert store.encryption_check() is None
+    starts = 4
+    barrier = threading.Barrier(starts)
+    stored: list[str] = []
+
+    def start(i: int) -> None:
+        own = open_url(database_url)
+        try:
+            barrier.wait()
+            stored.append(own.init_encryption_check(f"check-{i}", time.time()))
+        finally:
+            own.close()
+
+    threads = [threading.Thread(target=start, args=(i,)) for i in range(starts)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    # Every start got the one value that won back, whichever it was.
+    assert len(stored) == starts and len(set(stored)) == 1
+    assert store.encryption_check() == stored[0]
+
+
+def test_reencrypting_rewrites_every_secret_and_the_check(store: Store) -> None:
+    records = [credential("alice"), credential("bob")]
+    for record in records:
+        store.create_credentials(record, f"old:{record.id}")
+    store.init_encryption_check("old:check", 1.0)
+
+    assert store.reencrypt_secrets(lambda token: token.replace("old:", "new:"), 2.0) == 2
+
+    for record in records:
+        assert store.get_credentials_secret(record.user_id, record.id)[1] == f"new:{record.id}"
+    assert store.encryption_check() == "new:check"
+
+
+def test_a_failing_reencryption_changes_nothing(store: Store) -> None:
+    records = [credential("alice"), credential("bob")]
+    for record in records:
+        store.create_credentials(record, "old")
+    calls: list[str] = []
+
+    def rewrap(token: str) -> str:
+        calls.append(token)
+        if len(calls) == 2:
+            raise ValueError("cannot decrypt")
+        return "new"
+
+    with pytest.raises(ValueError):
+        store.reencrypt_secrets(rewrap, 2.0)
+    assert [store.get_credentials_secret(r.user_id, r.id)[1] for r in records] == ["old", "old"]

@@ -35,6 +35,7 @@ from backend.client import ApiClient
 from backend.data.execution import NodeStatus, Run, RunStatus
 from backend.data.open import open_store
 from backend.data.store import Store
+from backend.data.vault import generate_key
 from backend.settings import Settings
 from tests import pg
 from tests.graphs import wait_chain
@@ -183,7 +184,8 @@ def kill_host(sup: Supervisor) -> set[int]:
 
 
 def test_two_hosts_share_the_work_and_finish_a_dead_hosts_runs(database: str, store: Store) -> None:
-    env = {**FAST, "BACKEND_DATABASE_URL": database}
+    # Hosts sharing a database share its encryption key too (a key file is per host).
+    env = {**FAST, "BACKEND_DATABASE_URL": database, "BACKEND_ENCRYPTION_KEY": generate_key()}
     with ExitStack() as stack:
         host_a = stack.enter_context(running_supervisord(env=env))
         host_b = stack.enter_context(running_supervisord(env=env))

@@ -1,0 +1,187 @@
+"""Resolving what a node's credentials input names into a decrypted ``Credentials``.
+
+The order, as in AutoGPT: the user's own credential the node references (by id, scoped
+to the user), else the operator's default for the provider (a ``BACKEND_*_API_KEY``
+setting, AutoGPT's "system credentials"), else an error naming the provider and what to
+do. ``check`` runs the same lookup without decrypting anything: that is the one to refuse
+a run with at submit. ``has_credentials`` only asks whether the user has any credential
+for the provider, or the operator a default (a node that names none still gets only the
+default).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from pydantic import SecretStr
+
+from backend.data.credentials import (
+    MAX_CREDENTIALS_PER_USER,
+    CredentialRecord,
+    NewCredentials,
+    hint_for,
+    new_credentials_id,
+    resolved,
+    validate,
+)
+from backend.data.store import Store
+from backend.data.vault import Vault
+from backend.errors import Conflict, InvalidInput, MissingCredentials
+from backend.providers.credentials import Credentials, CredentialsMetaInput, CredentialsType
+from backend.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+# Provider name (as AutoGPT spells it) -> the setting holding the operator's default key.
+DEFAULT_KEY_SETTINGS = {
+    "openai": "openai_api_key",
+    "anthropic": "anthropic_api_key",
+    "open_router": "open_router_api_key",
+}
+# Providers served without any key (a local server): a node needs no credential for them.
+KEYLESS_PROVIDERS = frozenset({"ollama"})
+
+
+def _setting_name(provider: str) -> str:
+    return f"BACKEND_{DEFAULT_KEY_SETTINGS[provider].upper()}"
+
+
+class SystemCredentials:
+    """The operator's defaults only: enough for ``run-local``, which has no store.
+
+    Without stored credentials, a reference resolves to its provider's default.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._defaults: dict[str, Credentials] = {}
+        for provider, name in DEFAULT_KEY_SETTINGS.items():
+            key: SecretStr = getattr(settings, name)
+            if key.get_secret_value():
+                self._defaults[provider] = Credentials(
+                    provider=provider,
+                    type=CredentialsType.API_KEY,
+                    title=_setting_name(provider),
+                    api_key=key,
+                )
+        for provider in KEYLESS_PROVIDERS:
+            self._defaults.setdefault(
+                provider, Credentials(provider=provider, type=CredentialsType.API_KEY)
+            )
+
+    def default(self, provider: str) -> Credentials | None:
+        return self._defaults.get(provider)
+
+    def has_credentials(self, user_id: str, provider: str) -> bool:
+        return provider in self._defaults
+
+    def check(
+        self,
+        user_id: str,
+        ref: CredentialsMetaInput | None,
+        provider: str,
+        field: str = "credentials",
+    ) -> None:
+        """What ``resolve`` would raise, without decrypting anything (for submit)."""
+        self._find(user_id, ref, provider, field, decrypt=False)
+
+    def resolve(
+        self,
+        user_id: str,
+        ref: CredentialsMetaInput | None,
+        provider: str,
+        field: str = "credentials",
+    ) -> Credentials:
+        """The credential for the node's ``field`` input (``ref``), needing ``provider``."""
+        return self._find(user_id, ref, provider, field, decrypt=True)
+
+    def _find(
+        self,
+        user_id: str,
+        ref: CredentialsMetaInput | None,
+        provider: str,
+        field: str,
+        decrypt: bool,
+    ) -> Credentials:
+        if ref is not None and ref.id:
+            stored = self._stored(user_id, ref, provider, decrypt)
+            if stored is not None:
+                return stored
+        found = self.default(provider)
+        if found is not None:
+            return found
+        message = (
+            f"no credentials for provider {provider!r}: add yours with `agent-server "
+            f"credentials add --provider {provider}` (or POST /api/v1/credentials) and set "
+            f"the node's {field!r} input to its reference (id, provider, type, title)"
+        )
+        if provider in DEFAULT_KEY_SETTINGS:
+            message += f", or have the operator set {_setting_name(provider)}"
+        raise MissingCredentials(message, details={"provider": provider, "field": field})
+
+    def _stored(
+        self, user_id: str, ref: CredentialsMetaInput, provider: str, decrypt: bool
+    ) -> Credentials | None:
+        """The referenced credential; without a store, none (the default stands in)."""
+        return None
+
+
+class CredentialsManager(SystemCredentials):
+    """Users' stored credentials (encrypted by ``vault``), then the operator's defaults."""
+
+    def __init__(self, settings: Settings, store: Store, vault: Vault) -> None:
+        super().__init__(settings)
+        self.store = store
+        self.vault = vault
+
+    def add(self, user_id: str, new: NewCredentials) -> CredentialRecord:
+        payload = validate(new)
+        if self.store.count_credentials(user_id) >= MAX_CREDENTIALS_PER_USER:
+            raise Conflict(f"a user keeps at most {MAX_CREDENTIALS_PER_USER} credentials")
+        now = time.time()
+        record = CredentialRecord(
+            id=new_credentials_id(),
+            user_id=user_id,
+            provider=new.provider,
+            type=new.type,
+            title=new.title.strip(),
+            hint=hint_for(new.type, payload),
+            created_at=now,
+            updated_at=now,
+            scopes=new.scopes,
+        )
+        self.store.create_credentials(record, self.vault.encrypt(payload))
+        logger.info(
+            "credentials %s added for user %s (provider %s)", record.id, user_id, record.provider
+        )
+        return record
+
+    def has_credentials(self, user_id: str, provider: str) -> bool:
+        return super().has_credentials(user_id, provider) or self.store.has_credentials(
+            user_id, provider
+        )
+
+    def _stored(
+        self, user_id: str, ref: CredentialsMetaInput, provider: str, decrypt: bool
+    ) -> Credentials | None:
+        # Another user's id is not found: a reference never falls back to the default.
+        if not decrypt:
+            record = self.store.get_credentials(user_id, ref.id)
+            _matches(record, ref, provider)
+            return resolved(record, {})
+        record, token = self.store.get_credentials_secret(user_id, ref.id)
+        _matches(record, ref, provider)
+        return resolved(record, self.vault.decrypt(token, f"credentials {record.id}"))
+
+
+def _matches(record: CredentialRecord, ref: CredentialsMetaInput, provider: str) -> None:
+    if record.provider != provider:
+        raise InvalidInput(
+            f"credentials {record.id} are for provider {record.provider!r}, "
+            f"but this node needs provider {provider!r}"
+        )
+    if record.type != ref.type:
+        raise InvalidInput(
+            f"credentials {record.id} are of type {record.type.value}, "
+            f"but the node's reference says {ref.type.value}"
+        )
