@@ -30,7 +30,8 @@ from backend.blocks.basic import AgentInputBlock, AgentOutputBlock, NoteBlock, S
 from backend.blocks.dates import GetCurrentTimeBlock
 from backend.blocks.maths import CalculatorBlock
 from backend.blocks.text import FillTextTemplateBlock
-from backend.blocks.web import SendWebRequestBlock, blocked_reason
+from backend.blocks.web import SendWebRequestBlock
+from backend.providers.network import blocked_reason
 from tests.http_server import serving
 from tests.run_blocks import run_block
 

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from backend.blocks.web import SendWebRequestBlock, blocked_reason
+from backend.blocks.web import SendWebRequestBlock
+from backend.providers.network import blocked_reason
 
 
 def teredo(server: str, client: str) -> str:
