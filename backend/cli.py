@@ -110,6 +110,7 @@ def _format_value(value: Any) -> str:
 
 
 def cmd_run_local(args: argparse.Namespace) -> int:
+    from backend.data.credentials_manager import SystemCredentials
     from backend.data.validation import validate_graph, validate_run_inputs
     from backend.executor.limits import Limits
     from backend.executor.local import run_local
@@ -130,7 +131,9 @@ def cmd_run_local(args: argparse.Namespace) -> int:
     configure_llm(settings)
     pool = WorkerPool(settings.num_block_workers, settings.worker_memory_mb * 1024 * 1024)
     try:
-        result = asyncio.run(run_local(graph, inputs, Limits.from_settings(settings), pool))
+        limits = Limits.from_settings(settings)
+        defaults = SystemCredentials(settings)
+        result = asyncio.run(run_local(graph, inputs, limits, pool, defaults))
     finally:
         pool.close()
 

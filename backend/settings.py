@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     max_run_deadline_seconds: float = Field(
         86400.0, gt=0, description="Upper bound of any run's deadline."
     )
+    max_tokens_per_run: int = Field(
+        0, ge=0, description="LLM tokens one run may spend (0: no limit unless the run sets one)."
+    )
     max_stalled_claims: int = Field(
         5, ge=1, le=1000, description="Claims without progress after which a run is failed."
     )

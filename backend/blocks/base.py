@@ -129,6 +129,8 @@ class Block:
     block_type: ClassVar[BlockType] = BlockType.STANDARD
     # Untrusted work by default: a block must opt in to running on the event loop.
     isolation: ClassVar[Isolation] = Isolation.WORKER
+    # Calls a language model: the run's token budget applies to it.
+    spends_tokens: ClassVar[bool] = False
     Input: ClassVar[type[BlockSchema]] = EmptySchema
     Output: ClassVar[type[BlockSchema]] = EmptySchema
     static_output: ClassVar[bool] = False

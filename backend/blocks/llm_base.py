@@ -80,6 +80,7 @@ class LLMBlock(Block):
     """Base of the LLM blocks: async, waiting on the network, so they run inline."""
 
     isolation = Isolation.INLINE
+    spends_tokens = True
     categories: ClassVar[tuple[str, ...]] = ("AI",)
 
     async def run(self, input_data: Any, ctx: BlockContext) -> BlockOutput:

@@ -132,6 +132,11 @@ class Run:
     deadline_at: float | None = None
     # Claims since the run last made progress (a node finished); see the poison check.
     stalled_claims: int = 0
+    # Credential references the run was started with, by the export's field name
+    # ({"anthropic_api_key_credentials": {id, provider, type, title}}); never secrets.
+    credentials: dict[str, Any] = field(default_factory=dict)
+    # LLM tokens the run may spend in all (None: no budget).
+    max_tokens: int | None = None
 
     @classmethod
     def new(
@@ -141,6 +146,8 @@ class Run:
         user_id: str,
         inputs: dict[str, Any],
         deadline_seconds: float | None = None,
+        credentials: dict[str, Any] | None = None,
+        max_tokens: int | None = None,
     ) -> Run:
         """A fresh QUEUED run, created now."""
         now = time.time()
@@ -152,6 +159,8 @@ class Run:
             inputs=inputs,
             created_at=now,
             deadline_at=now + deadline_seconds if deadline_seconds else None,
+            credentials=credentials or {},
+            max_tokens=max_tokens,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -164,6 +173,8 @@ class Run:
             "outputs": self.outputs,
             "error": self.error,
             "cancel_requested": self.cancel_requested,
+            "credentials": self.credentials,
+            "max_tokens": self.max_tokens,
             "created_at": self.created_at,
             "started_at": self.started_at,
             "ended_at": self.ended_at,

@@ -20,7 +20,6 @@ import psycopg
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from backend.data.schema import node_executions
 from backend.data.sqlstore import SQLStore
 from backend.errors import StoreError
 from backend.util.process import block_stop_signals
@@ -63,12 +62,8 @@ class PostgresStore(SQLStore):
         self._connect_args = connect_args
         super().__init__(engine, masked, dumps_finite)
 
-    def node_upsert(self) -> sa.Insert:
-        stmt = pg_insert(node_executions)
-        return stmt.on_conflict_do_update(
-            index_elements=["id"],
-            set_={c.name: stmt.excluded[c.name] for c in node_executions.c if c.name != "id"},
-        )
+    def insert(self, table: sa.Table) -> Any:
+        return pg_insert(table)
 
     def notify(self, conn: sa.Connection, kind: str) -> None:
         # Delivered at commit, so a woken executor always finds the committed row.

@@ -57,6 +57,8 @@ graph_executions = sa.Table(
     sa.Column("ended_at", sa.Float),
     sa.Column("deadline_at", sa.Float),
     sa.Column("stalled_claims", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("credentials", sa.JSON),
+    sa.Column("max_tokens", sa.BigInteger),
     sa.Index("ix_graph_executions_status_created", "status", "created_at"),
 )
 
@@ -134,4 +136,15 @@ encryption_check = sa.Table(
     sa.Column("token", sa.Text, nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+# LLM tokens spent, by provider and model, since the database was created (for /metrics).
+llm_usage = sa.Table(
+    "llm_usage",
+    metadata,
+    sa.Column("provider", sa.String(64), primary_key=True),
+    sa.Column("model", sa.String(255), primary_key=True),
+    sa.Column("input_tokens", sa.BigInteger, nullable=False),
+    sa.Column("output_tokens", sa.BigInteger, nullable=False),
+    sa.Column("calls", sa.BigInteger, nullable=False),
 )

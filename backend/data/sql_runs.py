@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -22,6 +23,31 @@ from backend.errors import Conflict, LeaseLost, NotFound
 # Claims look at this many of the oldest claimable runs when sharing them out fairly.
 FAIRNESS_WINDOW = 1000
 _PROGRESS = frozenset({NodeStatus.COMPLETED, NodeStatus.FAILED})
+USAGE_COUNTS = ("input_tokens", "output_tokens", "calls")
+
+
+def llm_usage_rows(nodes: Iterable[NodeExecution]) -> list[dict[str, Any]]:
+    """Token totals to add for the finished nodes that called a model, per model."""
+    totals: dict[tuple[str, str], dict[str, Any]] = {}
+    for ne in nodes:
+        stats = ne.stats
+        if ne.status not in _PROGRESS or not stats.get("model"):
+            continue
+        key = (str(stats.get("provider", "")), str(stats["model"]))
+        row = totals.setdefault(
+            key,
+            {
+                "provider": key[0],
+                "model": key[1],
+                "input_tokens": 0,
+                "output_tokens": 0,
+                "calls": 0,
+            },
+        )
+        row["input_tokens"] += int(stats.get("input_tokens", 0))
+        row["output_tokens"] += int(stats.get("output_tokens", 0))
+        row["calls"] += int(stats.get("llm_calls", 1))
+    return list(totals.values())
 
 
 class RunsMixin(SQLBase):
@@ -223,6 +249,9 @@ class RunsMixin(SQLBase):
             events = [event_row(e) for w in kept for e in w.events]
             if nodes:
                 self._node_upsert.execute(conn, nodes)
+            usage = llm_usage_rows(n for w in kept for n in w.changed)
+            if usage:
+                self.add_llm_usage(conn, usage)
             if events:
                 self._event_insert.execute(conn, events)
             return lost

@@ -83,9 +83,33 @@ class SQLBase:
             engine, FENCE, ["rid", "own", "st", "lease", "progress"], json_dumps
         )
 
-    def node_upsert(self) -> sa.Insert:
-        """INSERT ... ON CONFLICT (id) DO UPDATE for node executions (dialect-specific)."""
+    def insert(self, table: sa.Table) -> Any:
+        """The dialect's INSERT, which has ``on_conflict_do_update`` (drivers set it)."""
         raise NotImplementedError
+
+    def node_upsert(self) -> sa.Insert:
+        """INSERT ... ON CONFLICT (id) DO UPDATE for node executions."""
+        stmt = self.insert(t.node_executions)
+        upsert: sa.Insert = stmt.on_conflict_do_update(
+            index_elements=["id"],
+            set_={c.name: stmt.excluded[c.name] for c in t.node_executions.c if c.name != "id"},
+        )
+        return upsert
+
+    def add_llm_usage(self, conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
+        """Add tokens to the running totals, one row per (provider, model)."""
+        u = t.llm_usage
+        for row in rows:
+            stmt = self.insert(u).values(**row)
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["provider", "model"],
+                    set_={
+                        name: u.c[name] + stmt.excluded[name]
+                        for name in ("input_tokens", "output_tokens", "calls")
+                    },
+                )
+            )
 
     def notify(self, conn: sa.Connection, kind: str) -> None:
         """Wake idle executors once ``conn``'s transaction commits (``kind``: "run" or
@@ -128,6 +152,8 @@ def run_row(run: Run) -> dict[str, Any]:
         "ended_at": run.ended_at,
         "deadline_at": run.deadline_at,
         "stalled_claims": run.stalled_claims,
+        "credentials": run.credentials,
+        "max_tokens": run.max_tokens,
     }
 
 
@@ -135,6 +161,7 @@ def to_run(row: sa.Row[Any]) -> Run:
     data = row._asdict()
     data["status"] = RunStatus(data["status"])
     data["cancel_requested"] = bool(data["cancel_requested"])
+    data["credentials"] = data["credentials"] or {}
     return Run(**data)
 
 

@@ -15,7 +15,6 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from backend.data.schema import node_executions
 from backend.data.sqlbase import dumps
 from backend.data.sqlstore import SQLStore
 from backend.errors import StoreError
@@ -41,12 +40,8 @@ class SQLiteStore(SQLStore):
         event.listen(engine, "begin", _on_begin)
         super().__init__(engine, url, dumps)
 
-    def node_upsert(self) -> sa.Insert:
-        stmt = sqlite_insert(node_executions)
-        return stmt.on_conflict_do_update(
-            index_elements=["id"],
-            set_={c.name: stmt.excluded[c.name] for c in node_executions.c if c.name != "id"},
-        )
+    def insert(self, table: sa.Table) -> Any:
+        return sqlite_insert(table)
 
     @contextmanager
     def migration_lock(self) -> Iterator[None]:

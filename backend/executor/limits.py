@@ -15,7 +15,14 @@ from backend.settings import Settings
 
 
 class NodeFailed(Exception):
-    """A failure that retrying cannot fix (error pin, bad input, time or size limit)."""
+    """A failure that retrying cannot fix (error pin, bad input, time or size limit).
+
+    ``stats`` are what the block reported before it failed (an LLM call's tokens are
+    spent even when its answer was unusable)."""
+
+    def __init__(self, message: str, stats: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.stats = stats or {}
 
 
 class LimitExceeded(NodeFailed):
@@ -37,6 +44,7 @@ class Limits:
     max_node_output_bytes: int = 16 * 1024 * 1024
     max_run_stored_bytes: int = 256 * 1024 * 1024
     max_node_executions_per_run: int = 20_000
+    max_tokens_per_run: int = 0  # 0: no budget unless the run sets one
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Limits:
@@ -54,6 +62,7 @@ class Limits:
             max_node_output_bytes=settings.max_node_output_bytes,
             max_run_stored_bytes=settings.max_run_stored_bytes,
             max_node_executions_per_run=settings.max_node_executions_per_run,
+            max_tokens_per_run=settings.max_tokens_per_run,
         )
 
     def output_budget(self) -> OutputBudget:

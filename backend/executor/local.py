@@ -14,6 +14,7 @@ from backend.data.validation import (
     validate_limits,
     validate_run_inputs,
 )
+from backend.executor.credentials import Resolver, check_graph, lookup
 from backend.executor.engine import RunState
 from backend.executor.limits import Limits
 from backend.executor.node import NodeExecutor
@@ -76,11 +77,15 @@ async def run_local(
     inputs: dict[str, Any],
     limits: Limits | None = None,
     pool: WorkerPool | None = None,
+    credentials: Resolver | None = None,
 ) -> LocalResult:
     """Validate, then execute ``graph`` to the end in this process (isolated blocks in
-    ``pool``'s worker processes, or in a pool of its own for this run)."""
+    ``pool``'s worker processes, or in a pool of its own for this run). ``credentials``
+    gives nodes their credentials (the operator's defaults for a local run)."""
     limits = limits or Limits()
     check_runnable(graph, inputs, limits)
+    if credentials is not None:
+        check_graph(graph, "local", {}, credentials)
     run = Run.new(graph.id, graph.version, "local", inputs)
     run.started_at = run.created_at  # nothing to claim: it starts as it is created
     state = RunState(run.id, graph)
@@ -89,7 +94,12 @@ async def run_local(
     own_pool = pool is None
     pool = pool or WorkerPool(LOCAL_WORKERS, LOCAL_WORKER_MEMORY_BYTES)
     try:
-        await RunRunner(run, state, journal, limits, NodeExecutor(pool, limits)).execute()
+        nodes = (
+            NodeExecutor(pool, limits, lookup(credentials))
+            if credentials is not None
+            else NodeExecutor(pool, limits)
+        )
+        await RunRunner(run, state, journal, limits, nodes).execute()
     finally:
         if own_pool:
             pool.close()

@@ -33,11 +33,14 @@ from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from backend.data.credentials_manager import CredentialsManager
 from backend.data.execution import Event, ExecutorInfo, NodeStatus, Run, RunStatus, RunWrite
 from backend.data.graph import Graph
 from backend.data.open import open_store
 from backend.data.store import Store
+from backend.data.vault import open_vault
 from backend.errors import BackendError, LeaseLost
+from backend.executor.credentials import lookup as credentials_lookup
 from backend.executor.engine import RunState
 from backend.executor.journal import StoreJournal, WriteBatcher
 from backend.executor.limits import Limits
@@ -91,7 +94,6 @@ class ExecutionManager(AppProcess):
         self.pool = self._given_pool or WorkerPool(
             self.settings.num_block_workers, self.settings.worker_memory_mb * 1024 * 1024
         )
-        self.nodes = NodeExecutor(self.pool, self.limits)
         self._work_done = asyncio.Event()
         self._stray: set[str] = set()
         # Claimed, not yet running: the heartbeat must not take them for strays.
@@ -103,6 +105,10 @@ class ExecutionManager(AppProcess):
         try:
             self.store: Store = await self.db(open_store, self.settings)
             await self.db(self.store.prepare, self.settings.auto_migrate)
+            # A wrong or missing encryption key stops the executor here, at start.
+            vault = await self.db(open_vault, self.settings, self.store)
+            resolver = CredentialsManager(self.settings, self.store, vault)
+            self.nodes = NodeExecutor(self.pool, self.limits, credentials_lookup(resolver, self.db))
             await self._register()
             self._writes = WriteBatcher(
                 self.store, self.executor_id, self.settings.lease_seconds, self.db

@@ -15,20 +15,19 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from backend.blocks.base import ERROR_PIN, Block, BlockContext, BlockInputError, Isolation
-from backend.data.execution import NodeExecution
+from backend.data.execution import NodeExecution, Run
+from backend.executor.credentials import CredentialsLookup
 from backend.executor.limits import Limits, NodeFailed
 from backend.executor.pool import WorkerPool
 from backend.executor.worker import NodeTask
 from backend.providers.credentials import Credentials
 
 logger = logging.getLogger(__name__)
-
-CredentialsLookup = Callable[[NodeExecution, Block], Awaitable[Mapping[str, Credentials]]]
 
 
 class BlockRaised(Exception):
@@ -42,7 +41,7 @@ class NodeResult:
     stats: dict[str, Any] = field(default_factory=dict)
 
 
-async def _no_credentials(ne: NodeExecution, block: Block) -> Mapping[str, Credentials]:
+async def _no_credentials(run: Run, ne: NodeExecution, block: Block) -> Mapping[str, Credentials]:
     return {}
 
 
@@ -57,8 +56,10 @@ class NodeExecutor:
         self.limits = limits
         self.credentials = credentials
 
-    async def execute(self, ne: NodeExecution, block: Block, timeout: float) -> NodeResult:
-        credentials = await self.credentials(ne, block)
+    async def execute(
+        self, run: Run, ne: NodeExecution, block: Block, timeout: float
+    ) -> NodeResult:
+        credentials = await self.credentials(run, ne, block)
         if block.isolation is Isolation.WORKER:
             return await self._in_worker(ne, block, timeout, dict(credentials))
         return await self._inline(ne, block, timeout, credentials)
@@ -81,7 +82,7 @@ class NodeExecutor:
         )
         outcome = await self.pool.run_node(task)
         if outcome.failed is not None:
-            raise NodeFailed(outcome.failed)
+            raise NodeFailed(outcome.failed, outcome.stats)
         if outcome.raised is not None:
             raise BlockRaised(outcome.raised)
         return NodeResult(outcome.outputs, outcome.output_bytes, outcome.stats)
@@ -113,15 +114,18 @@ class NodeExecutor:
             async with limit:
                 async for pin, value in block.execute(ne.input_data, ctx):
                     if pin == ERROR_PIN:
-                        raise NodeFailed(str(value))
+                        raise NodeFailed(str(value), ctx.stats)
                     budget.add(pin, value)
                     outputs.append((pin, value))
         except TimeoutError:
             if limit.expired():
-                raise NodeFailed(f"timed out after {timeout:g} s") from None
+                raise NodeFailed(f"timed out after {timeout:g} s", ctx.stats) from None
             raise
         except BlockInputError as exc:
             raise NodeFailed(str(exc)) from None
+        except NodeFailed as exc:
+            exc.stats = exc.stats or ctx.stats
+            raise
         return NodeResult(outputs, budget.total, ctx.stats)
 
     async def _compute(self, deadline: float, fn: Callable[..., Any], *args: Any) -> Any:

@@ -40,6 +40,11 @@ class Journal(Protocol):
     async def release(self, run: Run, event: Event) -> None: ...
 
 
+def tokens_of(stats: dict[str, Any]) -> int:
+    """LLM tokens a node execution's stats report (input and output)."""
+    return int(stats.get("input_tokens", 0)) + int(stats.get("output_tokens", 0))
+
+
 def _snapshot(ne: NodeExecution) -> NodeExecution:
     return replace(ne, input_data=dict(ne.input_data), output_data=list(ne.output_data))
 
@@ -93,6 +98,7 @@ class RunRunner:
         self._events: list[Event] = []
         self._saving: asyncio.Future[None] | None = None
         self._stored_bytes = 0
+        self._tokens = 0
         self._limit_error: str | None = None
         # A run submitted without its own deadline gets the executor's default.
         self._deadline = run.deadline_at or run.created_at + limits.run_deadline_seconds
@@ -122,6 +128,7 @@ class RunRunner:
                 stored_size(ne.input_data) + stored_size(ne.output_data)
                 for ne in self.state.executions.values()
             )
+            self._tokens = sum(tokens_of(ne.stats) for ne in self.state.executions.values())
             for ne in self.state.with_status(NodeStatus.RUNNING):
                 # Its previous owner died mid-node: run it again (at-least-once).
                 logger.info("node %s interrupted at attempt %s; re-queued", ne.node_id, ne.attempt)
@@ -165,13 +172,28 @@ class RunRunner:
         for ne in self.state.take_ready(self.limits.node_workers - len(self._running)):
             self.state.mark_running(ne, now)
             self._note(ne)
-            problem = self.state.input_problem(ne) or self._input_over_limit(ne)
+            problem = (
+                self.state.input_problem(ne) or self._budget_spent(ne) or self._input_over_limit(ne)
+            )
             if problem is not None:
                 self._fail(ne, problem, now)
                 continue
             task = asyncio.create_task(self._run_node(ne), name=f"node-{ne.id}")
             task.add_done_callback(lambda _: self._wake.set())
             self._running[task] = ne
+
+    def _budget_spent(self, ne: NodeExecution) -> str | None:
+        block = get_block(ne.block_id)
+        budget = self.run.max_tokens
+        if budget is None or block is None or not block.spends_tokens or self._tokens < budget:
+            return None
+        return self._over_budget(budget)
+
+    def _over_budget(self, budget: int) -> str:
+        return (
+            f"the run's token budget is spent: {self._tokens} of {budget} tokens used "
+            "(the run's max_tokens, or BACKEND_MAX_TOKENS_PER_RUN)"
+        )
 
     def _input_over_limit(self, ne: NodeExecution) -> str | None:
         self._stored_bytes += stored_size(ne.input_data)
@@ -203,6 +225,7 @@ class RunRunner:
             try:
                 result = task.result()
             except NodeFailed as exc:
+                self._count_tokens(ne, exc.stats)
                 self._fail(ne, str(exc), now)
             except asyncio.CancelledError:
                 continue
@@ -211,12 +234,21 @@ class RunRunner:
             else:
                 self._complete(ne, result, now)
 
+    def _count_tokens(self, ne: NodeExecution, stats: dict[str, Any]) -> None:
+        ne.stats = stats
+        self._tokens += tokens_of(stats)
+
     def _complete(self, ne: NodeExecution, result: NodeResult, now: float) -> None:
+        self._count_tokens(ne, result.stats)
+        budget = self.run.max_tokens
+        if budget is not None and tokens_of(result.stats) and self._tokens > budget:
+            # This node crossed the budget: it fails, and what it produced goes nowhere.
+            self._fail(ne, self._over_budget(budget), now)
+            return
         self._stored_bytes += result.output_bytes
         if (problem := self._check_stored()) is not None:
             self._fail(ne, problem, now)
             return
-        ne.stats = result.stats
         for changed in self.state.complete(ne, result.outputs, now):
             self._note(changed)
         if len(self.state.executions) > self.limits.max_node_executions_per_run:
@@ -254,9 +286,8 @@ class RunRunner:
             or block.timeout_seconds
             or self.limits.node_timeout_seconds
         )
-        return await self.nodes.execute(
-            ne, block, min(timeout, self.limits.max_node_timeout_seconds)
-        )
+        timeout = min(timeout, self.limits.max_node_timeout_seconds)
+        return await self.nodes.execute(self.run, ne, block, timeout)
 
     # -- endings -------------------------------------------------------------------------------
 

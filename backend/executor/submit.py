@@ -4,6 +4,7 @@ CLI and the tests share. Everything here is one store call; executors do the res
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from backend.data.execution import Run
@@ -11,6 +12,7 @@ from backend.data.graph import Graph
 from backend.data.store import Store
 from backend.data.validation import raise_if_invalid, validate_graph
 from backend.errors import InvalidInput
+from backend.executor.credentials import Resolver, check_graph, run_references
 from backend.executor.engine import RunState
 from backend.executor.limits import Limits
 from backend.executor.local import check_runnable
@@ -52,17 +54,28 @@ def submit_graph_run(
     inputs: dict[str, Any],
     deadline_seconds: float | None = None,
     limits: Limits | None = None,
+    *,
+    credentials: Mapping[str, Any] | None = None,
+    max_tokens: int | None = None,
+    resolver: Resolver | None = None,
 ) -> Run:
     """Queue a run of ``graph``, already loaded from the store: the run, its starting node
-    executions and its first event, at once. ``limits`` are the operator's bounds."""
+    executions and its first event, at once. ``limits`` are the operator's bounds;
+    ``credentials`` the run's credential references by field name, which ``resolver``
+    checks (a run whose nodes would find no credential is refused, 422); ``max_tokens``
+    the run's token budget (default: BACKEND_MAX_TOKENS_PER_RUN)."""
     limits = limits or Limits()
     check_runnable(graph, inputs, limits)
+    references = run_references(credentials or {})
+    if resolver is not None:
+        check_graph(graph, user_id, references, resolver)
     if deadline_seconds is not None and deadline_seconds > limits.max_run_deadline_seconds:
         raise InvalidInput(
             f"deadline of {deadline_seconds:g} s is above the limit of "
             f"{limits.max_run_deadline_seconds:g} s (BACKEND_MAX_RUN_DEADLINE_SECONDS)"
         )
-    run = Run.new(graph.id, graph.version, user_id, inputs, deadline_seconds)
+    budget = max_tokens or limits.max_tokens_per_run or None
+    run = Run.new(graph.id, graph.version, user_id, inputs, deadline_seconds, references, budget)
     starting = RunState(run.id, graph).start(inputs, run.created_at)
     store.submit_run(run, starting, run_event(run))
     return run

@@ -15,6 +15,7 @@ import json
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from functools import partial
 from typing import Annotated
 
@@ -28,6 +29,7 @@ from backend.data.store import Store
 from backend.errors import InvalidInput
 from backend.server.auth import CallerDep
 from backend.server.deps import StoreDep
+from backend.server.redaction import Redactor, redactor
 from backend.server.routes_executions import own_run
 
 router = APIRouter(prefix="/api/v1", tags=["executions"])
@@ -78,6 +80,7 @@ async def stream_events(
     after: int,
     stopping: threading.Event,
     key_valid: Callable[[], bool],
+    masked: Redactor,
 ) -> AsyncIterator[str]:
     position = after
     quiet_since = key_checked = time.monotonic()
@@ -91,7 +94,7 @@ async def stream_events(
         batch = await anyio.to_thread.run_sync(store.events, run_id, position, _BATCH)
         for event in batch:
             position = event.id
-            yield format_event(event)
+            yield format_event(replace(event, data=masked.event(event.type, event.data)))
             if is_final(event):
                 return
         if batch:
@@ -128,11 +131,12 @@ def execution_events(
     ] = None,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
-    own_run(store, caller.user, run_id)
+    run = own_run(store, caller.user, run_id)
     position = _start_position(last_event_id, after)
     stopping: threading.Event = request.app.state.stopping
+    still_valid = partial(caller.still_valid, store)
     return StreamingResponse(
-        stream_events(store, run_id, position, stopping, partial(caller.still_valid, store)),
+        stream_events(store, run_id, position, stopping, still_valid, redactor(store, run)),
         media_type="text/event-stream",
         # No caching, and no buffering by reverse proxies that honour this header.
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi import status as http_status
 
-from backend.data.execution import Run, RunStatus
+from backend.data.execution import NodeExecution, Run, RunStatus
 from backend.data.store import Store
 from backend.errors import NotFound
 from backend.executor.submit import cancel_run
 from backend.server.auth import UserDep
 from backend.server.deps import StoreDep
 from backend.server.pagination import decode_cursor, encode_cursor
+from backend.server.redaction import redactor
+
+TOKEN_KEYS = ("input_tokens", "output_tokens", "llm_calls")
 
 router = APIRouter(prefix="/api/v1", tags=["executions"])
 
@@ -37,15 +41,32 @@ def run_view(store: Store, run: Run) -> dict[str, Any]:
         if run.ended_at is not None and run.started_at is not None
         else None
     )
-    return {
+    view = {
         **run.to_dict(),
         "stats": {
             "node_executions": len(nodes),
             "node_status_counts": dict(Counter(n.status.value for n in nodes)),
             "attempts": sum(n.attempt for n in nodes),
             "duration_seconds": duration,
+            **token_usage(nodes),
         },
     }
+    return redactor(store, run).run(view)
+
+
+def token_usage(nodes: Iterable[NodeExecution]) -> dict[str, Any]:
+    """LLM usage the run's nodes reported: totals, and per model."""
+    models: dict[str, dict[str, int]] = {}
+    for ne in nodes:
+        if not ne.stats.get("model"):
+            continue
+        per = models.setdefault(
+            str(ne.stats["model"]), {"input_tokens": 0, "output_tokens": 0, "llm_calls": 0}
+        )
+        for key in per:
+            per[key] += int(ne.stats.get(key, 0))
+    totals = {key: sum(m[key] for m in models.values()) for key in TOKEN_KEYS}
+    return {**totals, "models": models}
 
 
 @router.get("/executions", summary="List your runs, newest first")
@@ -62,7 +83,7 @@ def list_executions(
     )
     last = runs[-1] if len(runs) == limit else None
     return {
-        "items": [run.to_dict() for run in runs],
+        "items": [redactor(store, run).run(run.to_dict()) for run in runs],
         "next_cursor": encode_cursor(last.created_at, last.id) if last else None,
     }
 
@@ -78,7 +99,8 @@ def get_execution(run_id: str, user: UserDep, store: StoreDep) -> dict[str, Any]
 )
 def get_node_executions(run_id: str, user: UserDep, store: StoreDep) -> dict[str, Any]:
     run = own_run(store, user, run_id)
-    return {"items": [node.to_dict() for node in store.node_executions(run.id)]}
+    masked = redactor(store, run)
+    return {"items": [masked.node(node.to_dict()) for node in store.node_executions(run.id)]}
 
 
 @router.post(

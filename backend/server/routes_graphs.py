@@ -11,15 +11,17 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, status
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import AliasChoices, BaseModel, Field, ValidationError
 
+from backend.data.credentials_manager import CredentialsManager
 from backend.data.graph import Graph
 from backend.data.schema import INT_MAX
 from backend.errors import InvalidInput
+from backend.executor.credentials import credentials_report
 from backend.executor.limits import Limits
 from backend.executor.submit import load_graph, save_graph, submit_graph_run
 from backend.server.auth import UserDep
-from backend.server.deps import SettingsDep, StoreDep
+from backend.server.deps import CredentialsDep, SettingsDep, StoreDep
 from backend.server.pagination import decode_cursor, encode_cursor
 
 router = APIRouter(prefix="/api/v1", tags=["graphs"])
@@ -40,6 +42,17 @@ class ExecuteRequest(BaseModel):
     )
     version: int | None = Field(
         None, ge=1, le=INT_MAX, description="Graph version; the active one if unset."
+    )
+    credentials: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        validation_alias=AliasChoices("credentials", "credentials_inputs"),
+        description="Credential references {id, provider, type, title} by the export's "
+        "field names (e.g. anthropic_api_key_credentials): the nodes that need a provider "
+        "and name no credential of their own use these. AutoGPT's `credentials_inputs` "
+        "is accepted too.",
+    )
+    max_tokens: int | None = Field(
+        None, ge=1, le=INT_MAX, description="LLM tokens this run may spend in all."
     )
 
 
@@ -72,11 +85,19 @@ def _parse_graph(body: dict[str, Any], graph_id: str) -> Graph:
     status_code=status.HTTP_201_CREATED,
     summary="Create a graph (a new id, version 1)",
 )
-def create_graph(user: UserDep, store: StoreDep, body: GraphBody) -> dict[str, Any]:
+def create_graph(
+    user: UserDep, store: StoreDep, resolver: CredentialsDep, body: GraphBody
+) -> dict[str, Any]:
     # Always a fresh id, as AutoGPT does on import: importing the same export twice, or
     # one another user imported, makes two independent graphs instead of a clash.
     graph = _parse_graph(body, str(uuid.uuid4()))
-    return save_graph(store, user, graph).to_json()
+    return _with_report(save_graph(store, user, graph), user, resolver)
+
+
+def _with_report(graph: Graph, user: str, resolver: CredentialsManager) -> dict[str, Any]:
+    """The graph, and the credentials its nodes need (``credentials_required``)."""
+    report = credentials_report(graph, lambda provider: resolver.has_credentials(user, provider))
+    return {**graph.to_json(), "credentials_required": report}
 
 
 @router.get("/graphs", summary="List your graphs (active versions, newest first)")
@@ -105,16 +126,19 @@ def get_graph(
     graph_id: str,
     user: UserDep,
     store: StoreDep,
+    resolver: CredentialsDep,
     version: Annotated[int | None, Query(ge=1, le=INT_MAX)] = None,
 ) -> dict[str, Any]:
-    return _live_graph(store, user, graph_id, version).to_json()
+    return _with_report(_live_graph(store, user, graph_id, version), user, resolver)
 
 
 @router.put("/graphs/{graph_id}", summary="Store a new version; it becomes the active one")
-def update_graph(graph_id: str, user: UserDep, store: StoreDep, body: GraphBody) -> dict[str, Any]:
+def update_graph(
+    graph_id: str, user: UserDep, store: StoreDep, resolver: CredentialsDep, body: GraphBody
+) -> dict[str, Any]:
     load_graph(store, user, graph_id)
     graph = _parse_graph(body, graph_id)
-    return save_graph(store, user, graph).to_json()
+    return _with_report(save_graph(store, user, graph), user, resolver)
 
 
 @router.delete(
@@ -136,6 +160,7 @@ def execute_graph(
     user: UserDep,
     store: StoreDep,
     settings: SettingsDep,
+    resolver: CredentialsDep,
     body: Annotated[ExecuteRequest | None, Body()] = None,
 ) -> dict[str, Any]:
     request = body or ExecuteRequest()
@@ -147,5 +172,8 @@ def execute_graph(
         request.inputs,
         deadline_seconds=settings.run_deadline_seconds,
         limits=Limits.from_settings(settings),
+        credentials=request.credentials,
+        max_tokens=request.max_tokens,
+        resolver=resolver,
     )
     return {"id": run.id, "status": run.status.value}

@@ -1,4 +1,5 @@
-"""Per-user credentials (encrypted) and the encryption key's check value.
+"""Per-user credentials (encrypted), the encryption key's check value, the credential
+references and token budget of a run, and LLM token totals.
 
 Revision ID: 0004
 Revises: 0003
@@ -14,6 +15,17 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("graph_executions") as batch:
+        batch.add_column(sa.Column("credentials", sa.JSON))
+        batch.add_column(sa.Column("max_tokens", sa.BigInteger))
+    op.create_table(
+        "llm_usage",
+        sa.Column("provider", sa.String(64), primary_key=True),
+        sa.Column("model", sa.String(255), primary_key=True),
+        sa.Column("input_tokens", sa.BigInteger, nullable=False),
+        sa.Column("output_tokens", sa.BigInteger, nullable=False),
+        sa.Column("calls", sa.BigInteger, nullable=False),
+    )
     op.create_table(
         "credentials",
         sa.Column("id", sa.String(64), primary_key=True),
