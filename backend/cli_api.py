@@ -150,7 +150,17 @@ def cmd_graph_import(args: argparse.Namespace) -> int:
     else:
         print(graph["id"])
         print(f"imported {graph['name'] or 'graph'} as version {graph['version']}", file=sys.stderr)
+        _print_credentials_needed(graph)
     return EXIT_OK
+
+
+def _print_credentials_needed(graph: dict[str, Any]) -> None:
+    for need in graph.get("credentials_required", []):
+        if need["available"]:
+            where = "you have one, or the server has a default"
+        else:
+            where = f"none yet: agent-server credentials add --provider {need['provider']}"
+        print(f"needs {need['provider']} credentials ({need['field']}): {where}", file=sys.stderr)
 
 
 def cmd_graph_list(args: argparse.Namespace) -> int:
@@ -176,6 +186,11 @@ def _print_run(run: dict[str, Any]) -> None:
             print(f"{name}: {_format_value(value)}")
     stats = run.get("stats", {})
     print(f"status: {run['status']} ({stats.get('node_executions', 0)} node executions)")
+    for model, used in stats.get("models", {}).items():
+        print(
+            f"tokens: {used['input_tokens']} in, {used['output_tokens']} out "
+            f"({model}, {used['llm_calls']} calls)"
+        )
     if run.get("error"):
         print(f"error: {run['error']}")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -49,3 +50,9 @@ class StatsMixin(SQLBase):
             )
             for row in rows
         ]
+
+    def llm_usage(self) -> list[dict[str, Any]]:
+        u = t.llm_usage
+        with self.read() as conn:
+            rows = conn.execute(sa.select(u).order_by(u.c.provider, u.c.model))
+            return [dict(row._asdict()) for row in rows]

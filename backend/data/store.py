@@ -228,6 +228,11 @@ class Store(ABC):
     def count_runs_by_status(self) -> dict[str, int]: ...
 
     @abstractmethod
+    def llm_usage(self) -> list[dict[str, Any]]:
+        """LLM tokens spent since the database was created: one row per provider and
+        model with input_tokens, output_tokens and calls."""
+
+    @abstractmethod
     def node_duration_histograms(
         self, ended_since: float, bounds: Sequence[float]
     ) -> list[DurationHistogram]:

@@ -62,6 +62,19 @@ def render_metrics(store: Store, settings: Settings, started_at: float) -> str:
     )
     lines.append(f"{_PREFIX}_executors_alive {alive}")
 
+    usage = store.llm_usage()
+    lines += _family("llm_tokens_total", "counter", "LLM tokens spent, by provider and model.")
+    for row in usage:
+        for direction in ("input", "output"):
+            labels = _labels(
+                [("provider", row["provider"]), ("model", row["model"]), ("direction", direction)]
+            )
+            lines.append(f"{_PREFIX}_llm_tokens_total{labels} {row[f'{direction}_tokens']}")
+    lines += _family("llm_calls_total", "counter", "LLM calls, by provider and model.")
+    for row in usage:
+        labels = _labels([("provider", row["provider"]), ("model", row["model"])])
+        lines.append(f"{_PREFIX}_llm_calls_total{labels} {row['calls']}")
+
     name = "node_execution_duration_seconds"
     lines += _family(
         name, "histogram", "Node execution durations by block, since this API process started."
