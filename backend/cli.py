@@ -86,9 +86,8 @@ def read_graph_json(path: str) -> Any:
         raise UsageError(f"graph file {path} is not valid JSON: {exc}") from None
 
 
-def load_graph_file(path: str) -> Graph:
-    """Read and parse a graph file (``-`` is stdin)."""
-    data = read_graph_json(path)
+def parse_graph(data: Any, path: str) -> Graph:
+    """The graph in ``data``, read from ``path``."""
     try:
         return Graph.from_json(data)
     except ValidationError as exc:
@@ -112,8 +111,10 @@ def _format_value(value: Any) -> str:
 def cmd_run_local(args: argparse.Namespace) -> int:
     from backend.data.credentials_manager import SystemCredentials
     from backend.data.validation import validate_graph, validate_run_inputs
+    from backend.executor.exports import parse_sub_graphs
     from backend.executor.limits import Limits
     from backend.executor.local import run_local
+    from backend.executor.local_services import LocalServices
     from backend.executor.pool import WorkerPool
     from backend.providers.llm import configure as configure_llm
     from backend.settings import load_settings
@@ -121,7 +122,8 @@ def cmd_run_local(args: argparse.Namespace) -> int:
 
     # Node logs go to stderr; WARNING keeps routine progress out of the user's terminal.
     configure_logging("WARNING")
-    graph = load_graph_file(args.graph)
+    data = read_graph_json(args.graph)
+    graph = parse_graph(data, args.graph)
     inputs, problems = parse_inputs(args.input)
     errors = validate_graph(graph, for_run=True) + validate_run_inputs(graph, inputs)
     problems += [str(e) for e in errors]
@@ -133,7 +135,11 @@ def cmd_run_local(args: argparse.Namespace) -> int:
     try:
         limits = Limits.from_settings(settings)
         defaults = SystemCredentials(settings)
-        result = asyncio.run(run_local(graph, inputs, limits, pool, defaults))
+        # Sub-agent nodes run the file's own sub-graphs.
+        services = LocalServices(
+            parse_sub_graphs(read_graph_json(args.graph)), pool, limits, defaults
+        )
+        result = asyncio.run(run_local(graph, inputs, limits, pool, defaults, services))
     finally:
         pool.close()
 

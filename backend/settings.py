@@ -109,6 +109,9 @@ class Settings(BaseSettings):
     max_tokens_per_run: int = Field(
         0, ge=0, description="LLM tokens one run may spend (0: no limit unless the run sets one)."
     )
+    max_agent_depth: int = Field(
+        8, ge=1, le=64, description="How deep sub-agents may nest (an agent calling agents)."
+    )
     max_stalled_claims: int = Field(
         5, ge=1, le=1000, description="Claims without progress after which a run is failed."
     )

@@ -18,6 +18,7 @@ import threading
 from collections.abc import Iterable
 from importlib.metadata import EntryPoint, entry_points
 
+from .agent import AgentExecutorBlock
 from .base import Block
 from .basic import (
     AgentInputBlock,
@@ -47,6 +48,7 @@ from .llm import (
 )
 from .logic import ConditionBlock, IfInputMatchesBlock
 from .maths import CalculatorBlock, CountItemsBlock
+from .storage import PersistInformationBlock, RetrieveInformationBlock
 from .text import (
     CombineTextsBlock,
     ExtractTextInformationBlock,
@@ -68,6 +70,9 @@ BUILTIN_BLOCKS: tuple[type[Block], ...] = (
     AgentInputBlock,
     *AGENT_INPUT_VARIANTS,
     AgentOutputBlock,
+    AgentExecutorBlock,
+    PersistInformationBlock,
+    RetrieveInformationBlock,
     FillTextTemplateBlock,
     MatchTextPatternBlock,
     ExtractTextInformationBlock,

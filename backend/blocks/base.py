@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from backend.providers.credentials import Credentials
 
 if TYPE_CHECKING:
+    from backend.blocks.runtime import KeyValue, SubAgents
     from backend.providers.llm import LLMClient
 
 ERROR_PIN = "error"
@@ -31,6 +32,7 @@ class BlockType(StrEnum):
     INPUT = "INPUT"  # a starting node: the run's inputs[name] feed its `value` pin
     OUTPUT = "OUTPUT"  # its values become the run's outputs[name]
     NOTE = "NOTE"  # a comment on the canvas: never executed
+    AGENT = "AGENT"  # runs another graph as a sub-agent (AgentExecutorBlock)
 
 
 class Isolation(StrEnum):
@@ -91,6 +93,8 @@ class BlockContext:
     run_id: str = ""
     node_id: str = ""
     node_exec_id: str = ""
+    user_id: str = ""
+    graph_id: str = ""
     allow_private_network: bool = False
     # The largest output value the node may produce: a block that builds text (a template)
     # stops there instead of building more only to have it refused.
@@ -109,6 +113,9 @@ class BlockContext:
     deadline: float | None = None
     # The LLM client for LLM blocks; None: the process-wide one built from the settings.
     llm: LLMClient | None = None
+    # Sub-agent runs and the user's key/value store (None where the block cannot have them).
+    agents: SubAgents | None = None
+    kv: KeyValue | None = None
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("backend.blocks"))
 
 
@@ -174,6 +181,13 @@ class Block:
 
     def input_pins(self) -> set[str]:
         return self.Input.pin_names()
+
+    def output_pins_for(self, input_default: Mapping[str, Any]) -> set[str]:
+        """The output pins of a node with these defaults (a sub-agent's vary)."""
+        return self.output_pins()
+
+    def input_pins_for(self, input_default: Mapping[str, Any]) -> set[str]:
+        return self.input_pins()
 
     async def execute(
         self, data: dict[str, Any], ctx: BlockContext | None = None

@@ -137,6 +137,10 @@ class Run:
     credentials: dict[str, Any] = field(default_factory=dict)
     # LLM tokens the run may spend in all (None: no budget).
     max_tokens: int | None = None
+    # A sub-agent run: started by this node execution of that run, at this depth.
+    parent_run_id: str | None = None
+    parent_node_exec_id: str | None = None
+    depth: int = 0
 
     @classmethod
     def new(
@@ -175,6 +179,9 @@ class Run:
             "cancel_requested": self.cancel_requested,
             "credentials": self.credentials,
             "max_tokens": self.max_tokens,
+            "parent_run_id": self.parent_run_id,
+            "parent_node_exec_id": self.parent_node_exec_id,
+            "depth": self.depth,
             "created_at": self.created_at,
             "started_at": self.started_at,
             "ended_at": self.ended_at,

@@ -7,6 +7,8 @@ from each node's nested ``input_links`` / ``output_links``.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -232,6 +234,20 @@ class Graph(BaseModel):
             for link in self.links
         ]
         return self.model_copy(update={"links": links})
+
+
+def content_hash(data: dict[str, Any]) -> str:
+    """A digest of what a graph does (its name, nodes and links), whatever its id or
+    version: two imports of the same export's sub-graph hash the same."""
+    graph = Graph.from_json(data)
+    content = {
+        "name": graph.name,
+        "description": graph.description,
+        "nodes": [node.model_dump() for node in graph.nodes],
+        "links": sorted([*link.key, link.is_static] for link in graph.links),
+    }
+    text = json.dumps(content, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _block_type(block_id: str) -> BlockType:

@@ -36,6 +36,9 @@ graphs = sa.Table(
     sa.Column("deleted", sa.Boolean, nullable=False),
     sa.Column("data", sa.JSON, nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
+    # Of the graph's content without its id (imports reuse identical sub-graphs).
+    sa.Column("content_hash", sa.String(64)),
+    sa.Index("ix_graphs_user_hash", "user_id", "content_hash"),
 )
 
 graph_executions = sa.Table(
@@ -59,7 +62,12 @@ graph_executions = sa.Table(
     sa.Column("stalled_claims", sa.Integer, nullable=False, server_default="0"),
     sa.Column("credentials", sa.JSON),
     sa.Column("max_tokens", sa.BigInteger),
+    # A sub-agent run: the run and node execution that started it, and how deep it is.
+    sa.Column("parent_run_id", sa.String(64)),
+    sa.Column("parent_node_exec_id", sa.String(64)),
+    sa.Column("depth", sa.Integer, nullable=False, server_default="0"),
     sa.Index("ix_graph_executions_status_created", "status", "created_at"),
+    sa.Index("ix_graph_executions_parent", "parent_run_id"),
 )
 
 node_executions = sa.Table(
@@ -147,4 +155,15 @@ llm_usage = sa.Table(
     sa.Column("input_tokens", sa.BigInteger, nullable=False),
     sa.Column("output_tokens", sa.BigInteger, nullable=False),
     sa.Column("calls", sa.BigInteger, nullable=False),
+)
+
+# What PersistInformationBlock stores and RetrieveInformationBlock reads, per user and scope.
+agent_kv = sa.Table(
+    "agent_kv",
+    metadata,
+    sa.Column("user_id", sa.String(64), primary_key=True),
+    sa.Column("scope", sa.String(255), primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("value", sa.JSON),
+    sa.Column("updated_at", sa.Float, nullable=False),
 )

@@ -24,6 +24,7 @@ from backend.errors import Conflict, LeaseLost, NotFound
 FAIRNESS_WINDOW = 1000
 _PROGRESS = frozenset({NodeStatus.COMPLETED, NodeStatus.FAILED})
 USAGE_COUNTS = ("input_tokens", "output_tokens", "calls")
+FINAL_STATUSES = [status.value for status in RunStatus if status.is_final]
 
 
 def llm_usage_rows(nodes: Iterable[NodeExecution]) -> list[dict[str, Any]]:
@@ -53,11 +54,20 @@ def llm_usage_rows(nodes: Iterable[NodeExecution]) -> list[dict[str, Any]]:
 class RunsMixin(SQLBase):
     def submit_run(self, run: Run, starting: Sequence[NodeExecution], event: Event) -> None:
         with self.write() as conn:
-            conn.execute(t.graph_executions.insert().values(**run_row(run)))
-            if starting:
-                conn.execute(t.node_executions.insert(), [ne.to_dict() for ne in starting])
-            conn.execute(t.execution_events.insert().values(**event_row(event)))
-            self.notify(conn, "run")
+            self._insert_run(conn, run, starting, event)
+
+    def _insert_run(
+        self,
+        conn: sa.Connection,
+        run: Run,
+        starting: Sequence[NodeExecution],
+        event: Event,
+    ) -> None:
+        conn.execute(t.graph_executions.insert().values(**run_row(run)))
+        if starting:
+            conn.execute(t.node_executions.insert(), [ne.to_dict() for ne in starting])
+        conn.execute(t.execution_events.insert().values(**event_row(event)))
+        self.notify(conn, "run")
 
     def claimable(self, now: float) -> sa.ColumnElement[bool]:
         ge = t.graph_executions
@@ -179,11 +189,14 @@ class RunsMixin(SQLBase):
         status: RunStatus | None = None,
         limit: int = 50,
         before: tuple[float, str] | None = None,
+        parent_run_id: str | None = None,
     ) -> list[Run]:
         ge = t.graph_executions
         query = sa.select(ge).order_by(ge.c.created_at.desc(), ge.c.id.desc()).limit(limit)
         if user_id is not None:
             query = query.where(ge.c.user_id == user_id)
+        if parent_run_id is not None:
+            query = query.where(ge.c.parent_run_id == parent_run_id)
         if graph_id is not None:
             query = query.where(ge.c.graph_id == graph_id)
         if status is not None:
@@ -274,6 +287,10 @@ class RunsMixin(SQLBase):
             )
             if events:
                 conn.execute(t.execution_events.insert(), [event_row(e) for e in events])
+            if run.status != RunStatus.COMPLETED:
+                # A parent that failed or was cancelled leaves no sub-agent running.
+                self._cancel_descendants(conn, run.id, now)
+                self.notify(conn, "cancel")
 
     def release_run(self, owner: str, run_id: str, event: Event) -> None:
         ge = t.graph_executions
@@ -289,7 +306,7 @@ class RunsMixin(SQLBase):
                 self.notify(conn, "run")
 
     def request_cancel(self, run_id: str, now: float) -> Run:
-        ge, ne = t.graph_executions, t.node_executions
+        ge = t.graph_executions
         with self.write() as conn:
             row = conn.execute(sa.select(ge).where(ge.c.id == run_id)).first()
             if row is None:
@@ -297,30 +314,45 @@ class RunsMixin(SQLBase):
             run = to_run(row)
             if run.status.is_final:
                 raise Conflict(f"run {run_id} already ended {run.status.value}")
-            conn.execute(ge.update().where(ge.c.id == run_id).values(cancel_requested=True))
+            self._cancel(conn, run, now)
+            self._cancel_descendants(conn, run_id, now)
             self.notify(conn, "cancel")
-            if run.status in run_sources(RunStatus.TERMINATED) and run.owner is None:
-                # Nobody runs it: terminate here rather than wait for a claim.
-                conn.execute(
-                    ge.update()
-                    .where(ge.c.id == run_id, ge.c.owner.is_(None))
-                    .values(status=RunStatus.TERMINATED, ended_at=now)
-                )
-                conn.execute(
-                    ne.update()
-                    .where(
-                        ne.c.run_id == run_id,
-                        ne.c.status.in_([NodeStatus.QUEUED, NodeStatus.INCOMPLETE]),
-                    )
-                    .values(status=NodeStatus.TERMINATED, ended_at=now)
-                )
-                conn.execute(
-                    t.execution_events.insert().values(
-                        **event_row(
-                            Event(run_id, "run_status", {"status": "TERMINATED"}, created_at=now)
-                        )
-                    )
-                )
             row = conn.execute(sa.select(ge).where(ge.c.id == run_id)).first()
             assert row is not None
             return to_run(row)
+
+    def _cancel_descendants(self, conn: sa.Connection, run_id: str, now: float) -> None:
+        """Its sub-agent runs, and theirs, end with it."""
+        ge = t.graph_executions
+        parents = [run_id]
+        while parents:
+            rows = conn.execute(
+                sa.select(ge).where(
+                    ge.c.parent_run_id.in_(parents), ge.c.status.not_in(FINAL_STATUSES)
+                )
+            ).all()
+            for child in rows:
+                self._cancel(conn, to_run(child), now)
+            parents = [child.id for child in rows]
+
+    def _cancel(self, conn: sa.Connection, run: Run, now: float) -> None:
+        ge, ne = t.graph_executions, t.node_executions
+        conn.execute(ge.update().where(ge.c.id == run.id).values(cancel_requested=True))
+        if run.status not in run_sources(RunStatus.TERMINATED) or run.owner is not None:
+            return  # its owner sees the flag at its next heartbeat
+        # Nobody runs it: terminate here rather than wait for a claim.
+        conn.execute(
+            ge.update()
+            .where(ge.c.id == run.id, ge.c.owner.is_(None))
+            .values(status=RunStatus.TERMINATED, ended_at=now)
+        )
+        conn.execute(
+            ne.update()
+            .where(
+                ne.c.run_id == run.id,
+                ne.c.status.in_([NodeStatus.QUEUED, NodeStatus.INCOMPLETE]),
+            )
+            .values(status=NodeStatus.TERMINATED, ended_at=now)
+        )
+        event = Event(run.id, "run_status", {"status": "TERMINATED"}, created_at=now)
+        conn.execute(t.execution_events.insert().values(**event_row(event)))

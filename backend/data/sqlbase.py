@@ -154,6 +154,9 @@ def run_row(run: Run) -> dict[str, Any]:
         "stalled_claims": run.stalled_claims,
         "credentials": run.credentials,
         "max_tokens": run.max_tokens,
+        "parent_run_id": run.parent_run_id,
+        "parent_node_exec_id": run.parent_node_exec_id,
+        "depth": run.depth,
     }
 
 

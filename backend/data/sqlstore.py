@@ -17,9 +17,11 @@ from alembic.util.exc import CommandError
 
 from backend.data import schema as t
 from backend.data.execution import ExecutorInfo, RunStatus
+from backend.data.graph import content_hash
 from backend.data.sql_auth import AuthMixin
+from backend.data.sql_children import ChildrenMixin
 from backend.data.sql_credentials import CredentialsMixin
-from backend.data.sql_runs import RunsMixin
+from backend.data.sql_kv import KeyValueMixin
 from backend.data.sql_stats import StatsMixin
 from backend.data.store import Store
 from backend.errors import NotFound, SchemaError, StoreError
@@ -38,7 +40,7 @@ def alembic_config(connection: sa.Connection | None = None) -> Config:
     return cfg
 
 
-class SQLStore(RunsMixin, AuthMixin, CredentialsMixin, StatsMixin, Store):
+class SQLStore(ChildrenMixin, KeyValueMixin, AuthMixin, CredentialsMixin, StatsMixin, Store):
     @contextmanager
     def migration_lock(self) -> Iterator[None]:
         """Held while the schema is checked and upgraded; drivers make it cross-process."""
@@ -186,9 +188,27 @@ class SQLStore(RunsMixin, AuthMixin, CredentialsMixin, StatsMixin, Store):
                     deleted=False,
                     data={**graph, "version": version},
                     created_at=now,
+                    content_hash=content_hash(graph),
                 )
             )
             return version
+
+    def find_graph(self, user_id: str, digest: str) -> dict[str, Any] | None:
+        g = t.graphs
+        query = (
+            sa.select(g.c.data)
+            .where(
+                g.c.user_id == user_id,
+                g.c.content_hash == digest,
+                g.c.is_active.is_(True),
+                g.c.deleted.is_(False),
+            )
+            .order_by(g.c.created_at)
+            .limit(1)
+        )
+        with self.read() as conn:
+            data = conn.execute(query).scalar()
+        return None if data is None else dict(data)
 
     def get_graph(self, user_id: str, graph_id: str, version: int | None = None) -> dict[str, Any]:
         g = t.graphs

@@ -84,6 +84,11 @@ class Store(ABC):
         ``list_runs``."""
 
     @abstractmethod
+    def find_graph(self, user_id: str, digest: str) -> dict[str, Any] | None:
+        """The user's oldest live graph whose content hash (``graph.content_hash``) is
+        ``digest``, as its active version's JSON; None if there is none."""
+
+    @abstractmethod
     def delete_graph(self, user_id: str, graph_id: str) -> None:
         """Mark every version deleted; runs keep their history. NotFound otherwise."""
 
@@ -124,8 +129,10 @@ class Store(ABC):
         status: RunStatus | None = None,
         limit: int = 50,
         before: tuple[float, str] | None = None,
+        parent_run_id: str | None = None,
     ) -> list[Run]:
-        """Newest first; ``before`` is the (created_at, id) of the last row already seen."""
+        """Newest first; ``before`` is the (created_at, id) of the last row already seen;
+        ``parent_run_id`` keeps the sub-agent runs that run started."""
 
     @abstractmethod
     def node_executions(self, run_id: str) -> list[NodeExecution]: ...
@@ -151,8 +158,32 @@ class Store(ABC):
 
     @abstractmethod
     def request_cancel(self, run_id: str, now: float) -> Run:
-        """Flag the run for cancellation; an unclaimed run is TERMINATED at once.
-        Conflict if the run has already ended."""
+        """Flag the run, and every unfinished sub-agent run below it, for cancellation; an
+        unclaimed one is TERMINATED at once. Conflict if the run has already ended."""
+
+    # -- sub-agent runs ---------------------------------------------------------------------
+
+    @abstractmethod
+    def start_child_run(self, run: Run, starting: Sequence[NodeExecution], event: Event) -> Run:
+        """Submit ``run`` unless a run with its id exists (its parent node started it before
+        a crash); returns the stored run either way."""
+
+    @abstractmethod
+    def ended_runs(self, run_ids: Collection[str]) -> list[Run]:
+        """Those of ``run_ids`` that have ended."""
+
+    # -- the Persist/Retrieve key/value store -------------------------------------------------
+
+    @abstractmethod
+    def kv_get(self, user_id: str, scope: str, key: str) -> tuple[bool, Any]:
+        """(found, value) of ``key`` in the user's ``scope``."""
+
+    @abstractmethod
+    def kv_put(self, user_id: str, scope: str, key: str, value: Any, now: float) -> None: ...
+
+    @abstractmethod
+    def kv_count(self, user_id: str) -> int:
+        """How many keys the user has stored, in all scopes."""
 
     # -- API keys --------------------------------------------------------------------------
 

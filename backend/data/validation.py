@@ -212,8 +212,8 @@ def _link_errors(graph: Graph, link: Link, blocks: dict[str, Block]) -> list[Gra
 
     source = blocks.get(link.source_id)
     if source is not None and source.block_type != BlockType.NOTE:
-        outputs = source.output_pins()
-        if base_pin(link.source_name) not in outputs:
+        outputs = source.output_pins_for(graph.node(link.source_id).input_default)
+        if link.source_name not in outputs and base_pin(link.source_name) not in outputs:
             errors.append(
                 GraphError(
                     link.source_id,
@@ -229,8 +229,11 @@ def _link_errors(graph: Graph, link: Link, blocks: dict[str, Block]) -> list[Gra
 
     sink = blocks.get(link.sink_id)
     if sink is not None and sink.block_type != BlockType.NOTE:
-        inputs = sink.input_pins()
-        if base_pin(link.sink_name) not in inputs:
+        inputs = sink.input_pins_for(graph.node(link.sink_id).input_default)
+        # A pin the node's own defaults declare (a sub-agent's input name) is taken as
+        # written: such names may hold anything, delimiters included.
+        declared = link.sink_name in inputs - sink.input_pins()
+        if not declared and base_pin(link.sink_name) not in inputs:
             errors.append(
                 GraphError(
                     link.sink_id,
@@ -239,7 +242,7 @@ def _link_errors(graph: Graph, link: Link, blocks: dict[str, Block]) -> list[Gra
                     f"{base_pin(link.sink_name)!r} (inputs: {', '.join(sorted(inputs))})",
                 )
             )
-        elif problem := dynamic_pin_problem(link.sink_name):
+        elif not declared and (problem := dynamic_pin_problem(link.sink_name)):
             errors.append(GraphError(link.sink_id, link.sink_name, f"{_describe(link)}: {problem}"))
     return errors
 

@@ -45,6 +45,7 @@ class Limits:
     max_run_stored_bytes: int = 256 * 1024 * 1024
     max_node_executions_per_run: int = 20_000
     max_tokens_per_run: int = 0  # 0: no budget unless the run sets one
+    max_agent_depth: int = 8
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Limits:
@@ -63,6 +64,7 @@ class Limits:
             max_run_stored_bytes=settings.max_run_stored_bytes,
             max_node_executions_per_run=settings.max_node_executions_per_run,
             max_tokens_per_run=settings.max_tokens_per_run,
+            max_agent_depth=settings.max_agent_depth,
         )
 
     def output_budget(self) -> OutputBudget:

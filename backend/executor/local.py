@@ -17,7 +17,7 @@ from backend.data.validation import (
 from backend.executor.credentials import Resolver, check_graph, lookup
 from backend.executor.engine import RunState
 from backend.executor.limits import Limits
-from backend.executor.node import NodeExecutor
+from backend.executor.node import NodeExecutor, NodeServices
 from backend.executor.pool import WorkerPool
 from backend.executor.runner import RunRunner, run_event
 
@@ -78,26 +78,32 @@ async def run_local(
     limits: Limits | None = None,
     pool: WorkerPool | None = None,
     credentials: Resolver | None = None,
+    services: NodeServices | None = None,
+    parent: Run | None = None,
 ) -> LocalResult:
     """Validate, then execute ``graph`` to the end in this process (isolated blocks in
     ``pool``'s worker processes, or in a pool of its own for this run). ``credentials``
-    gives nodes their credentials (the operator's defaults for a local run)."""
+    gives nodes their credentials (the operator's defaults for a local run), ``services``
+    their sub-agents and key/value store; ``parent`` makes it a sub-agent run of that."""
     limits = limits or Limits()
     check_runnable(graph, inputs, limits)
     if credentials is not None:
         check_graph(graph, "local", {}, credentials)
     run = Run.new(graph.id, graph.version, "local", inputs)
     run.started_at = run.created_at  # nothing to claim: it starts as it is created
+    if parent is not None:
+        run.parent_run_id, run.depth = parent.id, parent.depth + 1
     state = RunState(run.id, graph)
     journal = MemoryJournal()
     await journal.save(state.start(inputs, run.created_at), [run_event(run)])
     own_pool = pool is None
     pool = pool or WorkerPool(LOCAL_WORKERS, LOCAL_WORKER_MEMORY_BYTES)
     try:
+        resolve = lookup(credentials) if credentials is not None else None
         nodes = (
-            NodeExecutor(pool, limits, lookup(credentials))
-            if credentials is not None
-            else NodeExecutor(pool, limits)
+            NodeExecutor(pool, limits, resolve, services)
+            if resolve
+            else (NodeExecutor(pool, limits, services=services))
         )
         await RunRunner(run, state, journal, limits, nodes).execute()
     finally:

@@ -47,6 +47,7 @@ from backend.executor.limits import Limits
 from backend.executor.node import NodeExecutor
 from backend.executor.pool import WorkerPool
 from backend.executor.runner import RunRunner, run_event
+from backend.executor.subagents import ChildRuns
 from backend.executor.watchdog import LoopWatchdog
 from backend.providers.llm import configure as configure_llm
 from backend.settings import Settings
@@ -108,7 +109,10 @@ class ExecutionManager(AppProcess):
             # A wrong or missing encryption key stops the executor here, at start.
             vault = await self.db(open_vault, self.settings, self.store)
             resolver = CredentialsManager(self.settings, self.store, vault)
-            self.nodes = NodeExecutor(self.pool, self.limits, credentials_lookup(resolver, self.db))
+            self.children = ChildRuns(self.store, self.db, self.limits, self.settings.poll_seconds)
+            self.nodes = NodeExecutor(
+                self.pool, self.limits, credentials_lookup(resolver, self.db), self.children
+            )
             await self._register()
             self._writes = WriteBatcher(
                 self.store, self.executor_id, self.settings.lease_seconds, self.db
@@ -120,7 +124,12 @@ class ExecutionManager(AppProcess):
             stop_listening = self.store.listen(lambda: _call_soon(loop, self._work_done.set))
             self.on_stop(lambda: _call_soon(loop, stopped.set))
             await self._supervise(
-                stopped, {"heartbeat": self._heartbeat_loop, "claim": self._claim_loop}
+                stopped,
+                {
+                    "heartbeat": self._heartbeat_loop,
+                    "claim": self._claim_loop,
+                    "children": self.children.watch,
+                },
             )
             await self._drain()
             await self.db(self.store.deregister_executor, self.executor_id, time.time())
@@ -219,9 +228,11 @@ class ExecutionManager(AppProcess):
         while True:
             # Cleared before looking, so a wake-up that arrives during the claim is kept.
             self._work_done.clear()
-            free = self.settings.num_graph_workers - len(self.active)
+            # A run whose nodes wait on sub-agents holds no slot: its children need them.
+            working = [r for r, _ in self.active.values() if r.run.id not in self.children.waiting]
+            free = self.settings.num_graph_workers - len(working)
             claimed: list[Run] = []
-            per_user = Counter(runner.run.user_id for runner, _ in self.active.values())
+            per_user = Counter(runner.run.user_id for runner in working)
             full = {user for user, n in per_user.items() if n >= self.settings.max_runs_per_user}
             # An idle executor polls with a read: on SQLite a claim takes the write lock
             # that the API and the other executors would have to wait for.
@@ -247,8 +258,8 @@ class ExecutionManager(AppProcess):
             if self.burst and not self.active and not claimed:
                 self.stop()
                 await asyncio.Event().wait()  # until _supervise cancels this task
-            if claimed and len(self.active) < self.settings.num_graph_workers:
-                continue  # more may be waiting
+            if claimed and len(claimed) < free:
+                continue  # another executor may have taken some: look again
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._work_done.wait(), self.settings.poll_seconds)
 

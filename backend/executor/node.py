@@ -17,9 +17,10 @@ import functools
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from backend.blocks.base import ERROR_PIN, Block, BlockContext, BlockInputError, Isolation
+from backend.blocks.runtime import KeyValue, SubAgents
 from backend.data.execution import NodeExecution, Run
 from backend.executor.credentials import CredentialsLookup
 from backend.executor.limits import Limits, NodeFailed
@@ -28,6 +29,14 @@ from backend.executor.worker import NodeTask
 from backend.providers.credentials import Credentials
 
 logger = logging.getLogger(__name__)
+
+
+class NodeServices(Protocol):
+    """What the executor (or a local run) lends nodes: sub-agent runs, the key/value store."""
+
+    def agents(self, run: Run, ne: NodeExecution, token_budget: int | None) -> SubAgents: ...
+
+    def kv(self, run: Run) -> KeyValue: ...
 
 
 class BlockRaised(Exception):
@@ -50,19 +59,27 @@ class NodeExecutor:
         self,
         pool: WorkerPool,
         limits: Limits,
-        credentials: CredentialsLookup = _no_credentials,
+        credentials: CredentialsLookup | None = None,
+        services: NodeServices | None = None,
     ) -> None:
         self.pool = pool
         self.limits = limits
-        self.credentials = credentials
+        self.credentials = credentials or _no_credentials
+        self.services = services
 
     async def execute(
-        self, run: Run, ne: NodeExecution, block: Block, timeout: float
+        self,
+        run: Run,
+        ne: NodeExecution,
+        block: Block,
+        timeout: float,
+        token_budget: int | None = None,
     ) -> NodeResult:
+        """Run ``ne``; ``token_budget`` is what the run may still spend on LLM calls."""
         credentials = await self.credentials(run, ne, block)
         if block.isolation is Isolation.WORKER:
             return await self._in_worker(ne, block, timeout, dict(credentials))
-        return await self._inline(ne, block, timeout, credentials)
+        return await self._inline(run, ne, block, timeout, credentials, token_budget)
 
     async def _in_worker(
         self, ne: NodeExecution, block: Block, timeout: float, credentials: dict[str, Credentials]
@@ -89,10 +106,12 @@ class NodeExecutor:
 
     async def _inline(
         self,
+        run: Run,
         ne: NodeExecution,
         block: Block,
         timeout: float,
         credentials: Mapping[str, Credentials],
+        token_budget: int | None,
     ) -> NodeResult:
         # The loop's clock is time.monotonic(), the clock BlockContext.deadline is read on.
         deadline = asyncio.get_running_loop().time() + timeout
@@ -100,9 +119,13 @@ class NodeExecutor:
             run_id=ne.run_id,
             node_id=ne.node_id,
             node_exec_id=ne.id,
+            user_id=run.user_id,
+            graph_id=run.graph_id,
             allow_private_network=self.limits.allow_private_network,
             max_output_bytes=self.limits.max_output_value_bytes,
             credentials=credentials,
+            agents=self.services.agents(run, ne, token_budget) if self.services else None,
+            kv=self.services.kv(run) if self.services else None,
             compute=functools.partial(self._compute, deadline),
             deadline=deadline,
             logger=logger,

@@ -287,7 +287,9 @@ class RunRunner:
             or self.limits.node_timeout_seconds
         )
         timeout = min(timeout, self.limits.max_node_timeout_seconds)
-        return await self.nodes.execute(self.run, ne, block, timeout)
+        budget = self.run.max_tokens
+        left = None if budget is None else max(budget - self._tokens, 0)
+        return await self.nodes.execute(self.run, ne, block, timeout, left)
 
     # -- endings -------------------------------------------------------------------------------
 

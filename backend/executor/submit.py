@@ -14,6 +14,7 @@ from backend.data.validation import raise_if_invalid, validate_graph
 from backend.errors import InvalidInput
 from backend.executor.credentials import Resolver, check_graph, run_references
 from backend.executor.engine import RunState
+from backend.executor.exports import check_sub_agents
 from backend.executor.limits import Limits
 from backend.executor.local import check_runnable
 from backend.executor.runner import run_event
@@ -66,6 +67,7 @@ def submit_graph_run(
     the run's token budget (default: BACKEND_MAX_TOKENS_PER_RUN)."""
     limits = limits or Limits()
     check_runnable(graph, inputs, limits)
+    check_sub_agents(store, user_id, graph, limits.max_agent_depth)
     references = run_references(credentials or {})
     if resolver is not None:
         check_graph(graph, user_id, references, resolver)

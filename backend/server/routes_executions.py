@@ -19,6 +19,8 @@ from backend.server.pagination import decode_cursor, encode_cursor
 from backend.server.redaction import redactor
 
 TOKEN_KEYS = ("input_tokens", "output_tokens", "llm_calls")
+# A run view lists this many of its sub-agent runs; /executions?parent_id= pages them all.
+MAX_CHILDREN_SHOWN = 200
 
 router = APIRouter(prefix="/api/v1", tags=["executions"])
 
@@ -50,6 +52,16 @@ def run_view(store: Store, run: Run) -> dict[str, Any]:
             "duration_seconds": duration,
             **token_usage(nodes),
         },
+        "children": [
+            {
+                "id": c.id,
+                "status": c.status.value,
+                "graph_id": c.graph_id,
+                "graph_version": c.graph_version,
+                "parent_node_exec_id": c.parent_node_exec_id,
+            }
+            for c in store.list_runs(parent_run_id=run.id, limit=MAX_CHILDREN_SHOWN)
+        ],
     }
     return redactor(store, run).run(view)
 
@@ -75,11 +87,19 @@ def list_executions(
     store: StoreDep,
     graph_id: str | None = None,
     status: RunStatus | None = None,
+    parent_id: Annotated[
+        str | None, Query(description="Only the sub-agent runs this run started")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
 ) -> dict[str, Any]:
     runs = store.list_runs(
-        user_id=user, graph_id=graph_id, status=status, limit=limit, before=decode_cursor(cursor)
+        user_id=user,
+        graph_id=graph_id,
+        status=status,
+        limit=limit,
+        before=decode_cursor(cursor),
+        parent_run_id=parent_id,
     )
     last = runs[-1] if len(runs) == limit else None
     return {

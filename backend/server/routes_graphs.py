@@ -7,6 +7,7 @@ pin. Another user's graph answers 404, exactly like a graph that does not exist.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Annotated, Any
 
@@ -18,6 +19,7 @@ from backend.data.graph import Graph
 from backend.data.schema import INT_MAX
 from backend.errors import InvalidInput
 from backend.executor.credentials import credentials_report
+from backend.executor.exports import export_graph, import_graph, parse_sub_graphs
 from backend.executor.limits import Limits
 from backend.executor.submit import load_graph, save_graph, submit_graph_run
 from backend.server.auth import UserDep
@@ -91,13 +93,23 @@ def create_graph(
     # Always a fresh id, as AutoGPT does on import: importing the same export twice, or
     # one another user imported, makes two independent graphs instead of a clash.
     graph = _parse_graph(body, str(uuid.uuid4()))
-    return _with_report(save_graph(store, user, graph), user, resolver)
+    sub_graphs = parse_sub_graphs(body)
+    if sub_graphs:
+        graph, imported = import_graph(store, user, graph, sub_graphs)
+    else:
+        imported = []
+    saved = _with_report(save_graph(store, user, graph), user, resolver)
+    return {**saved, "sub_graphs_imported": imported}
 
 
 def _with_report(graph: Graph, user: str, resolver: CredentialsManager) -> dict[str, Any]:
     """The graph, and the credentials its nodes need (``credentials_required``)."""
-    report = credentials_report(graph, lambda provider: resolver.has_credentials(user, provider))
-    return {**graph.to_json(), "credentials_required": report}
+    return {**graph.to_json(), **_report(graph, user, resolver)}
+
+
+def _report(graph: Graph, user: str, resolver: CredentialsManager) -> dict[str, Any]:
+    has = functools.partial(resolver.has_credentials, user)
+    return {"credentials_required": credentials_report(graph, has)}
 
 
 @router.get("/graphs", summary="List your graphs (active versions, newest first)")
@@ -128,8 +140,14 @@ def get_graph(
     store: StoreDep,
     resolver: CredentialsDep,
     version: Annotated[int | None, Query(ge=1, le=INT_MAX)] = None,
+    include_sub_graphs: Annotated[
+        bool, Query(description="Add `sub_graphs`: every graph it runs, as AutoGPT exports")
+    ] = False,
 ) -> dict[str, Any]:
-    return _with_report(_live_graph(store, user, graph_id, version), user, resolver)
+    graph = _live_graph(store, user, graph_id, version)
+    if include_sub_graphs:
+        return {**export_graph(store, user, graph), **_report(graph, user, resolver)}
+    return _with_report(graph, user, resolver)
 
 
 @router.put("/graphs/{graph_id}", summary="Store a new version; it becomes the active one")

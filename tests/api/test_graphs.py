@@ -24,6 +24,7 @@ def test_create_returns_201_with_the_stored_graph(
     assert again["id"] != graph["id"]
     fetched = client.get(f"{API}/graphs/{graph['id']}", headers=alice)
     assert fetched.status_code == 200
+    assert graph.pop("sub_graphs_imported") == []  # an import reports its sub-graphs
     assert fetched.json() == graph
 
 

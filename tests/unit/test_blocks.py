@@ -86,6 +86,9 @@ AUTOGPT_DATA_BLOCK_IDS = {
     "cbf36ab5-df4a-43b6-8a7f-f7ed8652116e": "AgentToggleInputBlock",
     "5603b273-f41e-4020-af7d-fbc9c6a8d928": "AgentTableInputBlock",
     "d3b32f15-6fd7-40e3-be52-e083f51b19a2": "AgentGoogleDriveFileInputBlock",
+    "e189baac-8c20-45a1-94a7-55177ea42565": "AgentExecutorBlock",
+    "1d055e55-a2b9-4547-8311-907d05b0304d": "PersistInformationBlock",
+    "d8710fc9-6e29-481e-a7d5-165eb16f8471": "RetrieveInformationBlock",
 }
 OWN_BLOCK_IDS = {"0c4a7902-fb25-4abf-a256-136f29ba2dc4": "WaitBlock"}
 
