@@ -266,7 +266,9 @@ class ExecutionManager(AppProcess):
     # -- runs ----------------------------------------------------------------------------------
 
     async def _start(self, run: Run) -> None:
-        if run.stalled_claims > self.settings.max_stalled_claims:
+        if run.stalled_claims > self.settings.max_stalled_claims and not await self.db(
+            self._waits_on_children, run.id
+        ):
             logger.error("run %s is a poison run; failing it", run.id)
             await self._fail_at_start(
                 run,
@@ -290,6 +292,16 @@ class ExecutionManager(AppProcess):
         task = asyncio.create_task(self._execute(runner), name=f"run-{run.id}")
         self.active[run.id] = (runner, task)
         logger.info("claimed run %s (graph %s v%s)", run.id, run.graph_id, run.graph_version)
+
+    def _waits_on_children(self, run_id: str) -> bool:
+        """A parent claimed again and again while its sub-agent runs is not stuck: the
+        child makes the progress (and is itself watched for being poison), and the parent
+        takes the child's result as soon as it runs again."""
+        waiting = {
+            ne.id for ne in self.store.node_executions(run_id) if not ne.status.is_final
+        }
+        children = self.store.list_runs(parent_run_id=run_id, limit=100)
+        return any(child.parent_node_exec_id in waiting for child in children)
 
     async def _fail_at_start(self, run: Run, error: str) -> None:
         now = time.time()
