@@ -150,6 +150,12 @@ def cmd_graph_import(args: argparse.Namespace) -> int:
     else:
         print(graph["id"])
         print(f"imported {graph['name'] or 'graph'} as version {graph['version']}", file=sys.stderr)
+        for sub in graph.get("sub_graphs_imported", []):
+            how = "reused your unchanged copy" if sub["reused"] else "stored"
+            print(
+                f"sub-graph {sub['name']!r}: {how} as {sub['id']} v{sub['version']}",
+                file=sys.stderr,
+            )
         _print_credentials_needed(graph)
     return EXIT_OK
 
@@ -161,6 +167,14 @@ def _print_credentials_needed(graph: dict[str, Any]) -> None:
         else:
             where = f"none yet: agent-server credentials add --provider {need['provider']}"
         print(f"needs {need['provider']} credentials ({need['field']}): {where}", file=sys.stderr)
+
+
+def cmd_graph_export(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        export = client.export_graph(args.graph_id)
+    export.pop("credentials_required", None)
+    print(json.dumps(export, default=str, ensure_ascii=False, indent=2))
+    return EXIT_OK
 
 
 def cmd_graph_list(args: argparse.Namespace) -> int:
@@ -191,6 +205,8 @@ def _print_run(run: dict[str, Any]) -> None:
             f"tokens: {used['input_tokens']} in, {used['output_tokens']} out "
             f"({model}, {used['llm_calls']} calls)"
         )
+    for child in run.get("children", []):
+        print(f"sub-agent run {child['id']}: {child['status']} (graph {child['graph_id']})")
     if run.get("error"):
         print(f"error: {run['error']}")
 
@@ -307,6 +323,12 @@ def add_api_commands(sub: Any) -> None:
     imp.add_argument("--json", action="store_true", help="print the stored graph")
     _client_options(imp)
     imp.set_defaults(func=cmd_graph_import)
+    export = graph_sub.add_parser(
+        "export", help="print a graph as an AutoGPT export, with its sub-graphs"
+    )
+    export.add_argument("graph_id", metavar="GRAPH_ID")
+    _client_options(export)
+    export.set_defaults(func=cmd_graph_export)
     glist = graph_sub.add_parser("list", help="list your graphs")
     glist.add_argument("--limit", type=int, default=50)
     glist.add_argument("--json", action="store_true", help="print a JSON list")

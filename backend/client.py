@@ -111,6 +111,13 @@ class ApiClient:
         result: dict[str, Any] = self.request("POST", "/api/v1/graphs", json=graph)
         return result
 
+    def export_graph(self, graph_id: str) -> dict[str, Any]:
+        """The graph as an AutoGPT export, with the sub-graphs it runs."""
+        result: dict[str, Any] = self.request(
+            "GET", f"/api/v1/graphs/{graph_id}", params={"include_sub_graphs": "true"}
+        )
+        return result
+
     def list_graphs(self, limit: int = 50, cursor: str | None = None) -> dict[str, Any]:
         params: dict[str, Any] = {"limit": limit}
         if cursor:

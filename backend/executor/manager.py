@@ -297,9 +297,7 @@ class ExecutionManager(AppProcess):
         """A parent claimed again and again while its sub-agent runs is not stuck: the
         child makes the progress (and is itself watched for being poison), and the parent
         takes the child's result as soon as it runs again."""
-        waiting = {
-            ne.id for ne in self.store.node_executions(run_id) if not ne.status.is_final
-        }
+        waiting = {ne.id for ne in self.store.node_executions(run_id) if not ne.status.is_final}
         children = self.store.list_runs(parent_run_id=run_id, limit=100)
         return any(child.parent_node_exec_id in waiting for child in children)
 
