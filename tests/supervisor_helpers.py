@@ -8,6 +8,7 @@ section the way an operator would edit the file.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -257,3 +258,17 @@ def _runs_backend(pid: int) -> bool:
     except OSError:
         return False
     return b"backend" in cmdline
+
+
+def api_key(sup: Supervisor, user: str) -> str:
+    """A new API key of ``user``, made by the CLI against the group's database."""
+    created = subprocess.run(
+        [str(BIN_DIR / "agent-server"), "api-key", "create", "--user", user, "--json"],
+        env=sup.env,
+        cwd=sup.var_dir,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert created.returncode == 0, created.stderr
+    return str(json.loads(created.stdout)["key"])

@@ -50,6 +50,7 @@ from backend.executor.runner import RunRunner, run_event
 from backend.executor.subagents import ChildRuns
 from backend.executor.watchdog import LoopWatchdog
 from backend.providers.llm import configure as configure_llm
+from backend.providers.llm import preload as preload_llm
 from backend.settings import Settings
 from backend.util.logs import bind_context
 from backend.util.process import AppProcess, block_stop_signals
@@ -103,6 +104,7 @@ class ExecutionManager(AppProcess):
         watchdog = LoopWatchdog(asyncio.get_running_loop(), self.settings.loop_lag_warn_seconds)
         watchdog.start()
         llm = configure_llm(self.settings)  # a bad model alias fails here, at start
+        await asyncio.to_thread(preload_llm)
         try:
             self.store: Store = await self.db(open_store, self.settings)
             await self.db(self.store.prepare, self.settings.auto_migrate)

@@ -187,6 +187,15 @@ def _api_key(info: ModelInfo, credentials: Credentials | None) -> str:
 _default: LLMClient | None = None
 
 
+def preload() -> None:
+    """Import both provider SDKs now: the first import takes seconds, which must not happen
+    on an executor's event loop in the middle of a node."""
+    import anthropic  # noqa: F401
+    import openai  # noqa: F401
+
+    from . import anthropic_messages, openai_chat  # noqa: F401
+
+
 def configure(settings: Settings) -> LLMClient:
     """Make the process-wide client (and model table) follow ``settings``."""
     global _default

@@ -4,7 +4,6 @@ supervisord against the scripted LLM server; the users' API keys never show anyw
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +14,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from tests.llm_server import Answer, Hold, LLMServer, Respond
-from tests.supervisor_helpers import BIN_DIR, Supervisor, running_supervisord, wait_for
+from tests.supervisor_helpers import Supervisor, api_key, running_supervisord, wait_for
 
 pytestmark = pytest.mark.supervisord
 
@@ -64,8 +63,9 @@ def group(llm: LLMServer) -> Iterator[Supervisor]:
         "BACKEND_OPENAI_BASE_URL": f"{llm.url}/v1",
         "BACKEND_ANTHROPIC_BASE_URL": llm.url,
         "BACKEND_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+        # Cancels arrive within a heartbeat; nothing here needs a lease to expire.
         "BACKEND_HEARTBEAT_SECONDS": "0.2",
-        "BACKEND_LEASE_SECONDS": "2",
+        "BACKEND_LEASE_SECONDS": "10",
         "BACKEND_POLL_SECONDS": "0.02",
     }
     with running_supervisord(env=env) as sup:
@@ -74,16 +74,7 @@ def group(llm: LLMServer) -> Iterator[Supervisor]:
 
 
 def client(sup: Supervisor, user: str = "alice") -> httpx.Client:
-    created = subprocess.run(
-        [str(BIN_DIR / "agent-server"), "api-key", "create", "--user", user, "--json"],
-        env=sup.env,
-        cwd=sup.var_dir,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert created.returncode == 0, created.stderr
-    key = json.loads(created.stdout)["key"]
+    key = api_key(sup, user)
     base = f"http://127.0.0.1:{sup.env['BACKEND_API_PORT']}/api/v1"
     api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=30)
     wait_for(lambda: api.get("/graphs").status_code == 200 or None, 30, "the REST API")

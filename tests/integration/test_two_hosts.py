@@ -18,11 +18,9 @@ claim is logged (the executors table and the run rows only show current owners).
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
-import subprocess
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -40,7 +38,7 @@ from backend.settings import Settings
 from tests import pg
 from tests.graphs import wait_chain
 from tests.process_fixtures import pid_alive
-from tests.supervisor_helpers import BIN_DIR, Supervisor, running_supervisord, wait_for
+from tests.supervisor_helpers import Supervisor, api_key, running_supervisord, wait_for
 
 pytestmark = pytest.mark.supervisord
 
@@ -77,19 +75,6 @@ def store(database: str) -> Iterator[Store]:
     store = open_store(Settings(database_url=database))
     yield store
     store.close()
-
-
-def api_key(sup: Supervisor, user: str) -> str:
-    created = subprocess.run(
-        [str(BIN_DIR / "agent-server"), "api-key", "create", "--user", user, "--json"],
-        env=sup.env,
-        cwd=sup.var_dir,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert created.returncode == 0, created.stderr
-    return str(json.loads(created.stdout)["key"])
 
 
 def api(sup: Supervisor, key: str) -> ApiClient:
