@@ -47,6 +47,7 @@ from .llm import (
 )
 from .logic import ConditionBlock, IfInputMatchesBlock
 from .maths import CalculatorBlock, CountItemsBlock
+from .orchestrator import OrchestratorBlock
 from .text import (
     CombineTextsBlock,
     ExtractTextInformationBlock,
@@ -100,6 +101,7 @@ BUILTIN_BLOCKS: tuple[type[Block], ...] = (
     AIListGeneratorBlock,
     AITextSummarizerBlock,
     AIConversationBlock,
+    OrchestratorBlock,
 )
 
 __all__ = [

@@ -19,10 +19,19 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from backend.blocks.base import ERROR_PIN, Block, BlockContext, BlockInputError, Isolation
+from backend.blocks.base import (
+    ERROR_PIN,
+    Block,
+    BlockContext,
+    BlockInputError,
+    Isolation,
+    ToolSink,
+)
 from backend.data.execution import NodeExecution
+from backend.data.graph import Graph
 from backend.executor.limits import Limits, NodeFailed
 from backend.executor.pool import WorkerPool
+from backend.executor.tools import linked_tools
 from backend.executor.worker import NodeTask
 from backend.providers.credentials import Credentials
 
@@ -57,11 +66,14 @@ class NodeExecutor:
         self.limits = limits
         self.credentials = credentials
 
-    async def execute(self, ne: NodeExecution, block: Block, timeout: float) -> NodeResult:
+    async def execute(
+        self, ne: NodeExecution, block: Block, timeout: float, graph: Graph | None = None
+    ) -> NodeResult:
         credentials = await self.credentials(ne, block)
         if block.isolation is Isolation.WORKER:
             return await self._in_worker(ne, block, timeout, dict(credentials))
-        return await self._inline(ne, block, timeout, credentials)
+        tools = linked_tools(graph, ne.node_id) if graph and block.uses_tools else ()
+        return await self._inline(ne, block, timeout, credentials, tools)
 
     async def _in_worker(
         self, ne: NodeExecution, block: Block, timeout: float, credentials: dict[str, Credentials]
@@ -92,6 +104,7 @@ class NodeExecutor:
         block: Block,
         timeout: float,
         credentials: Mapping[str, Credentials],
+        tools: tuple[ToolSink, ...],
     ) -> NodeResult:
         # The loop's clock is time.monotonic(), the clock BlockContext.deadline is read on.
         deadline = asyncio.get_running_loop().time() + timeout
@@ -104,6 +117,7 @@ class NodeExecutor:
             credentials=credentials,
             compute=functools.partial(self._compute, deadline),
             deadline=deadline,
+            tools=tools,
             logger=logger,
         )
         budget = self.limits.output_budget()

@@ -255,7 +255,7 @@ class RunRunner:
             or self.limits.node_timeout_seconds
         )
         return await self.nodes.execute(
-            ne, block, min(timeout, self.limits.max_node_timeout_seconds)
+            ne, block, min(timeout, self.limits.max_node_timeout_seconds), self.state.graph
         )
 
     # -- endings -------------------------------------------------------------------------------
