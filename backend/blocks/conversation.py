@@ -28,6 +28,13 @@ def as_text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, default=str)
 
 
+def _tool_calls(entry: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    calls = entry.get("tool_calls")
+    if not isinstance(calls, list):
+        return []
+    return [call for call in calls if isinstance(call, Mapping)]
+
+
 def _blocks(entry: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     content = entry.get("content")
     if not isinstance(content, list):
@@ -41,11 +48,7 @@ def requested_calls(entry: Mapping[str, Any]) -> list[str]:
         return [str(entry["call_id"])] if entry.get("call_id") else []
     if entry.get("role") != "assistant":
         return []
-    ids = [
-        str(call["id"])
-        for call in entry.get("tool_calls") or ()
-        if isinstance(call, Mapping) and call.get("id")
-    ]
+    ids = [str(call["id"]) for call in _tool_calls(entry) if call.get("id")]
     ids += [str(b["id"]) for b in _blocks(entry) if b.get("type") == "tool_use" and b.get("id")]
     return ids
 
@@ -137,8 +140,8 @@ def _entry_messages(entry: Mapping[str, Any]) -> list[Message]:
 
 def _calls(entry: Mapping[str, Any]) -> tuple[ToolCall, ...]:
     calls = []
-    for call in entry.get("tool_calls") or ():
-        function = call.get("function") if isinstance(call, Mapping) else None
+    for call in _tool_calls(entry):
+        function = call.get("function")
         if isinstance(function, Mapping):
             calls.append(
                 ToolCall(str(call.get("id", "")), str(function.get("name", "")), _args(function))

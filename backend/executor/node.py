@@ -72,7 +72,7 @@ class NodeExecutor:
         credentials = await self.credentials(ne, block)
         if block.isolation is Isolation.WORKER:
             return await self._in_worker(ne, block, timeout, dict(credentials))
-        tools = linked_tools(graph, ne.node_id) if graph and block.uses_tools else ()
+        tools = linked_tools(graph, ne.node_id) if graph is not None and block.uses_tools else ()
         return await self._inline(ne, block, timeout, credentials, tools)
 
     async def _in_worker(

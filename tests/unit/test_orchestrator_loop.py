@@ -3,10 +3,16 @@ conversation entries mean, and which graphs validation accepts around it."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
+
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from backend.blocks.basic import AgentInputBlock, StoreValueBlock
 from backend.blocks.conversation import pending_calls, to_messages, tool_answer
+from backend.blocks.llm_base import PromptError
 from backend.blocks.maths import CalculatorBlock
 from backend.blocks.orchestrator import OrchestratorBlock
 from backend.blocks.pin_names import tool_pin
@@ -92,6 +98,34 @@ def test_histories_become_provider_neutral_messages() -> None:
         Message(Role.ASSISTANT, "", tool_calls=(ToolCall("call_1", "store", "{}"),)),
         Message(Role.TOOL, '{"stored": true}', tool_call_id="call_1"),
     ]
+
+
+KEYS = ["role", "content", "tool_calls", "id", "type", "call_id", "tool_use_id", "function"]
+WORDS = ["assistant", "user", "tool", "tool_use", "tool_result", "function_call", "text"]
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.sampled_from(WORDS),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(KEYS), inner, max_size=4)
+    ),
+    max_leaves=16,
+)
+
+
+@given(st.lists(json_values, max_size=5), json_values)
+@example([{"role": "assistant", "tool_calls": 5}, {"role": "assistant", "tool_calls": [3]}], 1)
+def test_any_history_is_read_or_refused_but_never_breaks_the_engine(
+    history: list[Any], output: Any
+) -> None:
+    # The engine asks waits_for about whatever a graph author put in the pins.
+    BLOCK.waits_for({"conversation_history": history, "last_tool_output": output})
+    BLOCK.waits_for({"conversation_history": output})
+    with contextlib.suppress(PromptError):
+        to_messages(history)
+
+
+def test_an_entry_that_is_not_an_object_is_refused() -> None:
+    with pytest.raises(PromptError, match="a conversation entry must be an object"):
+        to_messages(["hello"])
 
 
 # -- when an execution may start ---------------------------------------------------------------
