@@ -7,50 +7,19 @@ import asyncio
 
 import pytest
 
-from backend.blocks.basic import AgentInputBlock, AgentOutputBlock
-from backend.blocks.maths import CalculatorBlock
-from backend.blocks.orchestrator import OrchestratorBlock
 from backend.data.execution import NodeStatus, RunStatus
-from backend.data.graph import Graph, Link, Node
 from backend.executor.local import LocalResult, run_local
 from backend.providers import llm as llm_module
-from tests.graphs import shared_pool
+from tests.graphs import calculator_agent, shared_pool
 from tests.llm.conftest import Waits, client_for
 from tests.llm_server import Answer, LLMServer
 
-
-def link(source: str, source_pin: str, sink: str, sink_pin: str) -> Link:
-    return Link(source_id=source, source_name=source_pin, sink_id=sink, sink_name=sink_pin)
-
-
-def calculator_agent() -> Graph:
-    nodes = [
-        Node(id="in", block_id=AgentInputBlock.id, input_default={"name": "question"}),
-        Node(
-            id="o",
-            block_id=OrchestratorBlock.id,
-            input_default={
-                "model": "llama3.2",
-                "prompt": "Answer with the calculator: {{ question }}",
-                "sys_prompt": "Use the calculator for every step.",
-                "conversation_history": [],
-                "last_tool_output": None,
-            },
-        ),
-        Node(id="calc", block_id=CalculatorBlock.id),
-        Node(id="out", block_id=AgentOutputBlock.id, input_default={"name": "answer"}),
-    ]
-    links = [
-        link("in", "result", "o", "prompt_values_#_question"),
-        # Old-style names, as AutoGPT's exports have them, and the current one.
-        link("o", "tools_^_calculatorblock_~_a", "calc", "a"),
-        link("o", "tools_^_calculatorblock_~_b", "calc", "b"),
-        link("o", "tools", "calc", "operation"),
-        link("calc", "result", "o", "last_tool_output"),
-        link("o", "conversations", "o", "conversation_history"),
-        link("o", "finished", "out", "value"),
-    ]
-    return Graph(name="calculator agent", nodes=nodes, links=links)
+ORCHESTRATOR = {
+    "model": "llama3.2",
+    "sys_prompt": "Use the calculator for every step.",
+    "conversation_history": [],
+    "last_tool_output": None,
+}
 
 
 def run(llm_server: LLMServer, waits: Waits, monkeypatch: pytest.MonkeyPatch) -> LocalResult:
@@ -60,7 +29,7 @@ def run(llm_server: LLMServer, waits: Waits, monkeypatch: pytest.MonkeyPatch) ->
     async def main() -> LocalResult:
         try:
             question = {"question": "(6 * 7) + 8"}
-            return await run_local(calculator_agent(), question, pool=shared_pool())
+            return await run_local(calculator_agent(**ORCHESTRATOR), question, pool=shared_pool())
         finally:
             await client.aclose()
 

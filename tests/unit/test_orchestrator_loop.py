@@ -10,10 +10,9 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from backend.blocks.basic import AgentInputBlock, StoreValueBlock
+from backend.blocks.basic import StoreValueBlock
 from backend.blocks.conversation import pending_calls, to_messages, tool_answer
 from backend.blocks.llm_base import PromptError
-from backend.blocks.maths import CalculatorBlock
 from backend.blocks.orchestrator import OrchestratorBlock
 from backend.blocks.pin_names import tool_pin
 from backend.data.execution import NodeStatus
@@ -21,6 +20,7 @@ from backend.data.graph import Graph, Link, Node
 from backend.data.validation import validate_graph
 from backend.executor.engine import RunState
 from backend.providers.base import Message, Role, ToolCall
+from tests.graphs import calculator_agent
 
 BLOCK = OrchestratorBlock()
 
@@ -141,28 +141,9 @@ def test_an_output_waits_for_its_call_and_a_call_for_its_output() -> None:
     assert BLOCK.waits_for({"prompt": "first round"}) == set()
 
 
-def loop_graph(**orchestrator: Any) -> Graph:
-    """in -> o; o's tool links -> calc; calc.result -> o.last_tool_output;
-    o.conversations -> o.conversation_history."""
-    nodes = [
-        Node(id="in", block_id=AgentInputBlock.id, input_default={"name": "q"}),
-        Node(id="o", block_id=OrchestratorBlock.id, input_default={"prompt": "go", **orchestrator}),
-        Node(id="calc", block_id=CalculatorBlock.id),
-    ]
-    links = [
-        link("in", "result", "o", "prompt_values_#_q"),
-        link("o", "tools_^_calculatorblock_~_a", "calc", "a"),
-        link("o", "tools_^_calculatorblock_~_b", "calc", "b"),
-        link("o", "tools", "calc", "operation"),
-        link("calc", "result", "o", "last_tool_output"),
-        link("o", "conversations", "o", "conversation_history"),
-    ]
-    return Graph(nodes=nodes, links=links)
-
-
 def test_the_engine_starts_the_first_round_and_holds_the_next_for_the_tool() -> None:
-    state = RunState("run", loop_graph(conversation_history=[], last_tool_output=None))
-    [start] = state.start({"q": "six times seven"}, 0.0)
+    state = RunState("run", calculator_agent(conversation_history=[], last_tool_output=None))
+    [start] = state.start({"question": "six times seven"}, 0.0)
     state.mark_running(start, 0.0)
     state.complete(start, [("result", "six times seven")], 0.0)
 
@@ -182,7 +163,7 @@ def test_the_engine_starts_the_first_round_and_holds_the_next_for_the_tool() -> 
     [second] = state.with_status(NodeStatus.INCOMPLETE)
     assert second.node_id == "o"
     # It waits with only what arrived: its history (and the static prompt value).
-    assert set(second.input_data) == {"conversation_history", "prompt_values_#_q"}
+    assert set(second.input_data) == {"conversation_history", "prompt_values_#_question"}
 
     state.mark_running(calc, 2.0)
     state.complete(calc, [("result", 42.0)], 2.0)
@@ -190,12 +171,12 @@ def test_the_engine_starts_the_first_round_and_holds_the_next_for_the_tool() -> 
     assert ready is second and ready.status is NodeStatus.QUEUED
     assert ready.input_data["last_tool_output"] == 42.0
     assert ready.input_data["conversation_history"] == conversation
-    assert ready.input_data["prompt_values"] == {"q": "six times seven"}
+    assert ready.input_data["prompt_values"] == {"question": "six times seven"}
 
 
 def test_a_tool_output_before_its_conversation_waits_for_it() -> None:
-    state = RunState("run", loop_graph())
-    [start] = state.start({"q": "x"}, 0.0)
+    state = RunState("run", calculator_agent())
+    [start] = state.start({"question": "x"}, 0.0)
     state.mark_running(start, 0.0)
     state.complete(start, [("result", "x")], 0.0)
     [first] = state.take_ready(10)
@@ -207,7 +188,7 @@ def test_a_tool_output_before_its_conversation_waits_for_it() -> None:
     state.complete(calc, [("result", 3.0)], 0.0)
 
     [waiting] = state.with_status(NodeStatus.INCOMPLETE)
-    assert set(waiting.input_data) == {"last_tool_output", "prompt_values_#_q"}
+    assert set(waiting.input_data) == {"last_tool_output", "prompt_values_#_question"}
     assert state.take_ready(10) == []
 
 
@@ -219,11 +200,11 @@ def errors_of(graph: Graph) -> list[str]:
 
 
 def test_the_loop_graph_validates() -> None:
-    assert errors_of(loop_graph()) == []
+    assert errors_of(calculator_agent()) == []
 
 
 def test_only_tool_calling_blocks_take_tool_links_and_only_autogpts_names() -> None:
-    graph = loop_graph()
+    graph = calculator_agent()
     graph.nodes.append(Node(id="s", block_id=StoreValueBlock.id, input_default={"input": 1}))
     graph.links += [
         link("s", "tools_^_calculatorblock_~_a", "calc", "a"),
@@ -238,14 +219,14 @@ def test_only_tool_calling_blocks_take_tool_links_and_only_autogpts_names() -> N
 
 
 def test_the_loop_needs_both_links_and_no_static_tool_output() -> None:
-    one_sided = loop_graph()
+    one_sided = calculator_agent()
     one_sided.links = [li for li in one_sided.links if li.sink_name != "conversation_history"]
     assert errors_of(one_sided) == [
         "node o: link both conversation_history and last_tool_output, or neither: the loop "
         "needs both"
     ]
 
-    static = loop_graph()
+    static = calculator_agent()
     static.nodes.append(Node(id="s", block_id=StoreValueBlock.id, input_default={"input": 1}))
     static.links.append(link("s", "output", "o", "last_tool_output"))  # static: a StoreValue
     [problem] = errors_of(static)
@@ -254,7 +235,7 @@ def test_the_loop_needs_both_links_and_no_static_tool_output() -> None:
 
 def test_agent_mode_and_other_execution_modes_are_refused_up_front() -> None:
     problems = errors_of(
-        loop_graph(agent_mode_max_iterations=5, execution_mode="extended_thinking")
+        calculator_agent(agent_mode_max_iterations=5, execution_mode="extended_thinking")
     )
     assert len(problems) == 2
     assert "agent mode (tools run inside this node) is not supported" in problems[0]

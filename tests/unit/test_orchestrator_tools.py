@@ -23,6 +23,7 @@ from backend.blocks.orchestrator_tools import (
 from backend.blocks.pin_names import is_tool_link, link_tool_name, tool_pin, tool_target
 from backend.data.graph import Graph, Link, Node
 from backend.data.pins import select_output
+from backend.data.validation import validate_graph
 from backend.executor.tools import AGENT_EXECUTOR_BLOCK_ID, linked_tools
 from backend.providers.base import ToolCall
 from tests.autogpt_data import AGENTS_DIR, needs_autogpt_data
@@ -67,6 +68,19 @@ def orchestrator_graphs(path: Path) -> list[tuple[Graph, Node]]:
 
 
 # -- the real agents ----------------------------------------------------------------------
+
+
+@needs_autogpt_data
+@pytest.mark.parametrize("name", sorted(AGENT_TOOLS), ids=lambda n: n[:14])
+def test_real_agents_orchestrator_nodes_and_their_links_validate(name: str) -> None:
+    [(graph, node)] = orchestrator_graphs(AGENTS_DIR / name)
+    touching = {node.id} | {li.sink_id for li in graph.links_from(node.id)}
+    problems = [
+        str(e)
+        for e in validate_graph(graph)
+        if e.node_id in touching and "unknown block" not in e.message
+    ]
+    assert problems == []
 
 
 @needs_autogpt_data
