@@ -8,6 +8,7 @@ from typing import Any
 
 from backend.blocks.basic import AgentInputBlock, AgentOutputBlock, StoreValueBlock
 from backend.blocks.maths import CalculatorBlock
+from backend.blocks.orchestrator import OrchestratorBlock
 from backend.blocks.timing import WaitBlock
 from backend.data.graph import Graph, Link, Node
 from backend.executor.pool import WorkerPool
@@ -74,3 +75,31 @@ def input_output_chain(middle: list[Node], name: str) -> Graph:
         for a, b in itertools.pairwise(nodes)
     ]
     return Graph(name=name, nodes=nodes, links=links)
+
+
+def calculator_agent(**orchestrator: Any) -> Graph:
+    """An Orchestrator "o" with a CalculatorBlock "calc" as its tool, looping: the run
+    input "question" fills its prompt; calc's result comes back on last_tool_output,
+    o's conversations on its conversation_history; its answer goes to output "answer".
+    ``orchestrator`` adds to (or replaces) the node's defaults."""
+    defaults = {"prompt": "Answer with the calculator: {{ question }}", **orchestrator}
+    nodes = [
+        Node(id="in", block_id=AGENT_INPUT, input_default={"name": "question"}),
+        Node(id="o", block_id=OrchestratorBlock.id, input_default=defaults),
+        Node(id="calc", block_id=CALCULATOR),
+        Node(id="out", block_id=AGENT_OUTPUT, input_default={"name": "answer"}),
+    ]
+    wiring = [
+        ("in", "result", "o", "prompt_values_#_question"),
+        # Old-style tool link names, as AutoGPT's exports have them, and the current one.
+        ("o", "tools_^_calculatorblock_~_a", "calc", "a"),
+        ("o", "tools_^_calculatorblock_~_b", "calc", "b"),
+        ("o", "tools", "calc", "operation"),
+        ("calc", "result", "o", "last_tool_output"),
+        ("o", "conversations", "o", "conversation_history"),
+        ("o", "finished", "out", "value"),
+    ]
+    links = [
+        Link(source_id=a, source_name=out, sink_id=b, sink_name=into) for a, out, b, into in wiring
+    ]
+    return Graph(name="calculator agent", nodes=nodes, links=links)

@@ -48,6 +48,7 @@ from .llm import (
 )
 from .logic import ConditionBlock, IfInputMatchesBlock
 from .maths import CalculatorBlock, CountItemsBlock
+from .orchestrator import OrchestratorBlock
 from .storage import PersistInformationBlock, RetrieveInformationBlock
 from .text import (
     CombineTextsBlock,
@@ -105,6 +106,7 @@ BUILTIN_BLOCKS: tuple[type[Block], ...] = (
     AIListGeneratorBlock,
     AITextSummarizerBlock,
     AIConversationBlock,
+    OrchestratorBlock,
 )
 
 __all__ = [

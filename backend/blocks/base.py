@@ -86,6 +86,28 @@ async def compute_here(fn: Callable[..., Any], *args: Any) -> Any:
     return fn(*args)
 
 
+@dataclass(frozen=True)
+class ToolSink:
+    """One node linked to a tool-calling block's tool pins, as the executor sees it.
+
+    ``links`` are the (source_name, sink_name) pairs of the links from the tool pins to
+    this node. A sub-agent sink (an AgentExecutorBlock node) also carries what is known
+    of the graph it runs: its name, description and input JSON schema.
+    """
+
+    node_id: str
+    block_id: str
+    block_name: str
+    description: str
+    input_schema: Mapping[str, Any]
+    links: tuple[tuple[str, str], ...]
+    customized_name: str = ""  # the node's own title on the canvas (metadata)
+    defaults: Mapping[str, Any] = field(default_factory=dict)  # the node's input_default
+    graph_name: str = ""
+    graph_description: str = ""
+    graph_input_schema: Mapping[str, Any] | None = None  # None: not a sub-agent sink
+
+
 @dataclass
 class BlockContext:
     """What a running block may know about where it runs (ids for logs, operator policy)."""
@@ -116,6 +138,8 @@ class BlockContext:
     # Sub-agent runs and the user's key/value store (None where the block cannot have them).
     agents: SubAgents | None = None
     kv: KeyValue | None = None
+    # The nodes linked to this node's tool pins; filled only for blocks with ``uses_tools``.
+    tools: tuple[ToolSink, ...] = ()
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("backend.blocks"))
 
 
@@ -142,6 +166,13 @@ class Block:
     Output: ClassVar[type[BlockSchema]] = EmptySchema
     static_output: ClassVar[bool] = False
     timeout_seconds: ClassVar[float | None] = None  # None: no block-level limit
+    # Offers the nodes linked to its tool pins (AutoGPT's ``tools_^_...`` links) as tools:
+    # the executor describes them on ``BlockContext.tools`` and graph validation accepts
+    # those link names. Only for INLINE blocks.
+    uses_tools: ClassVar[bool] = False
+    # Linked input pins a node execution may start without (AutoGPT's own readiness rule
+    # for them is ``waits_for``).
+    optional_links: ClassVar[frozenset[str]] = frozenset()
     test_vectors: ClassVar[tuple[TestVector, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -150,6 +181,8 @@ class Block:
             cls.name = cls.__name__
         if cls.isolation is Isolation.INLINE and not inspect.isasyncgenfunction(cls.run):
             raise TypeError(f"{cls.__name__} runs INLINE, so its run must be an async generator")
+        if cls.uses_tools and cls.isolation is not Isolation.INLINE:
+            raise TypeError(f"{cls.__name__} uses tools, so it must run INLINE")
 
     def run(
         self, input_data: Any, ctx: BlockContext
@@ -175,6 +208,21 @@ class Block:
         check refuses a run whose credential cannot be found. Most blocks need none.
         """
         return {}
+
+    def waits_for(self, input_data: Mapping[str, Any]) -> set[str]:
+        """Pins a ready-looking node execution still waits for, given its merged input.
+
+        Most blocks wait for nothing beyond their linked pins; a block that loops over
+        its own outputs (the Orchestrator) decides from what has arrived.
+        """
+        return set()
+
+    def input_links_problem(self, linked: Mapping[str, bool]) -> str | None:
+        """What is wrong with how a node's inputs are linked, or None.
+
+        ``linked`` maps each linked input pin to whether a static link feeds it.
+        """
+        return None
 
     def output_pins(self) -> set[str]:
         return self.Output.pin_names() | {ERROR_PIN}

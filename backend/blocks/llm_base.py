@@ -126,6 +126,7 @@ class LLMCall:
         max_tokens: int | None = None,
         json_mode: bool = False,
         tools: Sequence[ToolSpec] = (),
+        parallel_tool_calls: bool | None = None,
     ) -> CompletionResponse:
         response = await self.llm.complete(
             self.info,
@@ -134,6 +135,7 @@ class LLMCall:
             max_tokens=max_tokens,
             json_mode=json_mode,
             tools=tools,
+            parallel_tool_calls=parallel_tool_calls,
             ollama_host=self.ollama_host,
             deadline=self.ctx.deadline,
         )

@@ -33,35 +33,20 @@ from collections.abc import Mapping
 from types import SimpleNamespace
 from typing import Any
 
-LIST_SPLIT = "_$_"
-DICT_SPLIT = "_#_"
-OBJC_SPLIT = "_@_"
-DELIMITERS = (LIST_SPLIT, DICT_SPLIT, OBJC_SPLIT)
+from backend.blocks.pin_names import (
+    DELIMITERS,
+    DICT_SPLIT,
+    LIST_SPLIT,
+    OBJC_SPLIT,
+    first_delimiter,
+    is_tool_link,
+    tool_target,
+)
 
 # Bounds the padding a single `name_$_i` entry can cause.
 MAX_LIST_INDEX = 10_000
 
 PathStep = tuple[str, str]  # (delimiter, key/index/attribute)
-
-
-def _first_delimiter(text: str) -> tuple[str | None, int]:
-    best: str | None = None
-    best_pos = -1
-    for delim in DELIMITERS:
-        pos = text.find(delim)
-        if pos != -1 and (best_pos == -1 or pos < best_pos):
-            best, best_pos = delim, pos
-    return best, best_pos
-
-
-def base_pin(name: str) -> str:
-    """The pin a (possibly dynamic) pin name belongs to: ``values_#_a`` -> ``values``."""
-    _, pos = _first_delimiter(name)
-    return name if pos == -1 else name[:pos]
-
-
-def is_dynamic_pin(name: str) -> bool:
-    return _first_delimiter(name)[1] != -1
 
 
 def parse_path(path: str) -> list[PathStep] | None:
@@ -76,7 +61,7 @@ def parse_path(path: str) -> list[PathStep] | None:
         if delim is None:
             return None
         rest = rest[len(delim) :]
-        _, pos = _first_delimiter(rest)
+        _, pos = first_delimiter(rest)
         ident, rest = (rest, "") if pos == -1 else (rest[:pos], rest[pos:])
         if not ident:
             return None
@@ -104,7 +89,7 @@ def attribute_problem(ident: str) -> str | None:
 
 def dynamic_pin_problem(name: str) -> str | None:
     """Why a dynamic input pin name cannot be merged, or None when it is fine."""
-    delim, pos = _first_delimiter(name)
+    delim, pos = first_delimiter(name)
     if delim is None:
         return None
     steps = parse_path(name[pos:])
@@ -127,7 +112,7 @@ def output_selector_problem(name: str) -> str | None:
     Only attribute steps are judged: a list index or dict key that is missing at run
     time just selects nothing, as in AutoGPT.
     """
-    _, pos = _first_delimiter(name)
+    _, pos = first_delimiter(name)
     if pos == -1:
         return None
     for step_delim, ident in parse_path(name[pos:]) or []:
@@ -177,7 +162,7 @@ def merge_dynamic_pins(data: dict[str, Any]) -> dict[str, Any]:
     """
     merged = dict(data)
     for key, value in data.items():
-        delim, pos = _first_delimiter(key)
+        delim, pos = first_delimiter(key)
         if delim is None:
             continue
         steps = parse_path(key[pos:])
@@ -209,13 +194,20 @@ def _step_into(current: Any, delim: str, ident: str) -> tuple[bool, Any]:
     return True, attr
 
 
-def select_output(pin_name: str, value: Any, link_source_name: str) -> tuple[bool, Any]:
-    """What a link named ``link_source_name`` receives when ``pin_name`` yields ``value``.
+def select_output(
+    pin_name: str, value: Any, link_source_name: str, sink: tuple[str, str] = ("", "")
+) -> tuple[bool, Any]:
+    """What a link named ``link_source_name`` into ``sink`` (node id, pin) receives when
+    ``pin_name`` yields ``value``.
 
     Returns ``(travels, data)``. The exact pin name carries the whole value (even
     None); a path selects a part, and a part that is missing or None does not travel,
-    like AutoGPT's ``parse_execution_output``.
+    like AutoGPT's ``parse_execution_output``. A tool pin (``tools_^_{node}_~_{pin}``)
+    travels only along a tool link into that node and pin, and never as None.
     """
+    target = tool_target(pin_name)
+    if target is not None and is_tool_link(link_source_name):
+        return (target == sink and value is not None), value
     if link_source_name == pin_name:
         return True, value
     if not link_source_name.startswith(pin_name):

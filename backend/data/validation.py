@@ -15,11 +15,9 @@ from pydantic import TypeAdapter, ValidationError
 
 from backend.blocks import get_block
 from backend.blocks.base import Block, BlockType
+from backend.blocks.pin_names import DICT_SPLIT, LIST_SPLIT, base_pin, is_tool_link
 from backend.data.graph import Graph, Link, Node, NodeOptions
 from backend.data.pins import (
-    DICT_SPLIT,
-    LIST_SPLIT,
-    base_pin,
     dynamic_pin_problem,
     output_selector_problem,
     parse_path,
@@ -92,6 +90,7 @@ def validate_graph(graph: Graph, *, for_run: bool = False) -> list[GraphError]:
         checked.add(node.id)
         errors.extend(_option_errors(node))
         errors.extend(_default_errors(node, block))
+        errors.extend(_input_link_errors(graph, node, block, blocks))
         if for_run:
             errors.extend(_missing_input_errors(graph, node, block))
     return errors
@@ -105,6 +104,19 @@ def _option_errors(node: Node) -> list[GraphError]:
             GraphError(node.id, None, f"metadata {e['loc'][0]}: {e['msg']}") for e in exc.errors()
         ]
     return []
+
+
+def _input_link_errors(
+    graph: Graph, node: Node, block: Block, blocks: dict[str, Block]
+) -> list[GraphError]:
+    linked: dict[str, bool] = {}
+    for link in graph.links_to(node.id):
+        source = blocks.get(link.source_id)
+        static = link.is_static or (source is not None and source.static_output)
+        pin = base_pin(link.sink_name)
+        linked[pin] = linked.get(pin, False) or static
+    problem = block.input_links_problem(linked) if linked else None
+    return [GraphError(node.id, None, problem)] if problem else []
 
 
 def validate_limits(graph: Graph, max_node_timeout_seconds: float) -> list[GraphError]:
@@ -213,7 +225,9 @@ def _link_errors(graph: Graph, link: Link, blocks: dict[str, Block]) -> list[Gra
     source = blocks.get(link.source_id)
     if source is not None and source.block_type != BlockType.NOTE:
         outputs = source.output_pins_for(graph.node(link.source_id).input_default)
-        if link.source_name not in outputs and base_pin(link.source_name) not in outputs:
+        if source.uses_tools and is_tool_link(link.source_name):
+            pass  # a tool link: the block yields on names made from the link's sink
+        elif link.source_name not in outputs and base_pin(link.source_name) not in outputs:
             errors.append(
                 GraphError(
                     link.source_id,

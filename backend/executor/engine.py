@@ -24,6 +24,7 @@ from typing import Any
 
 from backend.blocks import get_block
 from backend.blocks.base import BlockType
+from backend.blocks.pin_names import base_pin
 from backend.data.execution import NodeExecution, NodeStatus, RunStatus
 from backend.data.graph import Graph, Link, Node
 from backend.data.pins import merge_dynamic_pins, select_output
@@ -174,7 +175,8 @@ class RunState:
         links = self.graph.links_from(ne.node_id)
         for pin, value in outputs:
             for link in links:
-                travels, data = select_output(pin, value, link.source_name)
+                sink = (link.sink_id, link.sink_name)
+                travels, data = select_output(pin, value, link.source_name, sink)
                 if travels:
                     for target in self._deliver(link, data, now):
                         changed[target.id] = target
@@ -218,20 +220,27 @@ class RunState:
         return touched
 
     def _queue(self, ne: NodeExecution, node: Node) -> None:
-        """Fill static pins; queue the execution once every linked pin has a value."""
+        """Fill static pins; queue the execution once every linked pin has a value
+        (but those its block lets it start without) and its block waits for nothing."""
         for pin in self.graph.static_input_pins(node.id):
             if pin not in ne.input_data and (node.id, pin) in self._static:
                 ne.input_data[pin] = self._static[(node.id, pin)]
-        if not self.graph.linked_input_pins(node.id) <= ne.input_data.keys():
+        block = get_block(node.block_id)
+        optional = block.optional_links if block is not None else frozenset()
+        needed = {p for p in self.graph.linked_input_pins(node.id) if base_pin(p) not in optional}
+        if not needed <= ne.input_data.keys():
             return
         merged = {**node.input_default, **ne.input_data}
         try:
-            ne.input_data = merge_dynamic_pins(merged)
+            merged = merge_dynamic_pins(merged)
         except Exception as exc:
             # Graph validation rejects bad pin paths; should one slip through (a graph
             # stored before a check existed), the node fails when it starts, alone.
-            ne.input_data = merged
             self._input_problems[ne.id] = f"cannot merge its inputs: {exc}"
+        else:
+            if block is not None and block.waits_for(merged):
+                return  # stays INCOMPLETE: only what arrived is kept, not the defaults
+        ne.input_data = merged
         self._set(ne, NodeStatus.QUEUED)
         self._push_ready(ne)
 

@@ -19,12 +19,21 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from backend.blocks.base import ERROR_PIN, Block, BlockContext, BlockInputError, Isolation
+from backend.blocks.base import (
+    ERROR_PIN,
+    Block,
+    BlockContext,
+    BlockInputError,
+    Isolation,
+    ToolSink,
+)
 from backend.blocks.runtime import KeyValue, SubAgents
 from backend.data.execution import NodeExecution, Run
+from backend.data.graph import Graph
 from backend.executor.credentials import CredentialsLookup
 from backend.executor.limits import Limits, NodeFailed
 from backend.executor.pool import WorkerPool
+from backend.executor.tools import linked_tools
 from backend.executor.worker import NodeTask
 from backend.providers.credentials import Credentials
 
@@ -74,12 +83,15 @@ class NodeExecutor:
         block: Block,
         timeout: float,
         token_budget: int | None = None,
+        graph: Graph | None = None,
     ) -> NodeResult:
-        """Run ``ne``; ``token_budget`` is what the run may still spend on LLM calls."""
+        """Run ``ne``; ``token_budget`` is what the run may still spend on LLM calls,
+        ``graph`` the run's graph (a tool-using block describes its linked nodes from it)."""
         credentials = await self.credentials(run, ne, block)
         if block.isolation is Isolation.WORKER:
             return await self._in_worker(ne, block, timeout, dict(credentials))
-        return await self._inline(run, ne, block, timeout, credentials, token_budget)
+        tools = linked_tools(graph, ne.node_id) if graph is not None and block.uses_tools else ()
+        return await self._inline(run, ne, block, timeout, credentials, token_budget, tools)
 
     async def _in_worker(
         self, ne: NodeExecution, block: Block, timeout: float, credentials: dict[str, Credentials]
@@ -112,6 +124,7 @@ class NodeExecutor:
         timeout: float,
         credentials: Mapping[str, Credentials],
         token_budget: int | None,
+        tools: tuple[ToolSink, ...],
     ) -> NodeResult:
         # The loop's clock is time.monotonic(), the clock BlockContext.deadline is read on.
         deadline = asyncio.get_running_loop().time() + timeout
@@ -128,6 +141,7 @@ class NodeExecutor:
             kv=self.services.kv(run) if self.services else None,
             compute=functools.partial(self._compute, deadline),
             deadline=deadline,
+            tools=tools,
             logger=logger,
         )
         budget = self.limits.output_budget()

@@ -289,7 +289,7 @@ class RunRunner:
         timeout = min(timeout, self.limits.max_node_timeout_seconds)
         budget = self.run.max_tokens
         left = None if budget is None else max(budget - self._tokens, 0)
-        return await self.nodes.execute(self.run, ne, block, timeout, left)
+        return await self.nodes.execute(self.run, ne, block, timeout, left, self.state.graph)
 
     # -- endings -------------------------------------------------------------------------------
 

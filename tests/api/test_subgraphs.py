@@ -166,5 +166,4 @@ SERVICE_BLOCKS = {
     "80bc3ed1-e9a4-449e-8163-a8fc86f74f6a",  # GoogleCalendarReadEventsBlock
     "90f8c45e-e983-4644-aa0b-b4ebe2f531bc",  # ReplicateFluxAdvancedModelBlock
     "ee4fe08c-18f9-442f-a985-235379b932e1",  # WordPressCreatePostBlock
-    "3b191d9f-356f-482d-8238-ba04b6d18381",  # OrchestratorBlock (an LLM block; in progress)
 }

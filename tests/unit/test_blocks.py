@@ -64,6 +64,7 @@ AUTOGPT_BLOCK_IDS = {
     "9c0b0450-d199-458b-a731-072189dd6593": "AIListGeneratorBlock",
     "a0a69be1-4528-491c-a85a-a4ab6873e3f0": "AITextSummarizerBlock",
     "32a87eab-381e-4dd4-bdb8-4c47151be35a": "AIConversationBlock",
+    "3b191d9f-356f-482d-8238-ba04b6d18381": "OrchestratorBlock",
 }
 # AutoGPT's offline data blocks and its typed agent inputs.
 AUTOGPT_DATA_BLOCK_IDS = {

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from backend.blocks.pin_names import base_pin
 from backend.data.pins import (
     MAX_LIST_INDEX,
-    base_pin,
     dynamic_pin_problem,
     merge_dynamic_pins,
     output_selector_problem,
