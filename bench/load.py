@@ -49,6 +49,8 @@ def load_figures(database: str, runs: int) -> dict[str, float]:
         url = sup.env.get("BACKEND_DATABASE_URL") or f"sqlite:///{sup.data_dir / 'backend.db'}"
         store = open_store(Settings(database_url=url))
         try:
+            # RUNNING means up for startsecs; a loaded machine may still be migrating.
+            wait_for(lambda: store.schema_is_current() or None, 60, "the schema migration")
             key = new_key()
             store.create_api_key("bench", hash_key(key), shown_prefix(key), time.time())
             api = f"http://127.0.0.1:{sup.env['BACKEND_API_PORT']}"

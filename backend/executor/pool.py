@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 # A worker recycles itself after this many tasks, so slow leaks in block code cannot grow.
 _TASKS_PER_WORKER = 10_000
+_CLOSE_SECONDS = 1.0
 _STOP_SECONDS = 5.0
 
 
@@ -84,10 +85,16 @@ class WorkerPool:
             raise WorkerDied("the block worker pool broke; the node was not run") from None
 
     def close(self) -> None:
-        """Stop every worker now (running tasks are abandoned)."""
+        """Stop the workers: idle ones exit at once, any still running a task are killed
+        after a moment (a stopping executor has handed its runs back by then)."""
         with self._lock:
             pool, self._pool = self._pool, None
-        if pool is not None:
+        if pool is None:
+            return
+        pool.close()
+        try:
+            pool.join(_CLOSE_SECONDS)
+        except TimeoutError:  # a task still runs
             pool.stop()
             pool.join(_STOP_SECONDS)
 
