@@ -26,6 +26,7 @@ from .basic import (
     PrintToConsoleBlock,
     StoreValueBlock,
 )
+from .code_execution import ExecuteCodeBlock
 from .conversion import UniversalTypeConverterBlock
 from .data_structures import (
     AddToDictionaryBlock,
@@ -36,6 +37,7 @@ from .data_structures import (
     StepThroughItemsBlock,
 )
 from .dates import GetCurrentDateAndTimeBlock, GetCurrentDateBlock, GetCurrentTimeBlock
+from .ideogram import IdeogramModelBlock
 from .io import AGENT_INPUT_VARIANTS
 from .lists import GetListItemBlock, ListIsEmptyBlock, RemoveFromListBlock
 from .llm import (
@@ -47,6 +49,8 @@ from .llm import (
 )
 from .logic import ConditionBlock, IfInputMatchesBlock
 from .maths import CalculatorBlock, CountItemsBlock
+from .replicate_images import AIImageGeneratorBlock, ReplicateFluxAdvancedModelBlock
+from .revid import AIShortformVideoCreatorBlock
 from .text import (
     CombineTextsBlock,
     ExtractTextInformationBlock,
@@ -100,6 +104,11 @@ BUILTIN_BLOCKS: tuple[type[Block], ...] = (
     AIListGeneratorBlock,
     AITextSummarizerBlock,
     AIConversationBlock,
+    IdeogramModelBlock,
+    ReplicateFluxAdvancedModelBlock,
+    AIImageGeneratorBlock,
+    AIShortformVideoCreatorBlock,
+    ExecuteCodeBlock,
 )
 
 __all__ = [

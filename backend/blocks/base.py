@@ -18,8 +18,11 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from backend.providers.credentials import Credentials
 
+from .files import FileSink
+
 if TYPE_CHECKING:
     from backend.providers.llm import LLMClient
+    from backend.providers.services import ServiceClients
 
 ERROR_PIN = "error"
 # What an async block's `run` returns: (output pin, value) pairs as they are produced.
@@ -109,6 +112,12 @@ class BlockContext:
     deadline: float | None = None
     # The LLM client for LLM blocks; None: the process-wide one built from the settings.
     llm: LLMClient | None = None
+    # The clients of the media and code services (Ideogram, Replicate, revid, E2B);
+    # None: the process-wide ones built from the settings.
+    services: ServiceClients | None = None
+    # Where the node stores binary results (see backend.blocks.files); None: nowhere, so
+    # a block outputs the provider's own URL instead of a stored copy's.
+    files: FileSink | None = None
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("backend.blocks"))
 
 

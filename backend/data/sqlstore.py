@@ -19,6 +19,7 @@ from backend.data import schema as t
 from backend.data.execution import ExecutorInfo, RunStatus
 from backend.data.sql_auth import AuthMixin
 from backend.data.sql_credentials import CredentialsMixin
+from backend.data.sql_files import FilesMixin
 from backend.data.sql_runs import RunsMixin
 from backend.data.sql_stats import StatsMixin
 from backend.data.store import Store
@@ -38,7 +39,7 @@ def alembic_config(connection: sa.Connection | None = None) -> Config:
     return cfg
 
 
-class SQLStore(RunsMixin, AuthMixin, CredentialsMixin, StatsMixin, Store):
+class SQLStore(RunsMixin, AuthMixin, CredentialsMixin, FilesMixin, StatsMixin, Store):
     @contextmanager
     def migration_lock(self) -> Iterator[None]:
         """Held while the schema is checked and upgraded; drivers make it cross-process."""
