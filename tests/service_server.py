@@ -70,7 +70,9 @@ Handler = Callable[[Recorded, re.Match[str]], Reply]
 
 class ServiceServer:
     def __init__(self, routes: dict[tuple[str, str], Handler]) -> None:
-        self.routes = [(method, re.compile(path), handler) for (method, path), handler in routes.items()]
+        self.routes = [
+            (method, re.compile(path), handler) for (method, path), handler in routes.items()
+        ]
         self.requests: list[Recorded] = []
         self.served_files: dict[str, tuple[bytes, str]] = {"image.png": (PNG, "image/png")}
         self.disconnected = threading.Event()

@@ -78,6 +78,6 @@ def run_block(block: Block, data: dict[str, Any], ctx: BlockContext) -> list[tup
 
 def stored_file(outputs: list[tuple[str, Any]], pin: str) -> bytes:
     """The bytes of the file a block output on ``pin`` (a DirectoryFileSink URL)."""
-    [(name, url)] = [(p, v) for p, v in outputs if p == pin]
+    [url] = [value for name, value in outputs if name == pin]
     assert url.startswith("file://"), outputs
     return Path(url.removeprefix("file://")).read_bytes()

@@ -104,7 +104,9 @@ def test_a_wrong_key_is_a_clear_error_without_the_key(
 def test_rate_limit_is_waited_out_as_asked(
     ideogram: ServiceServer, waits: Waits, tmp_path: Path
 ) -> None:
-    ideogram.script("/v1/ideogram-v3/generate", Json({"detail": "slow down"}, 429, {"Retry-After": "7"}))
+    ideogram.script(
+        "/v1/ideogram-v3/generate", Json({"detail": "slow down"}, 429, {"Retry-After": "7"})
+    )
     outputs = run(ideogram, waits, tmp_path, {"prompt": "x"})
     assert stored_file(outputs, "result") == PNG
     assert waits == [7.0]

@@ -26,16 +26,19 @@ def replicate() -> Iterator[ReplicateServer]:
 
 
 def ctx_for(server: ReplicateServer, waits: Waits, files: Path | None, **kw: Any) -> Any:
-    clients = service_clients(
-        waits, replicate_base_url=server.url, replicate_poll_seconds=0.01
-    )
+    clients = service_clients(waits, replicate_base_url=server.url, replicate_poll_seconds=0.01)
     return context(clients, "replicate", kw.pop("key", KEY), files, **kw)
 
 
 def test_flux_runs_the_model_polls_it_and_stores_the_image(
     replicate: ReplicateServer, waits: Waits, tmp_path: Path
 ) -> None:
-    data = {"prompt": "dog", "replicate_model_name": "Flux Pro 1.1", "seed": 42, "output_format": "png"}
+    data = {
+        "prompt": "dog",
+        "replicate_model_name": "Flux Pro 1.1",
+        "seed": 42,
+        "output_format": "png",
+    }
     outputs = run_block(FLUX, data, ctx_for(replicate, waits, tmp_path))
 
     assert stored_file(outputs, "result") == PNG
@@ -56,9 +59,7 @@ def test_flux_runs_the_model_polls_it_and_stores_the_image(
     assert replicate.paths("GET")[:2] == ["/v1/predictions/p1", "/v1/predictions/p1"]
 
 
-def test_flux_without_a_seed_sends_a_random_one(
-    replicate: ReplicateServer, waits: Waits
-) -> None:
+def test_flux_without_a_seed_sends_a_random_one(replicate: ReplicateServer, waits: Waits) -> None:
     run_block(FLUX, {"prompt": "dog"}, ctx_for(replicate, waits, None))
     run_block(FLUX, {"prompt": "dog"}, ctx_for(replicate, waits, None))
     seeds = [p["input"]["seed"] for p in replicate.predictions.values()]
@@ -116,7 +117,9 @@ def test_image_generator_sends_what_autogpt_sends(
 
 
 def test_a_wrong_key_is_a_clear_error(replicate: ReplicateServer, waits: Waits) -> None:
-    outputs = run_block(IMAGE, {"prompt": "x"}, ctx_for(replicate, waits, None, key="r8_wrong_0000"))
+    outputs = run_block(
+        IMAGE, {"prompt": "x"}, ctx_for(replicate, waits, None, key="r8_wrong_0000")
+    )
     assert outputs == [
         (
             "error",
@@ -127,9 +130,7 @@ def test_a_wrong_key_is_a_clear_error(replicate: ReplicateServer, waits: Waits) 
 
 
 def test_out_of_credit_says_so(replicate: ReplicateServer, waits: Waits) -> None:
-    replicate.script(
-        r"/v1/models/.*", Json({"title": "Insufficient credit", "status": 402}, 402)
-    )
+    replicate.script(r"/v1/models/.*", Json({"title": "Insufficient credit", "status": 402}, 402))
     outputs = run_block(IMAGE, {"prompt": "x"}, ctx_for(replicate, waits, None))
     assert outputs == [
         (

@@ -104,7 +104,9 @@ def test_a_malformed_answer_is_named(
 def test_ready_without_a_video_url_is_malformed(revid: RevidServer, waits: Waits) -> None:
     revid.final = {"status": "ready"}
     outputs = run(revid, waits, None, {"script": SCRIPT})
-    assert outputs == [("error", "revid sent a malformed answer: video pid-1 is ready but has no videoUrl")]
+    assert outputs == [
+        ("error", "revid sent a malformed answer: video pid-1 is ready but has no videoUrl")
+    ]
 
 
 def test_the_block_allows_itself_autogpts_wait() -> None:
