@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
+from backend.cli import run_command
 from backend.data.files import FileRecord, chunks
 from backend.data.open import open_store
 from backend.data.store import Store
@@ -112,3 +115,20 @@ def test_files_past_the_retention_are_gone(tmp_path: Path, settings: Settings) -
             assert [f["id"] for f in listed] == [fresh.id]
     finally:
         store.close()
+
+
+def test_purge_files_deletes_what_the_retention_no_longer_keeps(
+    store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    monkeypatch.setenv("BACKEND_DATA_DIR", str(settings.data_dir))
+    old = add_file(store, b"old", created_at=time.time() - 40 * 86400)
+    fresh = add_file(store, b"new")
+
+    assert run_command(["purge-files"]) == 0
+
+    assert capsys.readouterr().out == "1 expired files purged\n"
+    assert [f.id for f in store.list_files("alice")] == [fresh.id]
+    assert list(store.file_chunks(old.id)) == []
+    monkeypatch.setenv("BACKEND_FILE_RETENTION_DAYS", "0")
+    assert run_command(["purge-files"]) == 0
+    assert "nothing to purge" in capsys.readouterr().out

@@ -3,6 +3,7 @@ API, the code interpreter and the process service) over real HTTP."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -139,3 +140,21 @@ def test_a_broken_interpreter_answer_is_an_error(e2b: E2BServer, waits: Waits) -
     assert message.startswith("e2b failed:") and "kernel died" in message
     assert KEY not in message
     assert e2b.killed == ["sbx1"]
+
+
+def test_cancelling_the_node_kills_the_sandbox(e2b: E2BServer, waits: Waits) -> None:
+    e2b.executions.append(Execution(hold=True))
+    settings = {"e2b_api_url": e2b.url, "e2b_sandbox_url": e2b.url}
+    ctx = context(service_clients(waits, **settings), "e2b", KEY, None)
+
+    async def main() -> None:
+        task = asyncio.create_task(BLOCK.execute({"code": "1"}, ctx).__anext__())
+        while not e2b.executed:
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(asyncio.wait_for(main(), 20))
+    assert e2b.killed == ["sbx1"]
+    assert e2b.execute_abandoned.wait(5)

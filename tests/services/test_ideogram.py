@@ -167,3 +167,20 @@ def test_without_a_credential_the_node_says_what_to_do(tmp_path: Path, waits: Wa
     ctx.credentials = {}
     assert run_block(BLOCK, {"prompt": "x"}, ctx) == list(BLOCK.test_vectors[0].output)
     assert BLOCK.required_credentials({}) == {"credentials": "ideogram"}
+
+
+def test_the_key_is_never_logged(
+    ideogram: ServiceServer, waits: Waits, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG")
+    ideogram.script("/v1/ideogram-v3/generate", Json({"detail": KEY}, 503))
+    outputs = run(ideogram, waits, tmp_path, {"prompt": "x", "upscale": "AI Upscale"})
+    assert stored_file(outputs, "result") == UPSCALED
+    assert "HTTP 503; retry 1" in caplog.text
+    assert KEY not in caplog.text
+
+
+def test_a_key_echoed_in_an_error_is_masked(ideogram: ServiceServer, waits: Waits) -> None:
+    ideogram.script("/v1/ideogram-v3/generate", Json({"detail": f"bad key {KEY}"}, 403))
+    [(pin, message)] = run(ideogram, waits, None, {"prompt": "x"})
+    assert message == "ideogram answered HTTP 403 (forbidden): bad key ***"
