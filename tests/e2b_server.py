@@ -21,7 +21,6 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from e2b.envd.process import process_pb
 from e2b.envd.process.process_connect import Process, ProcessASGIApplication
 from protobuf import Oneof
@@ -30,7 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from backend.server.process import _Server, bind
+from tests.http_server import AsgiServer
 
 KEY = "e2b_test_key_77c1a9d04f2e"
 ACCESS_TOKEN = "envd-access-token-31c0"
@@ -69,27 +68,16 @@ class E2BServer:
         self.command_results: list[Command] = []
         self.execute_abandoned = threading.Event()
         self._stopping = threading.Event()
-        app = _Dispatch(self._rest_app(), ProcessASGIApplication(_Process(self)))
-        self.sock = bind("127.0.0.1", 0)
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.server = _Server(uvicorn.Config(app, log_config=None, lifespan="off"))
-        self.thread = threading.Thread(
-            target=lambda: asyncio.run(self.server.serve(sockets=[self.sock])), daemon=True
-        )
+        self._http = AsgiServer(_Dispatch(self._rest_app(), ProcessASGIApplication(_Process(self))))
+        self.url = self._http.url
 
     def __enter__(self) -> E2BServer:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            assert time.monotonic() < deadline, "fake E2B did not start"
-            time.sleep(0.01)
+        self._http.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stopping.set()
-        self.server.should_exit = True
-        self.thread.join(10)
-        self.sock.close()
+        self._http.__exit__(*exc)
 
     # -- E2B's REST API ----------------------------------------------------------------
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import select
 import socket
 import threading
 import urllib.parse
@@ -21,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.http_server import hold_until_closed
 
 # A small valid PNG (1x1, transparent): what the fake services "generate".
 PNG = bytes.fromhex(
@@ -124,11 +125,8 @@ class ServiceServer:
         return Json({"detail": f"no route {recorded.method} {recorded.path}"}, 404)
 
     def _hold(self, connection: socket.socket) -> None:
-        while not self._stopping.is_set():
-            readable, _, _ = select.select([connection], [], [], 0.05)
-            if readable and connection.recv(1, socket.MSG_PEEK) == b"":
-                self.disconnected.set()
-                return
+        if hold_until_closed(connection, self._stopping):
+            self.disconnected.set()
 
 
 class _Server(ThreadingHTTPServer):

@@ -10,33 +10,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from backend.cli import run_command
-from backend.data.files import FileRecord, chunks
 from backend.data.open import open_store
 from backend.data.store import Store
 from backend.server.app import create_app
 from backend.settings import Settings
-from tests.api.conftest import assert_error, create_key
-
-
-def add_file(
-    store: Store, data: bytes, *, user: str = "alice", run: str = "run-1", **fields: object
-) -> FileRecord:
-    rec = FileRecord(
-        **{  # type: ignore[arg-type]
-            "id": f"f{time.time_ns()}",
-            "user_id": user,
-            "run_id": run,
-            "node_exec_id": f"{run}-0",
-            "name": "image.png",
-            "content_type": "image/png",
-            "size": len(data),
-            "sha256": "ab" * 32,
-            "created_at": time.time(),
-            **fields,
-        }
-    )
-    assert store.create_file(rec, chunks(data), max_run_bytes=1 << 30)
-    return rec
+from tests.api.conftest import add_file, assert_error, create_key
 
 
 def test_the_owner_downloads_a_file_with_its_type_and_name(

@@ -182,5 +182,5 @@ def test_the_key_is_never_logged(
 
 def test_a_key_echoed_in_an_error_is_masked(ideogram: ServiceServer, waits: Waits) -> None:
     ideogram.script("/v1/ideogram-v3/generate", Json({"detail": f"bad key {KEY}"}, 403))
-    [(pin, message)] = run(ideogram, waits, None, {"prompt": "x"})
-    assert message == "ideogram answered HTTP 403 (forbidden): bad key ***"
+    outputs = run(ideogram, waits, None, {"prompt": "x"})
+    assert outputs == [("error", "ideogram answered HTTP 403 (forbidden): bad key ***")]

@@ -181,14 +181,17 @@ def test_a_prediction_past_the_node_time_is_canceled(
     replicate: ReplicateServer, waits: Waits
 ) -> None:
     replicate.polls_before_done = 10**6
-    outputs = run_block(FLUX, {"prompt": "x"}, ctx_for(replicate, waits, None, seconds=0.5))
-    assert outputs == [
-        (
-            "error",
-            "replicate: prediction black-forest-labs/flux-schnell was not done within the "
-            "node's time limit; give the node a longer timeout",
-        )
-    ]
+    clients = service_clients(waits, replicate_base_url=replicate.url, replicate_poll_seconds=0.2)
+    ctx = context(clients, "replicate", KEY, None, seconds=0.5)
+    [(pin, message)] = run_block(FLUX, {"prompt": "x"}, ctx)
+    assert pin == "error"
+    # Usually the wait before a check no longer fits; on a slow machine the check itself
+    # may be what runs out of time.
+    assert message in (
+        "replicate: prediction black-forest-labs/flux-schnell was not done within the "
+        "node's time limit; give the node a longer timeout",
+        "replicate did not answer in time",
+    )
     assert replicate.canceled.is_set()
     assert replicate.paths("POST")[-1] == "/v1/predictions/p1/cancel"
 
