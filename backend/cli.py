@@ -117,6 +117,7 @@ def cmd_run_local(args: argparse.Namespace) -> int:
     from backend.executor.local_services import LocalServices
     from backend.executor.pool import WorkerPool
     from backend.providers.llm import configure as configure_llm
+    from backend.providers.services import configure_services
     from backend.settings import load_settings
     from backend.util.logs import configure_logging
 
@@ -131,6 +132,7 @@ def cmd_run_local(args: argparse.Namespace) -> int:
         raise UsageError("graph cannot run", problems)
     settings = load_settings()
     configure_llm(settings)
+    configure_services(settings)
     pool = WorkerPool(settings.num_block_workers, settings.worker_memory_mb * 1024 * 1024)
     try:
         limits = Limits.from_settings(settings)
@@ -182,6 +184,27 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_purge_files(args: argparse.Namespace) -> int:
+    """Delete the stored files older than BACKEND_FILE_RETENTION_DAYS (run it daily)."""
+    from backend.data.files import retention_cutoff
+    from backend.data.open import open_store
+    from backend.settings import load_settings
+
+    settings = load_settings()
+    cutoff = retention_cutoff(settings)
+    if cutoff is None:
+        print("files are kept forever (BACKEND_FILE_RETENTION_DAYS=0): nothing to purge")
+        return EXIT_OK
+    store = open_store(settings)
+    try:
+        store.prepare(auto_migrate=settings.auto_migrate)
+        purged = store.purge_files(cutoff)
+    finally:
+        store.close()
+    print(f"{purged} expired files purged")
+    return EXIT_OK
+
+
 # -- parser ---------------------------------------------------------------------------------
 
 
@@ -221,6 +244,11 @@ def build_parser() -> argparse.ArgumentParser:
         "migrate", help="upgrade the database schema (BACKEND_DATABASE_URL) to this version"
     )
     migrate.set_defaults(func=cmd_migrate)
+
+    purge = sub.add_parser(
+        "purge-files", help="delete stored files older than BACKEND_FILE_RETENTION_DAYS"
+    )
+    purge.set_defaults(func=cmd_purge_files)
 
     add_api_commands(sub)
     add_credentials_commands(sub)

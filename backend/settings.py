@@ -167,6 +167,46 @@ class Settings(BaseSettings):
         3, ge=0, le=10, description="Retries of an LLM call on 429, 5xx and connection resets."
     )
 
+    ideogram_base_url: str = Field(
+        "https://api.ideogram.ai", description="Where Ideogram image models are called."
+    )
+    replicate_base_url: str = Field(
+        "https://api.replicate.com", description="Where Replicate models are run."
+    )
+    replicate_poll_seconds: float = Field(
+        1.0, gt=0, le=60, description="How often a running Replicate prediction is checked."
+    )
+    revid_base_url: str = Field(
+        "https://www.revid.ai", description="Where revid.ai videos are rendered."
+    )
+    revid_poll_seconds: float = Field(
+        10.0, gt=0, le=300, description="How often a rendering revid.ai video is checked."
+    )
+    e2b_api_url: str = Field(
+        "https://api.e2b.app", description="E2B's API, where code sandboxes are created."
+    )
+    e2b_sandbox_url: str = Field(
+        "", description="One URL for every E2B sandbox (a proxy); empty: E2B's own routing."
+    )
+    service_connect_timeout_seconds: float = Field(
+        10.0, gt=0, description="Longest wait to connect to a media or code service."
+    )
+    service_read_timeout_seconds: float = Field(
+        120.0, gt=0, description="Longest wait for one whole answer of a media or code service."
+    )
+    service_max_retries: int = Field(
+        3, ge=0, le=10, description="Retries of a service call on 429, 5xx and connection resets."
+    )
+    max_file_bytes: int = Field(
+        64 * 1024 * 1024, ge=1024, description="Largest file a block may store (images, videos)."
+    )
+    max_run_file_bytes: int = Field(
+        512 * 1024 * 1024, ge=1024, description="Most bytes of files one run may store."
+    )
+    file_retention_days: float = Field(
+        30.0, ge=0, description="Days a stored file is kept; 0 keeps files forever."
+    )
+
     @field_validator("llm_model_aliases")
     @classmethod
     def _aliases_parse(cls, text: str) -> str:
@@ -199,6 +239,10 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr = Field(SecretStr(""), description="Default OpenAI API key.")
     anthropic_api_key: SecretStr = Field(SecretStr(""), description="Default Anthropic API key.")
     open_router_api_key: SecretStr = Field(SecretStr(""), description="Default OpenRouter API key.")
+    ideogram_api_key: SecretStr = Field(SecretStr(""), description="Default Ideogram API key.")
+    replicate_api_key: SecretStr = Field(SecretStr(""), description="Default Replicate API key.")
+    revid_api_key: SecretStr = Field(SecretStr(""), description="Default revid.ai API key.")
+    e2b_api_key: SecretStr = Field(SecretStr(""), description="Default E2B API key.")
 
     @model_validator(mode="after")
     def _heartbeat_fits_lease(self) -> Settings:

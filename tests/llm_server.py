@@ -11,7 +11,6 @@ check what the SDKs really sent.
 from __future__ import annotations
 
 import json
-import select
 import socket
 import threading
 import time
@@ -20,6 +19,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.http_server import hold_until_closed
 
 OPENAI_PATH = "/v1/chat/completions"
 ANTHROPIC_PATH = "/v1/messages"
@@ -151,12 +152,8 @@ class LLMServer:
             return self._script.popleft() if self._script else self.default
 
     def _hold(self, connection: socket.socket) -> None:
-        """Wait until the client closes the connection (or the server stops)."""
-        while not self._stopping.is_set():
-            readable, _, _ = select.select([connection], [], [], 0.05)
-            if readable and connection.recv(1, socket.MSG_PEEK) == b"":
-                self.disconnected.set()
-                return
+        if hold_until_closed(connection, self._stopping):
+            self.disconnected.set()
 
 
 class _Server(ThreadingHTTPServer):

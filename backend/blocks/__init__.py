@@ -27,6 +27,7 @@ from .basic import (
     PrintToConsoleBlock,
     StoreValueBlock,
 )
+from .code_execution import ExecuteCodeBlock
 from .conversion import UniversalTypeConverterBlock
 from .data_structures import (
     AddToDictionaryBlock,
@@ -37,6 +38,7 @@ from .data_structures import (
     StepThroughItemsBlock,
 )
 from .dates import GetCurrentDateAndTimeBlock, GetCurrentDateBlock, GetCurrentTimeBlock
+from .ideogram import IdeogramModelBlock
 from .io import AGENT_INPUT_VARIANTS
 from .lists import GetListItemBlock, ListIsEmptyBlock, RemoveFromListBlock
 from .llm import (
@@ -49,6 +51,8 @@ from .llm import (
 from .logic import ConditionBlock, IfInputMatchesBlock
 from .maths import CalculatorBlock, CountItemsBlock
 from .orchestrator import OrchestratorBlock
+from .replicate_images import AIImageGeneratorBlock, ReplicateFluxAdvancedModelBlock
+from .revid import AIShortformVideoCreatorBlock
 from .storage import PersistInformationBlock, RetrieveInformationBlock
 from .text import (
     CombineTextsBlock,
@@ -107,6 +111,11 @@ BUILTIN_BLOCKS: tuple[type[Block], ...] = (
     AITextSummarizerBlock,
     AIConversationBlock,
     OrchestratorBlock,
+    IdeogramModelBlock,
+    ReplicateFluxAdvancedModelBlock,
+    AIImageGeneratorBlock,
+    AIShortformVideoCreatorBlock,
+    ExecuteCodeBlock,
 )
 
 __all__ = [

@@ -18,9 +18,12 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from backend.providers.credentials import Credentials
 
+from .files import FileSink
+
 if TYPE_CHECKING:
     from backend.blocks.runtime import KeyValue, SubAgents
     from backend.providers.llm import LLMClient
+    from backend.providers.services import ServiceClients
 
 ERROR_PIN = "error"
 # What an async block's `run` returns: (output pin, value) pairs as they are produced.
@@ -140,6 +143,12 @@ class BlockContext:
     kv: KeyValue | None = None
     # The nodes linked to this node's tool pins; filled only for blocks with ``uses_tools``.
     tools: tuple[ToolSink, ...] = ()
+    # The clients of the media and code services (Ideogram, Replicate, revid, E2B);
+    # None: the process-wide ones built from the settings.
+    services: ServiceClients | None = None
+    # Where the node stores binary results (see backend.blocks.files); None: nowhere, so
+    # a block outputs the provider's own URL instead of a stored copy's.
+    files: FileSink | None = None
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("backend.blocks"))
 
 

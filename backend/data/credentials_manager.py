@@ -38,6 +38,10 @@ DEFAULT_KEY_SETTINGS = {
     "openai": "openai_api_key",
     "anthropic": "anthropic_api_key",
     "open_router": "open_router_api_key",
+    "ideogram": "ideogram_api_key",
+    "replicate": "replicate_api_key",
+    "revid": "revid_api_key",
+    "e2b": "e2b_api_key",
 }
 # Providers served without any key (a local server): a node needs no credential for them.
 KEYLESS_PROVIDERS = frozenset({"ollama"})

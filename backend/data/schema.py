@@ -167,3 +167,31 @@ agent_kv = sa.Table(
     sa.Column("value", sa.JSON),
     sa.Column("updated_at", sa.Float, nullable=False),
 )
+
+# Files blocks produced (images, videos): the record here, the bytes in file_chunks.
+files = sa.Table(
+    "files",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.String(64), nullable=False),
+    sa.Column("run_id", sa.String(64), nullable=False),
+    sa.Column("node_exec_id", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("content_type", sa.String(255), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Index("ix_files_user_created", "user_id", "created_at"),
+    sa.Index("ix_files_run", "run_id"),
+    sa.Index("ix_files_created", "created_at"),
+)
+
+# A file's bytes in pieces of at most FILE_CHUNK_BYTES, so a download streams piece by
+# piece and no single value is larger than that.
+file_chunks = sa.Table(
+    "file_chunks",
+    metadata,
+    sa.Column("file_id", sa.String(64), sa.ForeignKey("files.id"), primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+)

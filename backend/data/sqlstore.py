@@ -21,6 +21,7 @@ from backend.data.graph import content_hash
 from backend.data.sql_auth import AuthMixin
 from backend.data.sql_children import ChildrenMixin
 from backend.data.sql_credentials import CredentialsMixin
+from backend.data.sql_files import FilesMixin
 from backend.data.sql_kv import KeyValueMixin
 from backend.data.sql_stats import StatsMixin
 from backend.data.store import Store
@@ -40,7 +41,9 @@ def alembic_config(connection: sa.Connection | None = None) -> Config:
     return cfg
 
 
-class SQLStore(ChildrenMixin, KeyValueMixin, AuthMixin, CredentialsMixin, StatsMixin, Store):
+class SQLStore(
+    ChildrenMixin, KeyValueMixin, AuthMixin, CredentialsMixin, FilesMixin, StatsMixin, Store
+):
     @contextmanager
     def migration_lock(self) -> Iterator[None]:
         """Held while the schema is checked and upgraded; drivers make it cross-process."""

@@ -9,12 +9,13 @@ nothing.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any
 
 from backend.data.api_keys import ApiKey
 from backend.data.credentials import CredentialRecord
 from backend.data.execution import Event, ExecutorInfo, NodeExecution, Run, RunStatus, RunWrite
+from backend.data.files import FileRecord
 from backend.data.stats import DurationHistogram
 
 
@@ -248,6 +249,39 @@ class Store(ABC):
     def reencrypt_secrets(self, rewrap: Callable[[str], str], now: float) -> int:
         """Replace every encrypted secret and the check value by ``rewrap(old)``, in ONE
         transaction; returns how many credentials were rewritten."""
+
+    # -- files (binary block outputs) ------------------------------------------------------
+
+    @abstractmethod
+    def create_file(self, record: FileRecord, chunks: Sequence[bytes], max_run_bytes: int) -> bool:
+        """Store a file and its bytes (in order) in ONE transaction, unless the run's files
+        would then pass ``max_run_bytes``: then store nothing and return False."""
+
+    @abstractmethod
+    def get_file(
+        self, user_id: str, file_id: str, created_since: float | None = None
+    ) -> FileRecord:
+        """NotFound unless the file exists, is ``user_id``'s and (with ``created_since``)
+        was created at or after it."""
+
+    @abstractmethod
+    def file_chunks(self, file_id: str) -> Iterator[bytes]:
+        """The file's bytes, chunk by chunk; each chunk is read when it is asked for."""
+
+    @abstractmethod
+    def list_files(
+        self,
+        user_id: str,
+        run_id: str | None = None,
+        created_since: float | None = None,
+        limit: int = 50,
+        before: tuple[float, str] | None = None,
+    ) -> list[FileRecord]:
+        """The user's files (of one run), newest first, ``before`` as in ``list_runs``."""
+
+    @abstractmethod
+    def purge_files(self, created_before: float) -> int:
+        """Delete every file created before ``created_before``; returns how many."""
 
     # -- health and metrics ----------------------------------------------------------------
 

@@ -7,9 +7,12 @@ goes on. Stored keys live as long as the object.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+from backend.blocks.files import DirectoryFileSink, FileSink
 from backend.blocks.runtime import KeyValue, ServiceRefused, SubAgentResult, SubAgents
 from backend.data.execution import NodeExecution, Run
 from backend.data.graph import Graph
@@ -28,8 +31,12 @@ class LocalServices:
         pool: WorkerPool,
         limits: Limits,
         credentials: Resolver | None = None,
+        files_dir: Path | None = None,
     ) -> None:
+        """Files nodes produce go under ``files_dir``, a folder per run (default: a
+        temporary folder)."""
         self.sub_graphs = list(sub_graphs)
+        self.files_dir = files_dir or Path(tempfile.mkdtemp(prefix="agent-server-files-"))
         self.pool = pool
         self.limits = limits
         self.credentials = credentials
@@ -41,6 +48,9 @@ class LocalServices:
 
     def kv(self, run: Run) -> KeyValue:
         return _LocalKeyValue(self)
+
+    def files(self, run: Run, ne: NodeExecution) -> FileSink:
+        return DirectoryFileSink(self.files_dir / run.id)
 
     def callee(self, graph_id: str, ne: NodeExecution) -> Graph:
         """The sub-graph the node runs: by the reference rules, within the graphs given."""

@@ -47,10 +47,12 @@ from backend.executor.limits import Limits
 from backend.executor.node import NodeExecutor
 from backend.executor.pool import WorkerPool
 from backend.executor.runner import RunRunner, run_event
+from backend.executor.services import StoreServices
 from backend.executor.subagents import ChildRuns
 from backend.executor.watchdog import LoopWatchdog
 from backend.providers.llm import configure as configure_llm
 from backend.providers.llm import preload as preload_llm
+from backend.providers.services import configure_services
 from backend.settings import Settings
 from backend.util.logs import bind_context
 from backend.util.process import AppProcess, block_stop_signals
@@ -104,6 +106,7 @@ class ExecutionManager(AppProcess):
         watchdog = LoopWatchdog(asyncio.get_running_loop(), self.settings.loop_lag_warn_seconds)
         watchdog.start()
         llm = configure_llm(self.settings)  # a bad model alias fails here, at start
+        clients = configure_services(self.settings)
         await asyncio.to_thread(preload_llm)
         try:
             self.store: Store = await self.db(open_store, self.settings)
@@ -112,8 +115,9 @@ class ExecutionManager(AppProcess):
             vault = await self.db(open_vault, self.settings, self.store)
             resolver = CredentialsManager(self.settings, self.store, vault)
             self.children = ChildRuns(self.store, self.db, self.limits, self.settings.poll_seconds)
+            services = StoreServices(self.store, self.db, self.settings, self.children)
             self.nodes = NodeExecutor(
-                self.pool, self.limits, credentials_lookup(resolver, self.db), self.children
+                self.pool, self.limits, credentials_lookup(resolver, self.db), services
             )
             await self._register()
             self._writes = WriteBatcher(
@@ -139,6 +143,7 @@ class ExecutionManager(AppProcess):
         finally:
             watchdog.stop()
             await llm.aclose()
+            await clients.aclose()
             for _, task in self.active.values():
                 task.cancel()
             if self._given_pool is None:

@@ -27,6 +27,7 @@ from backend.blocks.base import (
     Isolation,
     ToolSink,
 )
+from backend.blocks.files import FileSink
 from backend.blocks.runtime import KeyValue, SubAgents
 from backend.data.execution import NodeExecution, Run
 from backend.data.graph import Graph
@@ -46,6 +47,8 @@ class NodeServices(Protocol):
     def agents(self, run: Run, ne: NodeExecution, token_budget: int | None) -> SubAgents: ...
 
     def kv(self, run: Run) -> KeyValue: ...
+
+    def files(self, run: Run, ne: NodeExecution) -> FileSink: ...
 
 
 class BlockRaised(Exception):
@@ -139,6 +142,7 @@ class NodeExecutor:
             credentials=credentials,
             agents=self.services.agents(run, ne, token_budget) if self.services else None,
             kv=self.services.kv(run) if self.services else None,
+            files=self.services.files(run, ne) if self.services else None,
             compute=functools.partial(self._compute, deadline),
             deadline=deadline,
             tools=tools,

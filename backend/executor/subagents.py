@@ -1,4 +1,4 @@
-"""Sub-agent runs and the key/value store, as the executor lends them to blocks.
+"""Sub-agent runs, as the executor lends them to blocks.
 
 A sub-agent (AgentExecutorBlock) node starts exactly one child run per node execution:
 the child's id is derived from the node execution's id, so a node run again after its
@@ -23,13 +23,13 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from backend.blocks.runtime import KeyValue, ServiceRefused, SubAgentResult, SubAgents
+from backend.blocks.runtime import ServiceRefused, SubAgentResult, SubAgents
 from backend.data.execution import NodeExecution, Run
 from backend.data.graph import Graph
 from backend.data.store import Store
 from backend.errors import InvalidInput, NotFound
 from backend.executor.engine import RunState
-from backend.executor.limits import Limits, stored_size
+from backend.executor.limits import Limits
 from backend.executor.local import check_runnable
 from backend.executor.runner import run_event
 
@@ -37,7 +37,6 @@ logger = logging.getLogger(__name__)
 DbCall = Callable[..., Awaitable[Any]]
 # Child run ids are uuid5(this, parent node execution id): the same node, the same child.
 CHILD_NAMESPACE = uuid.UUID("6f3c2a91-4d8e-4b7a-9e25-0c1d7b3a5f60")
-MAX_KEYS_PER_USER = 10_000
 
 
 def child_run_id(node_exec_id: str) -> str:
@@ -45,7 +44,7 @@ def child_run_id(node_exec_id: str) -> str:
 
 
 class ChildRuns:
-    """One per executor: starts children, waits for them, and lends the key/value store."""
+    """One per executor: starts children and waits for them."""
 
     def __init__(self, store: Store, db: DbCall, limits: Limits, poll_seconds: float) -> None:
         self.store = store
@@ -57,13 +56,8 @@ class ChildRuns:
         self._ends: dict[str, asyncio.Future[Run]] = {}
         self._new_waiter = asyncio.Event()
 
-    # -- what a node's BlockContext gets ---------------------------------------------------
-
     def agents(self, run: Run, ne: NodeExecution, token_budget: int | None) -> SubAgents:
         return _NodeSubAgents(self, run, ne, token_budget)
-
-    def kv(self, run: Run) -> KeyValue:
-        return _StoreKeyValue(self, run.user_id)
 
     # -- children ----------------------------------------------------------------------------
 
@@ -173,25 +167,3 @@ class _NodeSubAgents:
             self.parent, self.ne, graph_id, graph_version, inputs, self.budget
         )
         return await self.children.wait(self.parent, child)
-
-
-class _StoreKeyValue:
-    def __init__(self, children: ChildRuns, user_id: str) -> None:
-        self.children, self.user_id = children, user_id
-
-    async def get(self, scope: str, key: str) -> tuple[bool, Any]:
-        found: tuple[bool, Any] = await self.children.db(
-            self.children.store.kv_get, self.user_id, scope, key
-        )
-        return found
-
-    async def put(self, scope: str, key: str, value: Any) -> None:
-        c = self.children
-        if stored_size(value) > c.limits.max_output_value_bytes:
-            raise ServiceRefused(
-                f"a stored value may be at most {c.limits.max_output_value_bytes} bytes"
-            )
-        found, _ = await self.get(scope, key)
-        if not found and await c.db(c.store.kv_count, self.user_id) >= MAX_KEYS_PER_USER:
-            raise ServiceRefused(f"a user keeps at most {MAX_KEYS_PER_USER} stored keys")
-        await c.db(c.store.kv_put, self.user_id, scope, key, value, time.time())

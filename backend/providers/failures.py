@@ -17,6 +17,7 @@ MAX_DETAIL = 300  # characters of a provider's own error text kept in our messag
 _STATUS_NAMES = {
     400: "bad request",
     401: "unauthorized: check the API key",
+    402: "payment required: the account is out of credit or quota",
     403: "forbidden",
     404: "not found: check the model name and base URL",
     408: "request timeout",
@@ -66,7 +67,10 @@ def describe_status(provider: str, exc: StatusError) -> str:
 def _detail(body: Any) -> str:
     if isinstance(body, dict):
         error = body.get("error", body)
-        body = error.get("message", error) if isinstance(error, dict) else error
+        if isinstance(error, dict):
+            body = error.get("message") or error.get("detail") or error
+        else:
+            body = error
     text = "" if body is None else str(body).strip()
     return text if len(text) <= MAX_DETAIL else text[: MAX_DETAIL - 3] + "..."
 

@@ -17,6 +17,7 @@ from backend.server import (
     routes_blocks,
     routes_credentials,
     routes_executions,
+    routes_files,
     routes_graphs,
     routes_health,
 )
@@ -68,6 +69,7 @@ def create_app(settings: Settings, store: Store, vault: Vault | None = None) -> 
         routes_executions,
         events,
         routes_credentials,
+        routes_files,
     )
     for module in routers:
         app.include_router(module.router)

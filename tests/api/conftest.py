@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,13 +19,14 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from backend.data.api_keys import hash_key, new_key, shown_prefix
+from backend.data.files import FileRecord, chunks
 from backend.data.open import open_store
 from backend.data.store import Store
 from backend.executor.manager import ExecutionManager
 from backend.server.app import create_app
-from backend.server.process import _Server, bind
 from backend.settings import Settings
 from tests.graphs import fast_settings, shared_pool, wait_chain
+from tests.http_server import AsgiServer
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -97,38 +97,38 @@ def bob(store: Store) -> dict[str, str]:
     return {"Authorization": f"Bearer {create_key(store, 'bob')}"}
 
 
+def add_file(
+    store: Store, data: bytes, *, user: str = "alice", run: str = "run-1", **fields: object
+) -> FileRecord:
+    rec = FileRecord(
+        **{  # type: ignore[arg-type]
+            "id": f"f{time.time_ns()}",
+            "user_id": user,
+            "run_id": run,
+            "node_exec_id": f"{run}-0",
+            "name": "image.png",
+            "content_type": "image/png",
+            "size": len(data),
+            "sha256": "ab" * 32,
+            "created_at": time.time(),
+            **fields,
+        }
+    )
+    assert store.create_file(rec, chunks(data), max_run_bytes=1 << 30)
+    return rec
+
+
 def drain(settings: Settings) -> None:
     """One real executor, in this process, until no work is left."""
     asyncio.run(asyncio.wait_for(ExecutionManager(settings, shared_pool()).serve(burst=True), 60))
 
 
-class LiveServer:
+class LiveServer(AsgiServer):
     """The app served by uvicorn on a free port, in a thread (for streaming clients)."""
 
-    def __init__(self, app: FastAPI) -> None:
-        self.app = app
-        self.sock = bind("127.0.0.1", 0)
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        import uvicorn
-
-        self.server = _Server(uvicorn.Config(app, log_config=None, lifespan="off"))
-        self.thread = threading.Thread(
-            target=lambda: asyncio.run(self.server.serve(sockets=[self.sock])), daemon=True
-        )
-
-    def __enter__(self) -> LiveServer:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.01)
-        return self
-
     def __exit__(self, *exc: object) -> None:
-        self.app.state.stopping.set()
-        self.server.should_exit = True
-        self.thread.join(10)
-        self.sock.close()
+        self.app.state.stopping.set()  # open event streams end instead of holding it up
+        super().__exit__(*exc)
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from backend.blocks.basic import AgentInputBlock, StoreValueBlock
 from backend.data.store import Store
 from backend.server.events import format_event
-from tests.api.conftest import calculator_graph
+from tests.api.conftest import add_file, calculator_graph
 
 EXAMPLES_PER_ROUTE = 40
 BLOCK_IDS = [AgentInputBlock.id, StoreValueBlock.id]
@@ -182,7 +182,7 @@ def routes(app: FastAPI) -> list[Route]:
 
 
 @pytest.fixture
-def known(client: TestClient, alice: dict[str, str]) -> dict[str, str]:
+def known(client: TestClient, alice: dict[str, str], store: Store) -> dict[str, str]:
     """Real ids, so requests also get past the lookups; the run has ended, so its event
     stream replays and closes."""
     gid = client.post("/api/v1/graphs", json=calculator_graph(), headers=alice).json()["id"]
@@ -190,7 +190,8 @@ def known(client: TestClient, alice: dict[str, str]) -> dict[str, str]:
     assert client.post(f"/api/v1/executions/{rid}/cancel", headers=alice).status_code == 202
     credential = {"provider": "openai", "type": "api_key", "api_key": "sk-fuzz-0123456789"}
     cid = client.post("/api/v1/credentials", json=credential, headers=alice).json()["id"]
-    return {"graph_id": gid, "run_id": rid, "credentials_id": cid}
+    fid = add_file(store, b"\x89PNG fuzz", run=rid).id
+    return {"graph_id": gid, "run_id": rid, "credentials_id": cid, "file_id": fid}
 
 
 def request_for(route: Route, known: dict[str, str]) -> st.SearchStrategy[dict[str, Any]]:

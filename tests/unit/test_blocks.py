@@ -91,6 +91,14 @@ AUTOGPT_DATA_BLOCK_IDS = {
     "1d055e55-a2b9-4547-8311-907d05b0304d": "PersistInformationBlock",
     "d8710fc9-6e29-481e-a7d5-165eb16f8471": "RetrieveInformationBlock",
 }
+# AutoGPT's media and code service blocks.
+AUTOGPT_MEDIA_BLOCK_IDS = {
+    "6ab085e2-20b3-4055-bc3e-08036e01eca6": "IdeogramModelBlock",
+    "90f8c45e-e983-4644-aa0b-b4ebe2f531bc": "ReplicateFluxAdvancedModelBlock",
+    "ed1ae7a0-b770-4089-b520-1f0005fad19a": "AIImageGeneratorBlock",
+    "361697fb-0c4f-4feb-aed3-8320c88c771b": "AIShortformVideoCreatorBlock",
+    "0b02b072-abe7-11ef-8372-fb5d162dd712": "ExecuteCodeBlock",
+}
 OWN_BLOCK_IDS = {"0c4a7902-fb25-4abf-a256-136f29ba2dc4": "WaitBlock"}
 
 BUILTINS = {
@@ -129,9 +137,9 @@ def test_block_schemas_are_valid_json_schema(block: Block) -> None:
 
 
 def test_block_ids_match_the_autogpt_table() -> None:
-    expected = AUTOGPT_BLOCK_IDS | AUTOGPT_DATA_BLOCK_IDS | OWN_BLOCK_IDS
-    assert {i: b.name for i, b in BUILTINS.items()} == expected
-    for block_id, name in (AUTOGPT_BLOCK_IDS | AUTOGPT_DATA_BLOCK_IDS).items():
+    autogpt = AUTOGPT_BLOCK_IDS | AUTOGPT_DATA_BLOCK_IDS | AUTOGPT_MEDIA_BLOCK_IDS
+    assert {i: b.name for i, b in BUILTINS.items()} == autogpt | OWN_BLOCK_IDS
+    for block_id, name in autogpt.items():
         block = get_block(block_id)
         assert block is not None and block.name == name
     assert get_block("00000000-0000-0000-0000-000000000000") is None
