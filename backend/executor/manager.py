@@ -119,6 +119,7 @@ class ExecutionManager(AppProcess):
             self.nodes = NodeExecutor(
                 self.pool, self.limits, credentials_lookup(resolver, self.db), services
             )
+            await self.pool.warm()
             await self._register()
             self._writes = WriteBatcher(
                 self.store, self.executor_id, self.settings.lease_seconds, self.db
@@ -137,7 +138,13 @@ class ExecutionManager(AppProcess):
                     "children": self.children.watch,
                 },
             )
-            await self._drain()
+            # Leases must outlive the grace period: the heartbeat goes on while runs drain.
+            heartbeat = asyncio.create_task(self._heartbeat_loop(), name="drain-heartbeat")
+            try:
+                await self._drain()
+            finally:
+                heartbeat.cancel()
+                await asyncio.gather(heartbeat, return_exceptions=True)
             await self.db(self.store.deregister_executor, self.executor_id, time.time())
             logger.info("executor deregistered")
         finally:

@@ -8,7 +8,7 @@ set-up (worker.initialize: limits, signals, its own process group), turns pool f
 into node errors, and replaces the pool should pebble ever declare it broken.
 
 Workers are spawned (a fresh interpreter: no locks, threads or connections inherited),
-on first use, so a process that never runs an isolated block starts none.
+on first use; an executor starts them before it claims work (``warm``).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import logging
 import multiprocessing
 import signal
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
@@ -32,8 +33,8 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 # A worker recycles itself after this many tasks, so slow leaks in block code cannot grow.
 _TASKS_PER_WORKER = 10_000
-_CLOSE_SECONDS = 1.0
 _STOP_SECONDS = 5.0
+_WARM_SECONDS = 60.0
 
 
 class WorkerDied(NodeFailed):
@@ -72,6 +73,19 @@ class WorkerPool:
         return result
 
     async def _submit(self, fn: Callable[..., Any], args: tuple[Any, ...], timeout: float) -> Any:
+        try:
+            return await self._attempt(fn, args, timeout)
+        except BrokenProcessPool:
+            # pebble gives up on the whole pool when a worker dies while no task is
+            # acknowledged (e.g. a worker still starting got the stop signal meant for the
+            # executor's process group): the task never ran, so it goes to a fresh pool.
+            logger.warning("block worker pool broke; trying the node on a fresh pool")
+        try:
+            return await self._attempt(fn, args, timeout)
+        except BrokenProcessPool:
+            raise WorkerDied("the block worker pool broke; the node was not run") from None
+
+    async def _attempt(self, fn: Callable[..., Any], args: tuple[Any, ...], timeout: float) -> Any:
         # The pool's threads start with this thread's signal mask; see _start_blocked.
         future = _start_blocked(lambda: self._current().schedule(fn, args=args, timeout=timeout))
         try:
@@ -81,20 +95,20 @@ class WorkerPool:
             raise NodeFailed(f"timed out after {timeout:g} s") from None
         except pebble.ProcessExpired as exc:
             raise WorkerDied(f"worker process died: {_describe_exit(exc.exitcode)}") from None
-        except BrokenProcessPool:
-            raise WorkerDied("the block worker pool broke; the node was not run") from None
+
+    async def warm(self) -> None:
+        """Start every worker now and wait until each has taken a task: a worker is in its
+        own process group only once it is set up, so an executor starts them before it
+        claims work (and a stop signal for its group meets none half started)."""
+        await asyncio.gather(
+            *(self.call(time.sleep, (0.05,), _WARM_SECONDS) for _ in range(self.workers))
+        )
 
     def close(self) -> None:
-        """Stop the workers: idle ones exit at once, any still running a task are killed
-        after a moment (a stopping executor has handed its runs back by then)."""
+        """Stop every worker now (a stopping executor has handed its runs back by then)."""
         with self._lock:
             pool, self._pool = self._pool, None
-        if pool is None:
-            return
-        pool.close()
-        try:
-            pool.join(_CLOSE_SECONDS)
-        except TimeoutError:  # a task still runs
+        if pool is not None:
             pool.stop()
             pool.join(_STOP_SECONDS)
 

@@ -66,17 +66,15 @@ class NodeOutcome:
 
 def initialize(memory_bytes: int) -> None:
     """Pool initializer: runs once in every new worker process."""
+    # A process group of its own, first: supervisord's stop signal for the executor's
+    # group must not kill nodes the draining executor is letting finish. The executor
+    # stops its workers itself, and if it dies they die with it.
+    os.setpgid(0, 0)
+    _die_with_parent()
     # SIGTERM kills at once, even inside C code (the pool's default handler would wait for
     # the interpreter); SIGINT from a terminal is the executor's business.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # Helper threads of the executor block stop signals and a spawned child inherits that.
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
-    # A process group of its own: supervisord's stop signal for the executor's group must
-    # not kill nodes the draining executor is letting finish. The executor stops its
-    # workers itself, and if it dies they die with it:
-    os.setpgid(0, 0)
-    _die_with_parent()
     # The worker needs none of the operator's settings (database URL, keys).
     for name in [n for n in os.environ if n.startswith("BACKEND_")]:
         del os.environ[name]
