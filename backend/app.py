@@ -87,11 +87,13 @@ def _stop_children(children: list[BaseProcess], grace: float) -> None:
 
 
 def main() -> None:
-    """Development: every service in one process tree (an executor child, the API here)."""
+    """Development: every service in one process tree (executor and scheduler children,
+    the API here)."""
     from backend.executor.manager import ExecutionManager
+    from backend.schedules.process import Scheduler
     from backend.server.process import AgentServer
 
-    run_processes(ExecutionManager(), AgentServer())
+    run_processes(ExecutionManager(), Scheduler(), AgentServer())
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from backend.cli_api import add_api_commands, api_error_exit
 from backend.cli_credentials import add_credentials_commands
+from backend.cli_schedules import add_schedule_commands
 from backend.client import ApiError
 from backend.data.graph import Graph
 from backend.errors import BackendError, InvalidInput
@@ -252,6 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_api_commands(sub)
     add_credentials_commands(sub)
+    add_schedule_commands(sub)
     return parser
 
 

@@ -157,6 +157,7 @@ def cmd_graph_import(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         _print_credentials_needed(graph)
+        _offer_schedule(graph)
     return EXIT_OK
 
 
@@ -175,6 +176,24 @@ def cmd_graph_export(args: argparse.Namespace) -> int:
     export.pop("credentials_required", None)
     print(json.dumps(export, default=str, ensure_ascii=False, indent=2))
     return EXIT_OK
+
+
+def _offer_schedule(graph: dict[str, Any]) -> None:
+    """Tell the user about the schedule an AutoGPT export recommends (never applied)."""
+    offer = graph.get("suggested_schedule")
+    if not offer:
+        return
+    if not offer["valid"]:
+        print(
+            f"its recommended schedule {offer['cron']!r} is unusable: {offer['problem']}",
+            file=sys.stderr,
+        )
+        return
+    print(
+        f"it recommends running on the schedule {offer['cron']} ({offer['description']}); "
+        f"add it with: agent-server schedule add {graph['id']} --cron '{offer['cron']}'",
+        file=sys.stderr,
+    )
 
 
 def cmd_graph_list(args: argparse.Namespace) -> int:
@@ -239,21 +258,30 @@ def cmd_run(args: argparse.Namespace) -> int:
         if target == "-" or Path(target).is_file():
             target = _import_graph(client, target)["id"]
         accepted = client.execute(target, inputs, args.version)
-        run_id = accepted["id"]
-        if not args.wait:
-            if args.json:
-                _print_json(accepted)
-            else:
-                print(run_id)
-            return EXIT_OK
+        return report_run(client, args, accepted, f"run {accepted['id']} queued")
+
+
+def report_run(
+    client: ApiClient, args: argparse.Namespace, accepted: dict[str, Any], note: str
+) -> int:
+    """Print a started run (``accepted``): its id and ``note``, or with --wait its
+    progress, outputs and status; the exit code of what was printed."""
+    run_id = accepted["id"]
+    if not args.wait:
         if args.json:
-            # Follow quietly: stdout carries only the final run object.
-            for _ in client.follow_events(run_id):
-                pass
+            _print_json(accepted)
         else:
-            print(f"run {run_id} queued", file=sys.stderr)
-            _watch(client, run_id)
-        run = client.run(run_id)
+            print(run_id)
+            print(note, file=sys.stderr)
+        return EXIT_OK
+    if args.json:
+        # Follow quietly: stdout carries only the final run object.
+        for _ in client.follow_events(run_id):
+            pass
+    else:
+        print(note, file=sys.stderr)
+        _watch(client, run_id)
+    run = client.run(run_id)
     if args.json:
         _print_json(run)
     else:

@@ -95,7 +95,7 @@ def cmd_key_rotate(args: argparse.Namespace) -> int:
         count = reencrypt_all(store, vault)
     finally:
         store.close()
-    print(f"re-encrypted {count} credentials with the first key of {vault.source}")
+    print(f"re-encrypted {count} secrets with the first key of {vault.source}")
     if vault.key_count > 1:
         print("once every process runs with the new key first, the old keys can go")
     return EXIT_OK

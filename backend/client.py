@@ -149,6 +149,33 @@ class ApiClient:
         result: dict[str, Any] = self.request("POST", f"/api/v1/executions/{run_id}/cancel")
         return result
 
+    def rerun(self, run_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.request("POST", f"/api/v1/executions/{_q(run_id)}/rerun")
+        return result
+
+    def resume(self, run_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.request("POST", f"/api/v1/executions/{_q(run_id)}/resume")
+        return result
+
+    def create_schedule(self, body: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self.request("POST", "/api/v1/schedules", json=body)
+        return result
+
+    def list_schedules(self, graph_id: str | None = None) -> list[dict[str, Any]]:
+        params = {"graph_id": graph_id} if graph_id else {}
+        result: dict[str, Any] = self.request("GET", "/api/v1/schedules", params=params)
+        items: list[dict[str, Any]] = result["items"]
+        return items
+
+    def set_schedule_enabled(self, schedule_id: str, enabled: bool) -> dict[str, Any]:
+        action = "resume" if enabled else "pause"
+        path = f"/api/v1/schedules/{_q(schedule_id)}/{action}"
+        result: dict[str, Any] = self.request("POST", path)
+        return result
+
+    def delete_schedule(self, schedule_id: str) -> None:
+        self.request("DELETE", f"/api/v1/schedules/{_q(schedule_id)}")
+
     def create_credentials(self, body: dict[str, Any]) -> dict[str, Any]:
         """Add a credential; the answer holds its record and a masked hint, no secret."""
         result: dict[str, Any] = self.request("POST", "/api/v1/credentials", json=body)
@@ -213,6 +240,11 @@ class ApiClient:
                 response.read()
                 raise _error_from(response)
             yield from parse_sse(response.iter_lines())
+
+
+def _q(part: str) -> str:
+    """``part`` safe to put in a path (an id the user typed)."""
+    return quote(part, safe="")
 
 
 def parse_sse(lines: Iterator[str]) -> Iterator[SseEvent]:

@@ -74,6 +74,25 @@ class Conflict(BackendError):
     http_status = 409
 
 
+class ScheduleMoved(Conflict):
+    """The schedule changed (another scheduler fired the slot, or its owner edited it)
+    since the scheduler read it: nothing was written, read it again."""
+
+    code = "schedule_moved"
+
+
+class RateLimited(BackendError):
+    """Too many requests of one kind in a window; ``retry_after`` seconds until the
+    next one would be accepted."""
+
+    code = "rate_limited"
+    http_status = 429
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message, details={"retry_after_seconds": retry_after})
+        self.retry_after = retry_after
+
+
 class LeaseLost(BackendError):
     """This executor no longer owns the run it was writing to (another one reclaimed it)."""
 

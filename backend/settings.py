@@ -229,6 +229,28 @@ class Settings(BaseSettings):
         result: dict[str, ExtraModel] = _json_object(self.llm_extra_models, _EXTRA_MODELS)
         return result
 
+    scheduler_poll_seconds: float = Field(
+        1.0, gt=0, le=60, description="Longest a scheduler sleeps before looking for due slots."
+    )
+    scheduler_misfire_grace_seconds: float = Field(
+        60.0, ge=0, description="How late a slot may fire and still count as on time."
+    )
+    scheduler_max_catchup: int = Field(
+        100, ge=1, le=10_000, description="Most slots one schedule fires at one wake-up."
+    )
+    idempotency_ttl_seconds: float = Field(
+        86400.0, gt=0, description="How long an Idempotency-Key on execute finds its run."
+    )
+    hook_max_body_bytes: int = Field(
+        256 * 1024, ge=1, description="Largest webhook delivery body (413 above)."
+    )
+    hook_rate_limit_per_minute: int = Field(
+        60, ge=1, description="Runs one webhook may start per minute (429 above)."
+    )
+    hook_replay_window_seconds: float = Field(
+        86400.0, gt=0, description="How long a repeated delivery id returns its first run."
+    )
+
     encryption_key: SecretStr = Field(
         SecretStr(""),
         description="Key(s) encrypting stored credentials, comma-separated: the first "

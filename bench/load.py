@@ -49,11 +49,13 @@ def load_figures(database: str, runs: int) -> dict[str, float]:
         url = sup.env.get("BACKEND_DATABASE_URL") or f"sqlite:///{sup.data_dir / 'backend.db'}"
         store = open_store(Settings(database_url=url))
         try:
-            # RUNNING means up for startsecs; a loaded machine may still be migrating.
+            # RUNNING means up for startsecs; on a loaded machine the programs may still
+            # be migrating the schema, and the API not yet listening.
             wait_for(lambda: store.schema_is_current() or None, 60, "the schema migration")
+            api = f"http://127.0.0.1:{sup.env['BACKEND_API_PORT']}"
+            sup.wait_api(60)
             key = new_key()
             store.create_api_key("bench", hash_key(key), shown_prefix(key), time.time())
-            api = f"http://127.0.0.1:{sup.env['BACKEND_API_PORT']}"
             with ApiClient(api, key) as client:
                 graph_id = client.create_graph(workloads.ten_nodes().to_json())["id"]
                 starts = [_idle_start_ms(client, store, graph_id) for _ in range(IDLE_SAMPLES)]

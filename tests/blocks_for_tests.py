@@ -107,3 +107,31 @@ class StallLoopBlock(Block):
 
 
 MISBEHAVING_BLOCKS: tuple[type[Block], ...] = (BurnBlock, CrashBlock, HogBlock, StallLoopBlock)
+
+
+class TraceBlock(Block):
+    """Passes ``input`` on as ``"<input>|<label>"``, writing ``label`` to ``trace`` each
+    time it runs (so a test sees which nodes ran); with ``fail_marker``, its first run
+    creates that file and fails, and every later run succeeds (a failure "by design")."""
+
+    id = "c3e5a7b9-1d2f-4e6a-8b0c-9d1e3f5a7b06"
+    isolation = Isolation.INLINE
+
+    class Input(BlockSchema):
+        input: Any = None
+        label: str
+        trace: str
+        fail_marker: str = ""
+
+    class Output(BlockSchema):
+        output: str
+
+    async def run(self, input_data: Any, ctx: BlockContext) -> AsyncIterator[tuple[str, Any]]:
+        with open(input_data.trace, "a") as trace:
+            trace.write(input_data.label + "\n")
+        marker = input_data.fail_marker
+        if marker and not os.path.exists(marker):
+            Path(marker).touch()
+            yield "error", f"{input_data.label} fails once by design"
+            return
+        yield "output", f"{input_data.input}|{input_data.label}"

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 from supervisor.xmlrpc import SupervisorTransport
 
 from backend.data.sqlite import SQLiteStore
@@ -108,6 +109,19 @@ class Supervisor:
             return infos if infos and all(i["statename"] == state for i in infos) else None
 
         return wait_for(probe, timeout, f"every {prefix or 'process'} to reach {state}")
+
+    def wait_api(self, timeout: float) -> None:
+        """Wait until the REST API answers /health: RUNNING only means up for startsecs,
+        and on a loaded machine it may still be starting to listen."""
+        url = f"http://127.0.0.1:{self.env['BACKEND_API_PORT']}/health"
+
+        def probe() -> bool | None:
+            try:
+                return httpx.get(url, timeout=5).status_code == 200 or None
+            except httpx.TransportError:
+                return None
+
+        wait_for(probe, timeout, "the REST API to listen")
 
     def log_path(self, name: str) -> Path:
         return self.var_dir / f"{name}.log"

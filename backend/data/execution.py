@@ -88,6 +88,8 @@ class NodeExecution:
     ended_at: float | None = None
     # What the block reported about its work (e.g. LLM model and tokens).
     stats: dict[str, Any] = field(default_factory=dict)
+    # Set in a resumed run: the earlier run's execution whose outputs this one reuses.
+    reused_from: str | None = None
 
     def set_status(self, new: NodeStatus) -> None:
         check_node_transition(self.status, new)
@@ -110,6 +112,7 @@ class NodeExecution:
             "started_at": self.started_at,
             "ended_at": self.ended_at,
             "stats": self.stats,
+            "reused_from": self.reused_from,
         }
 
 

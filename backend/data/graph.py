@@ -101,6 +101,8 @@ class Graph(BaseModel):
     is_active: bool = True
     nodes: list[Node] = []
     links: list[Link] = []
+    # AutoGPT's suggestion of how often the agent should run; offered, never applied.
+    recommended_schedule_cron: str | None = None
 
     _index: _Index | None = PrivateAttr(default=None)
 
@@ -108,6 +110,12 @@ class Graph(BaseModel):
     @classmethod
     def _default_id(cls, value: Any) -> Any:
         return _new_graph_id() if value in (None, "") else value
+
+    @field_validator("recommended_schedule_cron", mode="before")
+    @classmethod
+    def _cron_text_or_nothing(cls, value: Any) -> Any:
+        # A suggestion only: one that is not text is dropped rather than failing the import.
+        return value.strip() or None if isinstance(value, str) else None
 
     @field_validator("name", "description", mode="before")
     @classmethod
@@ -162,6 +170,8 @@ class Graph(BaseModel):
                 for node in self.nodes
             ],
             "links": [link.to_json() for link in self.links],
+            "recommended_schedule_cron": self.recommended_schedule_cron,
+            "has_external_trigger": bool(self.trigger_nodes()),
         }
 
     # -- lookups used by the engine ---------------------------------------------------
@@ -215,6 +225,11 @@ class Graph(BaseModel):
                 starting.append(node)
         return starting
 
+    def trigger_nodes(self) -> list[Node]:
+        """Nodes of trigger blocks (a webhook trigger): a run input named by the node's id
+        fills the block's trigger pin when the run starts."""
+        return [node for node in self.nodes if trigger_pin(node.block_id) is not None]
+
     def with_static_output_links(self) -> Graph:
         """A copy where every link leaving a static-output block is static.
 
@@ -248,6 +263,14 @@ def content_hash(data: dict[str, Any]) -> str:
     }
     text = json.dumps(content, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def trigger_pin(block_id: str) -> str | None:
+    """The pin a trigger block (e.g. the webhook trigger) receives its delivery on."""
+    from backend.blocks import get_block
+
+    pin = getattr(get_block(block_id), "trigger_input", None)
+    return pin if isinstance(pin, str) else None
 
 
 def _block_type(block_id: str) -> BlockType:

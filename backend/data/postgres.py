@@ -71,6 +71,12 @@ class PostgresStore(SQLStore):
             sa.text("SELECT pg_notify(:channel, :kind)"), {"channel": CHANNEL, "kind": kind}
         )
 
+    def lock_scope(self, conn: sa.Connection, scope: str) -> None:
+        conn.execute(
+            sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:scope, 0))"),
+            {"scope": scope},
+        )
+
     @contextmanager
     def migration_lock(self) -> Iterator[None]:
         # A session-level lock on its own connection: the migration itself runs in a

@@ -88,6 +88,8 @@ node_executions = sa.Table(
     sa.Column("started_at", sa.Float),
     sa.Column("ended_at", sa.Float),
     sa.Column("stats", sa.JSON),
+    # A resumed run's execution whose outputs were taken from this earlier one, not run.
+    sa.Column("reused_from", sa.String(64)),
     sa.Index("ix_node_executions_run_seq", "run_id", "seq", unique=True),
 )
 
@@ -194,4 +196,67 @@ file_chunks = sa.Table(
     sa.Column("file_id", sa.String(64), sa.ForeignKey("files.id"), primary_key=True),
     sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("data", sa.LargeBinary, nullable=False),
+)
+
+# -- triggers: schedules, webhooks, idempotency keys ---------------------------------------
+
+schedules = sa.Table(
+    "schedules",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.String(64), nullable=False, index=True),
+    sa.Column("graph_id", sa.String(64), nullable=False),
+    # None: the graph's active version when a slot fires.
+    sa.Column("graph_version", sa.Integer),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("cron", sa.String(255), nullable=False),
+    sa.Column("timezone", sa.String(64), nullable=False),
+    sa.Column("inputs", sa.JSON, nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("misfire", sa.String(16), nullable=False),
+    sa.Column("next_fire_at", sa.Float, nullable=False),
+    sa.Column("last_slot_at", sa.Float),
+    sa.Column("last_run_id", sa.String(64)),
+    sa.Column("last_error", sa.Text),
+    # Bumped by every write: a scheduler fires a slot only if nobody wrote in between.
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Index("ix_schedules_due", "enabled", "next_fire_at"),
+)
+
+hooks = sa.Table(
+    "hooks",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.String(64), nullable=False, index=True),
+    sa.Column("graph_id", sa.String(64), nullable=False),
+    sa.Column("graph_version", sa.Integer),
+    sa.Column("name", sa.String(255), nullable=False),
+    # The run input (agent input name or trigger node id) the delivered body goes to.
+    sa.Column("input_name", sa.String(255), nullable=False),
+    sa.Column("auth", sa.String(16), nullable=False),
+    # The hook's secret, encrypted by the vault like credentials; never in clear.
+    sa.Column("secret", sa.Text, nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+# The run each idempotency key started: an API client's Idempotency-Key, a schedule's
+# slot, a webhook's delivery id. The key is unique per user: a second submit with it
+# finds the first run instead of starting one.
+run_keys = sa.Table(
+    "run_keys",
+    metadata,
+    sa.Column("user_id", sa.String(64), primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    # What the key belongs to ("schedule:ID", "hook:ID", "api"): rate limits count by it.
+    sa.Column("scope", sa.String(128), nullable=False),
+    # SHA-256 of what was asked; the same key asking something else is a conflict.
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("run_id", sa.String(64), nullable=False, index=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float),
+    sa.Index("ix_run_keys_scope_created", "scope", "created_at"),
 )

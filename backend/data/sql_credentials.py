@@ -140,11 +140,17 @@ class CredentialsMixin(SQLBase):
             return stored
 
     def reencrypt_secrets(self, rewrap: Callable[[str], str], now: float) -> int:
-        c, e = t.credentials, t.encryption_check
+        e = t.encryption_check
+        rewritten = 0
         with self.write() as conn:
-            rows = conn.execute(sa.select(c.c.id, c.c.secret).with_for_update()).all()
-            for row in rows:
-                conn.execute(c.update().where(c.c.id == row.id).values(secret=rewrap(row.secret)))
+            # Webhook secrets are encrypted with the same key as credentials.
+            for table in (t.credentials, t.hooks):
+                rows = conn.execute(sa.select(table.c.id, table.c.secret).with_for_update()).all()
+                for row in rows:
+                    conn.execute(
+                        table.update().where(table.c.id == row.id).values(secret=rewrap(row.secret))
+                    )
+                rewritten += len(rows)
             check = conn.execute(
                 sa.select(e.c.token).where(e.c.id == _CHECK_ROW).with_for_update()
             ).scalar()
@@ -154,4 +160,4 @@ class CredentialsMixin(SQLBase):
                     .where(e.c.id == _CHECK_ROW)
                     .values(token=rewrap(check), updated_at=now)
                 )
-        return len(rows)
+        return rewritten

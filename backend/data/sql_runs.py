@@ -17,8 +17,12 @@ from backend.data.execution import (
     RunWrite,
     run_sources,
 )
+from backend.data.run_keys import RunKey
+from backend.data.schedules import ScheduleAdvance
+from backend.data.sql_run_keys import claim_run_key
+from backend.data.sql_schedules import advance_schedule
 from backend.data.sqlbase import SQLBase, event_row, run_row, to_node, to_run
-from backend.errors import Conflict, LeaseLost, NotFound
+from backend.errors import Conflict, LeaseLost, NotFound, ScheduleMoved
 
 # Claims look at this many of the oldest claimable runs when sharing them out fairly.
 FAIRNESS_WINDOW = 1000
@@ -52,9 +56,24 @@ def llm_usage_rows(nodes: Iterable[NodeExecution]) -> list[dict[str, Any]]:
 
 
 class RunsMixin(SQLBase):
-    def submit_run(self, run: Run, starting: Sequence[NodeExecution], event: Event) -> None:
+    def submit_run(
+        self,
+        run: Run,
+        starting: Sequence[NodeExecution],
+        event: Event,
+        key: RunKey | None = None,
+        advance: ScheduleAdvance | None = None,
+    ) -> str:
         with self.write() as conn:
+            earlier = None
+            if key is not None:
+                earlier = claim_run_key(conn, key, run.id, run.created_at, self.lock_scope)
+            if advance is not None and not advance_schedule(conn, advance, earlier or run.id):
+                raise ScheduleMoved(f"schedule {advance.schedule_id} changed; not fired")
+            if earlier is not None:
+                return earlier
             self._insert_run(conn, run, starting, event)
+        return run.id
 
     def _insert_run(
         self,
@@ -340,12 +359,19 @@ class RunsMixin(SQLBase):
         conn.execute(ge.update().where(ge.c.id == run.id).values(cancel_requested=True))
         if run.status not in run_sources(RunStatus.TERMINATED) or run.owner is not None:
             return  # its owner sees the flag at its next heartbeat
-        # Nobody runs it: terminate here rather than wait for a claim.
-        conn.execute(
+        # Nobody runs it: terminate here rather than wait for a claim. A claim that
+        # committed since the run was read (PostgreSQL) keeps it: its executor sees the flag.
+        terminated = conn.execute(
             ge.update()
-            .where(ge.c.id == run.id, ge.c.owner.is_(None))
+            .where(
+                ge.c.id == run.id,
+                ge.c.owner.is_(None),
+                ge.c.status.in_(run_sources(RunStatus.TERMINATED)),
+            )
             .values(status=RunStatus.TERMINATED, ended_at=now)
         )
+        if terminated.rowcount != 1:
+            return
         conn.execute(
             ne.update()
             .where(

@@ -115,6 +115,10 @@ class SQLBase:
         """Wake idle executors once ``conn``'s transaction commits (``kind``: "run" or
         "cancel"). A no-op where the database cannot push; executors poll there."""
 
+    def lock_scope(self, conn: sa.Connection, scope: str) -> None:
+        """Serialise, until ``conn``'s transaction ends, the writers that name ``scope``
+        (e.g. the submits of one webhook). A no-op where writers are serialised anyway."""
+
     def is_disconnect(self, exc: BaseException) -> bool:
         return isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated
 

@@ -22,7 +22,9 @@ from backend.data.sql_auth import AuthMixin
 from backend.data.sql_children import ChildrenMixin
 from backend.data.sql_credentials import CredentialsMixin
 from backend.data.sql_files import FilesMixin
+from backend.data.sql_hooks import HooksMixin
 from backend.data.sql_kv import KeyValueMixin
+from backend.data.sql_schedules import SchedulesMixin
 from backend.data.sql_stats import StatsMixin
 from backend.data.store import Store
 from backend.errors import NotFound, SchemaError, StoreError
@@ -42,7 +44,15 @@ def alembic_config(connection: sa.Connection | None = None) -> Config:
 
 
 class SQLStore(
-    ChildrenMixin, KeyValueMixin, AuthMixin, CredentialsMixin, FilesMixin, StatsMixin, Store
+    ChildrenMixin,
+    KeyValueMixin,
+    AuthMixin,
+    CredentialsMixin,
+    FilesMixin,
+    SchedulesMixin,
+    HooksMixin,
+    StatsMixin,
+    Store,
 ):
     @contextmanager
     def migration_lock(self) -> Iterator[None]:

@@ -16,6 +16,9 @@ from backend.data.api_keys import ApiKey
 from backend.data.credentials import CredentialRecord
 from backend.data.execution import Event, ExecutorInfo, NodeExecution, Run, RunStatus, RunWrite
 from backend.data.files import FileRecord
+from backend.data.hooks import HookRecord
+from backend.data.run_keys import RunKey
+from backend.data.schedules import ScheduleAdvance, ScheduleRecord
 from backend.data.stats import DurationHistogram
 
 
@@ -96,8 +99,22 @@ class Store(ABC):
     # -- runs ----------------------------------------------------------------------------
 
     @abstractmethod
-    def submit_run(self, run: Run, starting: Sequence[NodeExecution], event: Event) -> None:
-        """Insert the run, its starting node executions and its first event atomically."""
+    def submit_run(
+        self,
+        run: Run,
+        starting: Sequence[NodeExecution],
+        event: Event,
+        key: RunKey | None = None,
+        advance: ScheduleAdvance | None = None,
+    ) -> str:
+        """Insert the run, its starting node executions and its first event atomically;
+        returns the run's id.
+
+        With ``key``, the key is claimed in the same transaction: when it already started
+        a run, nothing is inserted and that run's id is returned (Conflict if it was
+        asked with another fingerprint, RateLimited past the key's rate). With
+        ``advance``, the schedule moves on in the same transaction too, or ScheduleMoved
+        is raised and nothing at all is written."""
 
     @abstractmethod
     def has_claimable(self, now: float, exclude_users: Collection[str] = ()) -> bool:
@@ -186,6 +203,69 @@ class Store(ABC):
     def kv_count(self, user_id: str) -> int:
         """How many keys the user has stored, in all scopes."""
 
+    # -- schedules -------------------------------------------------------------------------
+
+    @abstractmethod
+    def create_schedule(self, record: ScheduleRecord) -> None: ...
+
+    @abstractmethod
+    def get_schedule(self, user_id: str, schedule_id: str) -> ScheduleRecord:
+        """NotFound unless the schedule exists and belongs to ``user_id``."""
+
+    @abstractmethod
+    def list_schedules(self, user_id: str, graph_id: str | None = None) -> list[ScheduleRecord]:
+        """The user's schedules, oldest first."""
+
+    @abstractmethod
+    def update_schedule(self, record: ScheduleRecord) -> ScheduleRecord:
+        """Write every field the owner may change; returns it at its new revision (a
+        scheduler that read the old one no longer fires it). NotFound as ``get``."""
+
+    @abstractmethod
+    def delete_schedule(self, user_id: str, schedule_id: str) -> None: ...
+
+    @abstractmethod
+    def due_schedules(self, now: float, limit: int) -> list[ScheduleRecord]:
+        """Enabled schedules whose next fire time is at or before ``now``, earliest first."""
+
+    @abstractmethod
+    def next_fire_time(self) -> float | None:
+        """The earliest next fire time of any enabled schedule."""
+
+    @abstractmethod
+    def advance_schedule(self, advance: ScheduleAdvance) -> bool:
+        """Move a schedule on without a run (missed slots skipped, a slot that cannot
+        fire); False, and nothing written, if it changed since ``advance.revision``."""
+
+    @abstractmethod
+    def purge_run_keys(self, now: float) -> int:
+        """Delete expired run keys; returns how many."""
+
+    # -- webhook hooks ------------------------------------------------------------------------
+
+    @abstractmethod
+    def create_hook(self, record: HookRecord, secret: str) -> None:
+        """Store a hook; ``secret`` is its encrypted secret."""
+
+    @abstractmethod
+    def get_hook(self, user_id: str, hook_id: str) -> HookRecord:
+        """NotFound unless the hook exists and belongs to ``user_id``."""
+
+    @abstractmethod
+    def get_hook_for_delivery(self, hook_id: str) -> tuple[HookRecord, str]:
+        """The hook and its encrypted secret, whoever owns it (a delivery proves itself
+        with the secret, not with a user's key); NotFound otherwise."""
+
+    @abstractmethod
+    def list_hooks(self, user_id: str, graph_id: str | None = None) -> list[HookRecord]: ...
+
+    @abstractmethod
+    def update_hook(self, record: HookRecord) -> None:
+        """Write the hook's name, input and enabled flag; NotFound as ``get_hook``."""
+
+    @abstractmethod
+    def delete_hook(self, user_id: str, hook_id: str) -> None: ...
+
     # -- API keys --------------------------------------------------------------------------
 
     @abstractmethod
@@ -248,7 +328,7 @@ class Store(ABC):
     @abstractmethod
     def reencrypt_secrets(self, rewrap: Callable[[str], str], now: float) -> int:
         """Replace every encrypted secret and the check value by ``rewrap(old)``, in ONE
-        transaction; returns how many credentials were rewritten."""
+        transaction; returns how many secrets (credentials, hook secrets) were rewritten."""
 
     # -- files (binary block outputs) ------------------------------------------------------
 

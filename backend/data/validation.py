@@ -140,14 +140,14 @@ def validate_limits(graph: Graph, max_node_timeout_seconds: float) -> list[Graph
 
 
 def validate_run_inputs(graph: Graph, inputs: dict[str, Any]) -> list[GraphError]:
-    """Every run input must name one of the graph's agent inputs and fit its ``value``
-    type, and every required agent input must be given.
+    """Every run input must name one of the graph's agent inputs (or trigger nodes, by
+    id) and fit its ``value`` type, and every required agent input must be given.
 
     Required is decided as AutoGPT does: an agent input whose node has no default
     ``value`` (none in ``input_default``, none from its block, or null) must come with
     the run. An input node whose ``value`` pin is linked is fed by its link instead.
     """
-    known = sorted(agent_input_names(graph))
+    known = sorted(agent_input_names(graph) | {node.id for node in graph.trigger_nodes()})
     known_text = ", ".join(known) if known else "none (this graph takes no inputs)"
     errors = [
         GraphError(None, name, f"unknown run input {name!r}; known inputs: {known_text}")

@@ -26,7 +26,7 @@ from backend.blocks import get_block
 from backend.blocks.base import BlockType
 from backend.blocks.pin_names import base_pin
 from backend.data.execution import NodeExecution, NodeStatus, RunStatus
-from backend.data.graph import Graph, Link, Node
+from backend.data.graph import Graph, Link, Node, trigger_pin
 from backend.data.pins import merge_dynamic_pins, select_output
 
 IdFactory = Callable[[], str]
@@ -106,8 +106,11 @@ class RunState:
             ne = self._create(node, now)
             block = get_block(node.block_id)
             name = node.input_default.get("name")
+            trigger = trigger_pin(node.block_id)
             if block is not None and block.block_type == BlockType.INPUT and name in inputs:
                 ne.input_data = {"value": inputs[name]}
+            elif trigger is not None and node.id in inputs:
+                ne.input_data = {trigger: inputs[node.id]}
             self._queue(ne, node)
             started.append(ne)
         return started
@@ -181,6 +184,17 @@ class RunState:
                     for target in self._deliver(link, data, now):
                         changed[target.id] = target
         return list(changed.values())
+
+    def reuse(self, ne: NodeExecution, earlier: NodeExecution, now: float) -> list[NodeExecution]:
+        """Complete a QUEUED execution with the outputs ``earlier`` (a COMPLETED execution
+        of the same node and inputs, in another run) recorded, without running it; its
+        outputs are routed as if it had run. Returns every execution that changed."""
+        self._set(ne, NodeStatus.RUNNING)
+        ne.reused_from = earlier.id
+        changed = self.complete(ne, [(pin, value) for pin, value in earlier.output_data], now)
+        # It never ran here: no start time, no attempt, so durations and metrics skip it.
+        ne.started_at = None
+        return changed
 
     def fail(self, ne: NodeExecution, error: str, now: float) -> list[NodeExecution]:
         """A failed node routes nothing: its downstream never runs."""

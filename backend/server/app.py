@@ -20,6 +20,8 @@ from backend.server import (
     routes_files,
     routes_graphs,
     routes_health,
+    routes_hooks,
+    routes_schedules,
 )
 from backend.server.body_limit import BodyLimitMiddleware
 from backend.server.errors import install_error_handlers
@@ -60,7 +62,7 @@ def create_app(settings: Settings, store: Store, vault: Vault | None = None) -> 
     app.state.stopping = threading.Event()
     install_error_handlers(app)
     # The last one added runs first: the limit bounds what the guard reads.
-    app.add_middleware(RequestGuardMiddleware)
+    app.add_middleware(RequestGuardMiddleware, raw_body_paths=routes_hooks.RAW_BODY_PATHS)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     routers = (
         routes_health,
@@ -70,6 +72,8 @@ def create_app(settings: Settings, store: Store, vault: Vault | None = None) -> 
         events,
         routes_credentials,
         routes_files,
+        routes_schedules,
+        routes_hooks,
     )
     for module in routers:
         app.include_router(module.router)

@@ -9,6 +9,7 @@ answers before routing with the same functions.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from backend.errors import BackendError
+from backend.errors import BackendError, RateLimited
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +65,11 @@ class UnsupportedMediaType(BackendError):
 
 
 def backend_error_response(exc: BackendError) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+    headers: dict[str, str] | None = None
+    if isinstance(exc, Unauthorized):
+        headers = {"WWW-Authenticate": "Bearer"}
+    elif isinstance(exc, RateLimited):
+        headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
     return error_response(exc.http_status, exc.code, exc.message, exc.details, headers)
 
 

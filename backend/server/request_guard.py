@@ -6,12 +6,17 @@
   ``application/*+json``; else 415): a browser can send other types cross-site without
   asking first, so accepting them would open form posts to a cookie session.
 * The body must be JSON we can keep (see :mod:`backend.server.json_body`).
+* Except on the raw-body routes the app names (webhook deliveries), which check their
+  bodies themselves: senders post forms and text, signed over the exact bytes.
 
 The body is read here (under the body limit, which sits outside this middleware), then
 handed to the app unchanged.
 """
 
 from __future__ import annotations
+
+import re
+from collections.abc import Sequence
 
 import anyio
 from starlette.datastructures import QueryParams
@@ -29,8 +34,11 @@ from backend.server.json_body import invalid_at, parse_json, shown, text_problem
 
 
 class RequestGuardMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, raw_body_paths: Sequence[re.Pattern[str]] = ()) -> None:
+        """``raw_body_paths``: POST routes that read their body themselves (webhook
+        deliveries: any type their sender uses, signed as bytes, no cookie session)."""
         self.app = app
+        self.raw_body_paths = tuple(raw_body_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -43,7 +51,7 @@ class RequestGuardMiddleware:
             body, disconnected = await _read_body(receive)
             if disconnected:
                 return
-            if body:
+            if body and not self._raw(scope):
                 check_content_type(scope)
                 await anyio.to_thread.run_sync(parse_json, body)
         except BackendError as exc:
@@ -54,6 +62,11 @@ class RequestGuardMiddleware:
             await response(scope, receive, send)
             return
         await self.app(scope, _replay(body, receive), send)
+
+    def _raw(self, scope: Scope) -> bool:
+        return scope["method"] == "POST" and any(
+            pattern.match(scope["path"]) for pattern in self.raw_body_paths
+        )
 
 
 def check_values(scope: Scope) -> None:

@@ -1,4 +1,5 @@
-"""Runs: list, read, node executions, cancel. Another user's run answers 404."""
+"""Runs: list, read, node executions, cancel, rerun, resume. Another user's run answers
+404."""
 
 from __future__ import annotations
 
@@ -9,14 +10,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi import status as http_status
 
-from backend.data.execution import NodeExecution, Run, RunStatus
+from backend.data.execution import NodeExecution, NodeStatus, Run, RunStatus
 from backend.data.store import Store
 from backend.errors import NotFound
-from backend.executor.submit import cancel_run
+from backend.executor.limits import Limits
+from backend.executor.submit import cancel_run, rerun, resume
 from backend.server.auth import UserDep
-from backend.server.deps import StoreDep
+from backend.server.deps import CredentialsDep, SettingsDep, StoreDep
 from backend.server.pagination import decode_cursor, encode_cursor
 from backend.server.redaction import redactor
+from backend.settings import Settings
 
 TOKEN_KEYS = ("input_tokens", "output_tokens", "llm_calls")
 # A run view lists this many of its sub-agent runs; /executions?parent_id= pages them all.
@@ -132,3 +135,43 @@ def cancel_execution(run_id: str, user: UserDep, store: StoreDep) -> dict[str, A
     own_run(store, user, run_id)
     run = cancel_run(store, run_id)
     return {"id": run.id, "status": run.status.value, "cancel_requested": run.cancel_requested}
+
+
+@router.post(
+    "/executions/{run_id}/rerun",
+    status_code=http_status.HTTP_202_ACCEPTED,
+    summary="Start the run again: a new run of the same graph version with the same inputs",
+)
+def rerun_execution(
+    run_id: str, user: UserDep, store: StoreDep, settings: SettingsDep, resolver: CredentialsDep
+) -> dict[str, Any]:
+    run = rerun(store, own_run(store, user, run_id), *_bounds(settings), resolver)
+    return {"id": run.id, "status": run.status.value, "rerun_of": run_id}
+
+
+@router.post(
+    "/executions/{run_id}/resume",
+    status_code=http_status.HTTP_202_ACCEPTED,
+    summary="Resume a FAILED or TERMINATED run: a new run that reuses every completed "
+    "node's outputs and executes only the rest (409 for other runs)",
+)
+def resume_execution(
+    run_id: str, user: UserDep, store: StoreDep, settings: SettingsDep, resolver: CredentialsDep
+) -> dict[str, Any]:
+    run = resume(store, own_run(store, user, run_id), *_bounds(settings), resolver)
+    nodes = store.node_executions(run.id)
+    return {
+        "id": run.id,
+        "status": run.status.value,
+        "resumed_from": run_id,
+        "reused": [
+            {"node_id": n.node_id, "node_exec_id": n.id, "reused_from": n.reused_from}
+            for n in nodes
+            if n.reused_from is not None
+        ],
+        "to_run": [n.node_id for n in nodes if n.status == NodeStatus.QUEUED],
+    }
+
+
+def _bounds(settings: Settings) -> tuple[float, Limits]:
+    return settings.run_deadline_seconds, Limits.from_settings(settings)

@@ -11,7 +11,7 @@ import functools
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, status
+from fastapi import APIRouter, Body, Query, Response, status
 from pydantic import AliasChoices, BaseModel, Field, ValidationError
 
 from backend.data.credentials_manager import CredentialsManager
@@ -21,9 +21,11 @@ from backend.errors import InvalidInput
 from backend.executor.credentials import credentials_report
 from backend.executor.exports import export_graph, import_graph, parse_sub_graphs
 from backend.executor.limits import Limits
-from backend.executor.submit import load_graph, save_graph, submit_graph_run
+from backend.executor.submit import load_graph, load_live_graph, save_graph, submit_keyed_run
+from backend.schedules.manage import suggested_schedule
 from backend.server.auth import UserDep
 from backend.server.deps import CredentialsDep, SettingsDep, StoreDep
+from backend.server.idempotency import REPLAYED_HEADER, IdempotencyKey, execute_key
 from backend.server.pagination import decode_cursor, encode_cursor
 
 router = APIRouter(prefix="/api/v1", tags=["graphs"])
@@ -98,8 +100,12 @@ def create_graph(
         graph, imported = import_graph(store, user, graph, sub_graphs)
     else:
         imported = []
-    saved = _with_report(save_graph(store, user, graph), user, resolver)
-    return {**saved, "sub_graphs_imported": imported}
+    saved = save_graph(store, user, graph)
+    stored = {**_with_report(saved, user, resolver), "sub_graphs_imported": imported}
+    # An AutoGPT export's recommended_schedule_cron is offered, never started by itself.
+    if (offer := suggested_schedule(saved)) is not None:
+        stored["suggested_schedule"] = offer
+    return stored
 
 
 def _with_report(graph: Graph, user: str, resolver: CredentialsManager) -> dict[str, Any]:
@@ -127,12 +133,6 @@ def list_graphs(
     }
 
 
-def _live_graph(store: StoreDep, user: str, graph_id: str, version: int | None) -> Graph:
-    # A deleted graph's pinned versions stay loadable for its runs, not for its users.
-    latest = load_graph(store, user, graph_id)
-    return latest if version is None else load_graph(store, user, graph_id, version)
-
-
 @router.get("/graphs/{graph_id}", summary="One graph (the active version unless ?version=N)")
 def get_graph(
     graph_id: str,
@@ -144,7 +144,7 @@ def get_graph(
         bool, Query(description="Add `sub_graphs`: every graph it runs, as AutoGPT exports")
     ] = False,
 ) -> dict[str, Any]:
-    graph = _live_graph(store, user, graph_id, version)
+    graph = load_live_graph(store, user, graph_id, version)
     if include_sub_graphs:
         return {**export_graph(store, user, graph), **_report(graph, user, resolver)}
     return _with_report(graph, user, resolver)
@@ -179,11 +179,14 @@ def execute_graph(
     store: StoreDep,
     settings: SettingsDep,
     resolver: CredentialsDep,
+    response: Response,
     body: Annotated[ExecuteRequest | None, Body()] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     request = body or ExecuteRequest()
-    graph = _live_graph(store, user, graph_id, request.version)
-    run = submit_graph_run(
+    graph = load_live_graph(store, user, graph_id, request.version)
+    asked = {"graph_id": graph_id, **request.model_dump()}
+    submitted = submit_keyed_run(
         store,
         user,
         graph,
@@ -193,5 +196,8 @@ def execute_graph(
         credentials=request.credentials,
         max_tokens=request.max_tokens,
         resolver=resolver,
+        key=execute_key(user, idempotency_key, asked, settings),
     )
-    return {"id": run.id, "status": run.status.value}
+    if submitted.replayed:
+        response.headers[REPLAYED_HEADER] = "true"
+    return {"id": submitted.run.id, "status": submitted.run.status.value}

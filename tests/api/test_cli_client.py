@@ -268,7 +268,7 @@ def test_encryption_key_rotate_rewrites_secrets_and_a_wrong_key_fails_in_one_lin
 
     env.setenv("BACKEND_ENCRYPTION_KEY", f"{new},{old}")
     assert run_command(["encryption-key", "rotate"]) == 0
-    assert "re-encrypted 1 credentials" in capsys.readouterr().out
+    assert "re-encrypted 1 secrets" in capsys.readouterr().out
 
     only_new = Settings(
         data_dir=settings.data_dir, database_url=settings.database_url, encryption_key=new

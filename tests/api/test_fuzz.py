@@ -191,7 +191,17 @@ def known(client: TestClient, alice: dict[str, str], store: Store) -> dict[str, 
     credential = {"provider": "openai", "type": "api_key", "api_key": "sk-fuzz-0123456789"}
     cid = client.post("/api/v1/credentials", json=credential, headers=alice).json()["id"]
     fid = add_file(store, b"\x89PNG fuzz", run=rid).id
-    return {"graph_id": gid, "run_id": rid, "credentials_id": cid, "file_id": fid}
+    schedule = {"graph_id": gid, "cron": "* * * * *", "inputs": {"Input": 1}}
+    sid = client.post("/api/v1/schedules", json=schedule, headers=alice).json()["id"]
+    hid = client.post("/api/v1/hooks", json={"graph_id": gid}, headers=alice).json()["id"]
+    return {
+        "graph_id": gid,
+        "run_id": rid,
+        "credentials_id": cid,
+        "file_id": fid,
+        "schedule_id": sid,
+        "hook_id": hid,
+    }
 
 
 def request_for(route: Route, known: dict[str, str]) -> st.SearchStrategy[dict[str, Any]]:
@@ -204,6 +214,8 @@ def request_for(route: Route, known: dict[str, str]) -> st.SearchStrategy[dict[s
     headers: dict[str, st.SearchStrategy[Any]] = {}
     if ("last-event-id", "header") in route.parameters:
         headers["last-event-id"] = query_values("after")
+    if ("Idempotency-Key", "header") in route.parameters:
+        headers["idempotency-key"] = hostile_text
     # Mostly bodies of the route's own shape, so requests get past the first check.
     body = st.none() | values if route.body is None else st.one_of(route.body, route.body, values)
     return st.fixed_dictionaries(

@@ -106,12 +106,13 @@ def test_parents_and_children_survive_their_executors_being_killed(group: Superv
         parent = save_graph(store, "tester", caller(child))
     kills = {0: 0, 1: 0}
     deadline = time.monotonic() + 240
-    run_ids: list[str] = []
+    with group.store() as store:
+        run_ids = [submit_run(store, "tester", parent.id, {"x": i}).id for i in range(RUNS)]
     while min(kills.values()) < KILLS:
         assert time.monotonic() < deadline, f"only {kills} kills happened"
         with group.store() as store:
             unfinished = [r for r in run_ids if not store.get_run(r).status.is_final]
-            if len(unfinished) < 4:  # keep parents in flight, so there is always work
+            if len(unfinished) < 4:  # keep parents in flight, so there is always work to hit
                 run_ids += [
                     submit_run(store, "tester", parent.id, {"x": len(run_ids) + i}).id
                     for i in range(4)
@@ -138,4 +139,3 @@ def test_parents_and_children_survive_their_executors_being_killed(group: Superv
             children = store.list_runs(parent_run_id=run_id, limit=10)
             assert [c.id for c in children] == [child_run_id(subs[0].id)]
             assert children[0].status == RunStatus.COMPLETED
-    assert len(run_ids) >= RUNS

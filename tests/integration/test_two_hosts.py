@@ -177,6 +177,7 @@ def test_two_hosts_share_the_work_and_finish_a_dead_hosts_runs(database: str, st
         assert host_a.env["BACKEND_API_PORT"] != host_b.env["BACKEND_API_PORT"]
         for host in (host_a, host_b):
             host.wait_all("RUNNING", UP_TIMEOUT)
+            host.wait_api(UP_TIMEOUT)
         key = api_key(host_a, "tester")
         client_a = stack.enter_context(api(host_a, key))
         client_b = stack.enter_context(api(host_b, key))
@@ -227,10 +228,15 @@ def test_two_hosts_share_the_work_and_finish_a_dead_hosts_runs(database: str, st
         # What A had completed stayed as A wrote it: B did not run it again.
         after = {n.id: n for run_id in held for n in store.node_executions(run_id)}
         assert {i: after[i] for i in done_by_a} == done_by_a
-        # Only runs A held had a node re-run, and never one that had completed.
+        # A node ran again only in a run that changed hands (A's, taken over by B; one
+        # that B took before the snapshot above is not in ``held``), never in a run one
+        # executor kept from claim to end.
         for run_id in second:
             if any(n.attempt > 1 for n in store.node_executions(run_id)):
-                assert run_id in held, run_id
+                statuses = [
+                    e.data["status"] for e in store.events(run_id) if e.type == "run_status"
+                ]
+                assert statuses.count("RUNNING") >= 2, (run_id, statuses)
 
 
 def _pids(sup: Supervisor) -> set[int]:
