@@ -3,8 +3,8 @@
 Ideogram and revid.ai have no client library worth the name, so their modules call
 them with plain HTTP through ``ServiceCall``: the shared retrying client of
 ``backend.providers.http`` (timeouts, Retry-After, the node's time budget), answers
-read as JSON, and every failure turned into one ``ProviderError`` that names the
-service and never carries the key.
+read as JSON (or as text, for services answering pages), and every failure turned
+into one ``ProviderError`` that names the service and never carries the key.
 """
 
 from __future__ import annotations
@@ -108,15 +108,22 @@ class ServiceCall:
         files: Mapping[str, tuple[str, bytes, str]] | None = None,
     ) -> Any:
         """The JSON answer of ``method path``; ProviderError for any failure."""
+        response = await self._send(method, path, json=json, params=params, data=data, files=files)
+        try:
+            return response.json()
+        except ValueError:
+            raise ProviderError(f"{self.provider} sent a malformed answer: not JSON") from None
+
+    async def text(self, path: str, *, params: Mapping[str, str] | None = None) -> str:
+        """The text answer of ``GET path`` (a page, markdown); ProviderError for any failure."""
+        response = await self._send("GET", path, params=params)
+        return response.text
+
+    async def _send(self, method: str, path: str, **kwargs: Any) -> httpx2.Response:
+        """The successful answer of ``method path``; ProviderError for a failure."""
         try:
             response = await self.http.request(
-                method,
-                self.base_url.rstrip("/") + path,
-                headers=dict(self.headers),
-                json=json,
-                params=params,
-                data=data,
-                files=files,
+                method, self.base_url.rstrip("/") + path, headers=dict(self.headers), **kwargs
             )
         except httpx2.TimeoutException:
             raise ProviderError(f"{self.provider} did not answer in time") from None
@@ -126,10 +133,7 @@ class ServiceCall:
         if response.status_code >= 400:
             answer = _Answer(response.status_code, _body(response), response)
             raise ProviderError(redact(describe_status(self.provider, answer), self.secret))
-        try:
-            return response.json()
-        except ValueError:
-            raise ProviderError(f"{self.provider} sent a malformed answer: not JSON") from None
+        return response
 
     def malformed(self, what: str) -> ProviderError:
         return ProviderError(f"{self.provider} sent a malformed answer: {what}")
