@@ -40,6 +40,7 @@ from .data_structures import (
 from .dates import GetCurrentDateAndTimeBlock, GetCurrentDateBlock, GetCurrentTimeBlock
 from .ideogram import IdeogramModelBlock
 from .io import AGENT_INPUT_VARIANTS
+from .jina import ExtractWebsiteContentBlock, SearchTheWebBlock
 from .lists import GetListItemBlock, ListIsEmptyBlock, RemoveFromListBlock
 from .llm import (
     AIConversationBlock,
@@ -116,6 +117,8 @@ BUILTIN_BLOCKS: tuple[type[Block], ...] = (
     AIImageGeneratorBlock,
     AIShortformVideoCreatorBlock,
     ExecuteCodeBlock,
+    SearchTheWebBlock,
+    ExtractWebsiteContentBlock,
 )
 
 __all__ = [
