@@ -35,7 +35,7 @@ def jina_server(key: str = KEY) -> ServiceServer:
     server = ServiceServer(
         {
             ("GET", r"/search/(?P<query>.+)"): search,
-            ("GET", r"/reader/(?P<url>https?:/.*)"): read,
+            ("GET", r"/reader/(?P<url>.+)"): read,
         }
     )
     server.served_files["page.html"] = (PAGE.encode("latin-1"), "text/html; charset=latin-1")

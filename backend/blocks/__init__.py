@@ -38,6 +38,7 @@ from .data_structures import (
     StepThroughItemsBlock,
 )
 from .dates import GetCurrentDateAndTimeBlock, GetCurrentDateBlock, GetCurrentTimeBlock
+from .google_maps import GoogleMapsSearchBlock
 from .ideogram import IdeogramModelBlock
 from .io import AGENT_INPUT_VARIANTS
 from .jina import ExtractWebsiteContentBlock, SearchTheWebBlock
@@ -119,6 +120,7 @@ BUILTIN_BLOCKS: tuple[type[Block], ...] = (
     ExecuteCodeBlock,
     SearchTheWebBlock,
     ExtractWebsiteContentBlock,
+    GoogleMapsSearchBlock,
 )
 
 __all__ = [

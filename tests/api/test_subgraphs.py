@@ -147,7 +147,6 @@ SERVICE_BLOCKS = {
     "0b02b072-abe7-11ef-8372-fb5d162dd712",  # ExecuteCodeBlock
     "25310c70-b89b-43ba-b25c-4dfa7e2a481c",  # GmailReadBlock
     "6c27abc2-e51d-499e-a85f-5a0041ba94f0",  # GmailSendBlock
-    "f47ac10b-58cc-4372-a567-0e02b2c3d479",  # GoogleMapsSearchBlock
     "6ab085e2-20b3-4055-bc3e-08036e01eca6",  # IdeogramModelBlock
     "8f2e4d6a-1b3c-4a5e-9d7f-2c8e6a4b3f1d",  # DataForSeoRelatedKeywordsBlock
     "ed1ae7a0-b770-4089-b520-1f0005fad19a",  # AIImageGeneratorBlock

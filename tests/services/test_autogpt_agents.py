@@ -1,8 +1,10 @@
-"""AutoGPT's own agents: every node of a media or code block validates, and runs against
-the fake service with the agent's own settings (skipped without ../shared/autogpt)."""
+"""AutoGPT's own agents: every node of a third-party service block validates, and runs
+against the fake service with the agent's own settings; agents made only of blocks we
+have run whole against the fakes (skipped without ../shared/autogpt)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -13,10 +15,22 @@ import pytest
 
 from backend.blocks import get_block
 from backend.blocks.base import Block
+from backend.data.credentials_manager import SystemCredentials
+from backend.data.execution import RunStatus
 from backend.data.graph import Graph
 from backend.data.pins import merge_dynamic_pins
 from backend.data.validation import validate_graph
-from tests import e2b_server, ideogram_server, replicate_server, revid_server
+from backend.executor.local import LocalResult, run_local
+from backend.providers import services
+from backend.settings import Settings
+from tests import (
+    e2b_server,
+    google_maps_server,
+    ideogram_server,
+    jina_server,
+    replicate_server,
+    revid_server,
+)
 from tests.autogpt_data import AGENTS_DIR, needs_autogpt_data
 from tests.services.conftest import Waits, context, run_block, service_clients, stored_file
 
@@ -30,6 +44,13 @@ BLOCKS = {
     "361697fb-0c4f-4feb-aed3-8320c88c771b": ("video_url", "revid"),
     "0b02b072-abe7-11ef-8372-fb5d162dd712": (None, "e2b"),
 }
+# block id -> (an output pin the node must yield, provider): blocks answering values.
+VALUE_BLOCKS = {
+    "87840993-2053-44b7-8da4-187ad4ee518c": ("results", "jina"),
+    "436c3984-57fd-4b85-8e9a-459b356883bd": ("content", "jina"),
+    "f47ac10b-58cc-4372-a567-0e02b2c3d479": ("place", "google_maps"),
+}
+SAMPLES: dict[Any, Any] = {int: 3, bool: True, list[str]: ["https://example.com"]}
 
 
 def nodes() -> Iterator[tuple[str, Graph, Any]]:
@@ -38,7 +59,7 @@ def nodes() -> Iterator[tuple[str, Graph, Any]]:
         for data in [export, *export.get("sub_graphs", [])]:
             graph = Graph.from_json(data)
             for node in graph.nodes:
-                if node.block_id in BLOCKS:
+                if node.block_id in BLOCKS or node.block_id in VALUE_BLOCKS:
                     yield path.name[:14], graph, node
 
 
@@ -46,15 +67,20 @@ NODES = list(nodes())
 
 
 def sample_input(graph: Graph, node: Any) -> dict[str, Any]:
-    """The node's defaults plus a recognisable text on every linked pin."""
+    """The node's defaults plus a recognisable value on every linked pin (of the pin's
+    type where that is not text)."""
+    block = get_block(node.block_id)
+    assert block is not None
+    fields = block.Input.model_fields
     data = dict(node.input_default)
     for link in graph.links_to(node.id):
-        data[link.sink_name] = f"<{link.sink_name} from the agent>"
+        kind = fields[link.sink_name].annotation if link.sink_name in fields else str
+        data[link.sink_name] = SAMPLES.get(kind, f"<{link.sink_name} from the agent>")
     return merge_dynamic_pins(data)
 
 
 def test_the_agents_use_every_block() -> None:
-    assert {node.block_id for _, _, node in NODES} == set(BLOCKS)
+    assert {node.block_id for _, _, node in NODES} == set(BLOCKS) | set(VALUE_BLOCKS)
 
 
 @pytest.mark.parametrize(("agent", "graph", "node"), NODES, ids=[n[0] for n in NODES])
@@ -66,22 +92,38 @@ def test_each_node_validates_and_runs(
     assert block is not None
     data = sample_input(graph, node)
     block.validate_input(data)
-    pin, provider = BLOCKS[node.block_id]
+    pin, provider = BLOCKS.get(node.block_id) or VALUE_BLOCKS[node.block_id]
     assert block.required_credentials(data) == {"credentials": provider}
 
     outputs = run_against_fake(block, provider, data, waits, tmp_path)
 
-    if pin is None:
+    if node.block_id in VALUE_BLOCKS:
+        assert pin in {name for name, _ in outputs}, outputs
+    elif pin is None:
         assert ("stdout_logs", "Hello World\n") in outputs
     else:
         assert stored_file(outputs, pin)
+
+
+def fake_service(stack: ExitStack, provider: str) -> tuple[str, dict[str, Any]]:
+    """Start the fake of a web service: its key and the settings pointing at it."""
+    if provider == "jina":
+        server: Any = stack.enter_context(jina_server.jina_server())
+        return jina_server.KEY, {
+            "jina_search_base_url": f"{server.url}/search",
+            "jina_reader_base_url": f"{server.url}/reader",
+        }
+    server = stack.enter_context(google_maps_server.GoogleMapsServer())
+    return google_maps_server.KEY, {"google_maps_base_url": server.url}
 
 
 def run_against_fake(
     block: Block, provider: str, data: dict[str, Any], waits: Waits, files: Path
 ) -> list[tuple[str, Any]]:
     with ExitStack() as stack:
-        if provider == "ideogram":
+        if provider in {"jina", "google_maps"}:
+            key, settings = fake_service(stack, provider)
+        elif provider == "ideogram":
             server: Any = stack.enter_context(ideogram_server.ideogram_server())
             key, settings = ideogram_server.KEY, {"ideogram_base_url": server.url}
         elif provider == "replicate":
@@ -100,3 +142,46 @@ def run_against_fake(
             )
         clients = service_clients(waits, **settings)
         return run_block(block, data, context(clients, provider, key, files))
+
+
+LEAD_FINDER = "agent_a548e507-09a7-4b30-909c-f63fcda10fff.json"
+
+
+def test_lead_finder_runs_whole_against_the_fake_google_maps(
+    waits: Waits, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    export = json.loads((AGENTS_DIR / LEAD_FINDER).read_text())
+    graph = Graph.from_json(export)
+    with google_maps_server.GoogleMapsServer(total=5) as maps:
+        settings = Settings(
+            google_maps_base_url=maps.url, google_maps_api_key=google_maps_server.KEY
+        )
+        clients = service_clients(waits, google_maps_base_url=maps.url)
+        monkeypatch.setattr(services, "_default", clients)  # what the executor's nodes use
+        inputs = {
+            "What business type you want to look for?": "Coffee Roasters",
+            "Where do you want to search?": "Edinburgh, UK",
+            "Search Distance (metres)": 50000,
+            "Number of Results": 3,
+        }
+
+        async def main() -> LocalResult:
+            try:
+                return await run_local(graph, inputs, credentials=SystemCredentials(settings))
+            finally:
+                await clients.aclose()
+
+        result = asyncio.run(main())
+
+    assert result.run.status is RunStatus.COMPLETED, result.run.error
+    [sent] = maps.requests
+    assert sent.json == {"textQuery": "Coffee Roasters in Edinburgh, UK", "pageSize": 3}
+    outputs = {name: sorted(values) for name, values in result.run.outputs.items()}
+    assert outputs == {
+        "Name": ["Roaster 0", "Roaster 1", "Roaster 2"],
+        "Address": [f"{i} High St, Edinburgh, UK" for i in range(3)],
+        "Phone Number": [f"0131 000 00{i:02d}" for i in range(3)],
+        "Website": [f"https://roaster{i}.example" for i in range(3)],
+        "Rating": ["4.5"] * 3,
+        "Number of Reviews": ["100", "101", "102"],
+    }

@@ -103,6 +103,7 @@ AUTOGPT_MEDIA_BLOCK_IDS = {
 AUTOGPT_WEB_BLOCK_IDS = {
     "87840993-2053-44b7-8da4-187ad4ee518c": "SearchTheWebBlock",
     "436c3984-57fd-4b85-8e9a-459b356883bd": "ExtractWebsiteContentBlock",
+    "f47ac10b-58cc-4372-a567-0e02b2c3d479": "GoogleMapsSearchBlock",
 }
 OWN_BLOCK_IDS = {"0c4a7902-fb25-4abf-a256-136f29ba2dc4": "WaitBlock"}
 
