@@ -38,6 +38,7 @@ from .data_structures import (
     StepThroughItemsBlock,
 )
 from .dates import GetCurrentDateAndTimeBlock, GetCurrentDateBlock, GetCurrentTimeBlock
+from .firecrawl import FirecrawlCrawlBlock, FirecrawlExtractBlock, FirecrawlMapWebsiteBlock
 from .google_maps import GoogleMapsSearchBlock
 from .ideogram import IdeogramModelBlock
 from .io import AGENT_INPUT_VARIANTS
@@ -121,6 +122,9 @@ BUILTIN_BLOCKS: tuple[type[Block], ...] = (
     SearchTheWebBlock,
     ExtractWebsiteContentBlock,
     GoogleMapsSearchBlock,
+    FirecrawlMapWebsiteBlock,
+    FirecrawlCrawlBlock,
+    FirecrawlExtractBlock,
 )
 
 __all__ = [

@@ -154,9 +154,6 @@ SERVICE_BLOCKS = {
     "f59b88a8-54ce-4676-a508-fd614b4e8dce",  # AirtableCreateBaseBlock
     "42527e98-47b6-44ce-ac0e-86b4883721d3",  # AirtableCreateRecordsBlock
     "73c3e7c4-2b3f-4e9f-9e3e-8f7a5c3e2d45",  # DataForSeoKeywordSuggestionsBlock
-    "bdbbaba0-03b7-4971-970e-699e2de6015e",  # FirecrawlCrawlBlock
-    "d1774756-4d9e-40e6-bab1-47ec0ccd81b2",  # FirecrawlExtractBlock
-    "f0f43e2b-c943-48a0-a7f1-40136ca4d3b9",  # FirecrawlMapWebsiteBlock
     "f884b2fb-04f4-4265-9658-14f433926ac9",  # GmailAddLabelBlock
     "64d2301c-b3f5-4174-8ac0-111ca1e1a7c0",  # GmailForwardBlock
     "12bf5a24-9b90-4f40-9090-4e86e6995e60",  # GmailReplyBlock

@@ -25,6 +25,7 @@ from backend.providers import services
 from backend.settings import Settings
 from tests import (
     e2b_server,
+    firecrawl_server,
     google_maps_server,
     ideogram_server,
     jina_server,
@@ -49,6 +50,9 @@ VALUE_BLOCKS = {
     "87840993-2053-44b7-8da4-187ad4ee518c": ("results", "jina"),
     "436c3984-57fd-4b85-8e9a-459b356883bd": ("content", "jina"),
     "f47ac10b-58cc-4372-a567-0e02b2c3d479": ("place", "google_maps"),
+    "f0f43e2b-c943-48a0-a7f1-40136ca4d3b9": ("links", "firecrawl"),
+    "bdbbaba0-03b7-4971-970e-699e2de6015e": ("markdown", "firecrawl"),
+    "d1774756-4d9e-40e6-bab1-47ec0ccd81b2": ("data", "firecrawl"),
 }
 SAMPLES: dict[Any, Any] = {int: 3, bool: True, list[str]: ["https://example.com"]}
 
@@ -113,6 +117,12 @@ def fake_service(stack: ExitStack, provider: str) -> tuple[str, dict[str, Any]]:
             "jina_search_base_url": f"{server.url}/search",
             "jina_reader_base_url": f"{server.url}/reader",
         }
+    if provider == "firecrawl":
+        server = stack.enter_context(firecrawl_server.FirecrawlServer())
+        return firecrawl_server.KEY, {
+            "firecrawl_base_url": server.url,
+            "firecrawl_poll_seconds": 0.01,
+        }
     server = stack.enter_context(google_maps_server.GoogleMapsServer())
     return google_maps_server.KEY, {"google_maps_base_url": server.url}
 
@@ -121,7 +131,7 @@ def run_against_fake(
     block: Block, provider: str, data: dict[str, Any], waits: Waits, files: Path
 ) -> list[tuple[str, Any]]:
     with ExitStack() as stack:
-        if provider in {"jina", "google_maps"}:
+        if provider in {"jina", "google_maps", "firecrawl"}:
             key, settings = fake_service(stack, provider)
         elif provider == "ideogram":
             server: Any = stack.enter_context(ideogram_server.ideogram_server())

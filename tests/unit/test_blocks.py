@@ -104,6 +104,9 @@ AUTOGPT_WEB_BLOCK_IDS = {
     "87840993-2053-44b7-8da4-187ad4ee518c": "SearchTheWebBlock",
     "436c3984-57fd-4b85-8e9a-459b356883bd": "ExtractWebsiteContentBlock",
     "f47ac10b-58cc-4372-a567-0e02b2c3d479": "GoogleMapsSearchBlock",
+    "f0f43e2b-c943-48a0-a7f1-40136ca4d3b9": "FirecrawlMapWebsiteBlock",
+    "bdbbaba0-03b7-4971-970e-699e2de6015e": "FirecrawlCrawlBlock",
+    "d1774756-4d9e-40e6-bab1-47ec0ccd81b2": "FirecrawlExtractBlock",
 }
 OWN_BLOCK_IDS = {"0c4a7902-fb25-4abf-a256-136f29ba2dc4": "WaitBlock"}
 
