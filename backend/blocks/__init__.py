@@ -68,6 +68,7 @@ from .text import (
 from .timing import CountdownTimerBlock, WaitBlock
 from .web import SendWebRequestBlock
 from .xml import XMLParserBlock
+from .youtube import TranscribeYoutubeVideoBlock
 
 ENTRY_POINT_GROUP = "agent_server.blocks"
 
@@ -125,6 +126,7 @@ BUILTIN_BLOCKS: tuple[type[Block], ...] = (
     FirecrawlMapWebsiteBlock,
     FirecrawlCrawlBlock,
     FirecrawlExtractBlock,
+    TranscribeYoutubeVideoBlock,
 )
 
 __all__ = [

@@ -71,6 +71,21 @@ def api_key(provider: str, credentials: Credentials | None) -> str:
     return credentials.api_key.get_secret_value()
 
 
+def login(provider: str, credentials: Credentials | None) -> tuple[str, str]:
+    """The username and password of the node's credential for ``provider``."""
+    if credentials is None or not credentials.username or credentials.password is None:
+        raise ProviderError(
+            f"this block needs a username and password for provider {provider}: give the "
+            "node a credential for it or set the operator's default login"
+        )
+    if credentials.provider != provider:
+        raise ProviderError(
+            f"the credential {credentials.title or credentials.id!r} is for "
+            f"{credentials.provider}, but this block needs {provider}"
+        )
+    return credentials.username, credentials.password.get_secret_value()
+
+
 @dataclass
 class _Answer:
     """A failed answer in the shape ``describe_status`` reads."""

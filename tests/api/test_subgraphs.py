@@ -143,7 +143,6 @@ def test_every_shipped_agent_imports_with_its_sub_graphs(
 
 # The blocks of the shipped agents that call a third-party service (README's table).
 SERVICE_BLOCKS = {
-    "f3a8f7e1-4b1d-4e5f-9f2a-7c3d5a2e6b4c",  # TranscribeYoutubeVideoBlock
     "0b02b072-abe7-11ef-8372-fb5d162dd712",  # ExecuteCodeBlock
     "25310c70-b89b-43ba-b25c-4dfa7e2a481c",  # GmailReadBlock
     "6c27abc2-e51d-499e-a85f-5a0041ba94f0",  # GmailSendBlock

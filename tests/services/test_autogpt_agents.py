@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from backend.blocks import get_block
 from backend.blocks.base import Block
@@ -22,6 +23,7 @@ from backend.data.pins import merge_dynamic_pins
 from backend.data.validation import validate_graph
 from backend.executor.local import LocalResult, run_local
 from backend.providers import services
+from backend.providers.credentials import Credentials, CredentialsType
 from backend.settings import Settings
 from tests import (
     e2b_server,
@@ -31,6 +33,7 @@ from tests import (
     jina_server,
     replicate_server,
     revid_server,
+    youtube_server,
 )
 from tests.autogpt_data import AGENTS_DIR, needs_autogpt_data
 from tests.services.conftest import Waits, context, run_block, service_clients, stored_file
@@ -53,7 +56,10 @@ VALUE_BLOCKS = {
     "f0f43e2b-c943-48a0-a7f1-40136ca4d3b9": ("links", "firecrawl"),
     "bdbbaba0-03b7-4971-970e-699e2de6015e": ("markdown", "firecrawl"),
     "d1774756-4d9e-40e6-bab1-47ec0ccd81b2": ("data", "firecrawl"),
+    "f3a8f7e1-4b1d-4e5f-9f2a-7c3d5a2e6b4c": ("transcript", "webshare_proxy"),
 }
+# Linked pins that need a value of a certain form (any text would be refused).
+SAMPLE_PINS = {"youtube_url": f"https://youtu.be/{youtube_server.VIDEO}"}
 SAMPLES: dict[Any, Any] = {int: 3, bool: True, list[str]: ["https://example.com"]}
 
 
@@ -79,7 +85,8 @@ def sample_input(graph: Graph, node: Any) -> dict[str, Any]:
     data = dict(node.input_default)
     for link in graph.links_to(node.id):
         kind = fields[link.sink_name].annotation if link.sink_name in fields else str
-        data[link.sink_name] = SAMPLES.get(kind, f"<{link.sink_name} from the agent>")
+        sample = SAMPLE_PINS.get(link.sink_name) or SAMPLES.get(kind)
+        data[link.sink_name] = sample or f"<{link.sink_name} from the agent>"
     return merge_dynamic_pins(data)
 
 
@@ -117,6 +124,12 @@ def fake_service(stack: ExitStack, provider: str) -> tuple[str, dict[str, Any]]:
             "jina_search_base_url": f"{server.url}/search",
             "jina_reader_base_url": f"{server.url}/reader",
         }
+    if provider == "webshare_proxy":
+        server = stack.enter_context(youtube_server.YouTubeServer())
+        return youtube_server.PASSWORD, {
+            "youtube_base_url": "http://www.youtube.test",
+            "webshare_proxy_url": server.url,
+        }
     if provider == "firecrawl":
         server = stack.enter_context(firecrawl_server.FirecrawlServer())
         return firecrawl_server.KEY, {
@@ -131,7 +144,7 @@ def run_against_fake(
     block: Block, provider: str, data: dict[str, Any], waits: Waits, files: Path
 ) -> list[tuple[str, Any]]:
     with ExitStack() as stack:
-        if provider in {"jina", "google_maps", "firecrawl"}:
+        if provider in {"jina", "google_maps", "firecrawl", "webshare_proxy"}:
             key, settings = fake_service(stack, provider)
         elif provider == "ideogram":
             server: Any = stack.enter_context(ideogram_server.ideogram_server())
@@ -151,7 +164,20 @@ def run_against_fake(
                 {"e2b_api_url": server.url, "e2b_sandbox_url": server.url},
             )
         clients = service_clients(waits, **settings)
-        return run_block(block, data, context(clients, provider, key, files))
+        ctx = context(clients, provider, key, files)
+        if provider == "webshare_proxy":
+            ctx.credentials = {"credentials": proxy_login(key)}
+        return run_block(block, data, ctx)
+
+
+def proxy_login(password: str) -> Credentials:
+    return Credentials(
+        "webshare_proxy",
+        CredentialsType.USER_PASSWORD,
+        id="cred-1",
+        username=youtube_server.USERNAME,
+        password=SecretStr(password),
+    )
 
 
 LEAD_FINDER = "agent_a548e507-09a7-4b30-909c-f63fcda10fff.json"
