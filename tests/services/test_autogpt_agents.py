@@ -22,6 +22,7 @@ from backend.data.graph import Graph
 from backend.data.pins import merge_dynamic_pins
 from backend.data.validation import validate_graph
 from backend.executor.local import LocalResult, run_local
+from backend.providers import llm as llm_module
 from backend.providers import services
 from backend.providers.credentials import Credentials, CredentialsType
 from backend.settings import Settings
@@ -31,11 +32,13 @@ from tests import (
     google_maps_server,
     ideogram_server,
     jina_server,
+    llm_server,
     replicate_server,
     revid_server,
     youtube_server,
 )
 from tests.autogpt_data import AGENTS_DIR, needs_autogpt_data
+from tests.llm.conftest import client_for
 from tests.services.conftest import Waits, context, run_block, service_clients, stored_file
 
 pytestmark = needs_autogpt_data
@@ -221,3 +224,56 @@ def test_lead_finder_runs_whole_against_the_fake_google_maps(
         "Rating": ["4.5"] * 3,
         "Number of Reviews": ["100", "101", "102"],
     }
+
+
+YOUTUBE_TO_LINKEDIN = "agent_e7bb29a1-23c7-4fee-aa3b-5426174b8c52.json"
+
+
+def test_youtube_to_linkedin_runs_whole_against_fake_youtube_and_llms(
+    waits: Waits, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    export = json.loads((AGENTS_DIR / YOUTUBE_TO_LINKEDIN).read_text())
+    graph = Graph.from_json(export)
+
+    def answer(request: llm_server.Recorded) -> llm_server.Answer:
+        if "<video_transcript>" in request.text:
+            return llm_server.Answer("The LinkedIn post.")
+        return llm_server.Answer("A note for the writer.")
+
+    with llm_server.LLMServer() as llm, youtube_server.YouTubeServer() as youtube:
+        llm.default = llm_server.Respond(answer)
+        client = client_for(llm, waits)
+        monkeypatch.setattr(llm_module, "_default", client)
+        clients = service_clients(
+            waits, youtube_base_url="http://www.youtube.test", webshare_proxy_url=youtube.url
+        )
+        monkeypatch.setattr(services, "_default", clients)
+        settings = Settings(
+            openai_api_key="sk-openai-test-000",
+            anthropic_api_key="sk-ant-test-000",
+            webshare_proxy_username=youtube_server.USERNAME,
+            webshare_proxy_password=youtube_server.PASSWORD,
+        )
+        url = f"https://www.youtube.com/watch?v={youtube_server.VIDEO}"
+        inputs = {
+            "Source YouTube Video": url,
+            "Structure: How do you want to present your LinkedIn Post?": "Curated Content",
+            "Content: What is the main idea or message you want to convey.": "Recommendation",
+            "Tone: How do you want to express yourself in your post?": "Inspirational",
+        }
+
+        async def main() -> LocalResult:
+            try:
+                return await run_local(graph, inputs, credentials=SystemCredentials(settings))
+            finally:
+                await client.aclose()
+                await clients.aclose()
+
+        result = asyncio.run(main())
+
+    assert result.run.status is RunStatus.COMPLETED, result.run.error
+    assert result.run.outputs == {"LinkedIn Post": ["The LinkedIn post."]}
+    assert youtube.paths() == ["/watch", "/youtubei/v1/player", "/api/timedtext"]
+    [final] = [r for r in llm.requests if "<video_transcript>" in r.text]
+    assert "Never gonna give you up\nNever gonna let you down & more" in final.text
+    assert len(llm.requests) == 4
