@@ -142,6 +142,10 @@ class ServiceCall:
             )
         except httpx2.TimeoutException:
             raise ProviderError(f"{self.provider} did not answer in time") from None
+        except httpx2.InvalidURL as exc:  # e.g. a control character in a path from the graph
+            raise ProviderError(
+                redact(f"cannot call {self.provider}: {exc}", self.secret)
+            ) from None
         except httpx2.HTTPError as exc:
             message = f"cannot reach {self.provider}: {type(exc).__name__}: {exc}"
             raise ProviderError(redact(message, self.secret)) from None

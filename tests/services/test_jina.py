@@ -133,3 +133,10 @@ def test_without_a_credential_the_node_says_what_to_do(waits: Waits) -> None:
     ctx.credentials = {}
     assert run_block(SEARCH, {"query": "x"}, ctx) == list(SEARCH.test_vectors[0].output)
     assert SEARCH.required_credentials({}) == {"credentials": "jina"}
+
+
+def test_a_page_url_that_makes_no_request_url_is_refused(jina: ServiceServer, waits: Waits) -> None:
+    [(pin, message)] = run(EXTRACT, jina, waits, {"url": "https://example.com/a\x00b"})
+    assert pin == "error"
+    assert message.startswith("cannot call jina: Invalid non-printable ASCII character in URL")
+    assert jina.requests == []
