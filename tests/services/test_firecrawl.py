@@ -211,3 +211,19 @@ def test_without_a_credential_the_node_says_what_to_do(waits: Waits) -> None:
         vector = block.test_vectors[0]
         assert run_block(block, vector.input, ctx) == list(vector.output)
         assert block.required_credentials({}) == {"credentials": "firecrawl"}
+
+
+def test_a_service_that_stays_down_is_retried_then_reported(
+    firecrawl: FirecrawlServer, waits: Waits
+) -> None:
+    down = Json({"success": False, "error": "upstream unavailable"}, 503)
+    firecrawl.script("/v1/map", down, down, down)
+    outputs = run(MAP, firecrawl, waits, {"url": "https://example.com"})
+    assert outputs == [
+        (
+            "error",
+            "firecrawl answered HTTP 503 (server error; gave up after 3 attempts): "
+            "upstream unavailable",
+        )
+    ]
+    assert len(waits) == 2

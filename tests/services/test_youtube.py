@@ -212,3 +212,13 @@ def test_the_operators_default_login_needs_both_settings() -> None:
         "or have the operator set BACKEND_WEBSHARE_PROXY_USERNAME and "
         "BACKEND_WEBSHARE_PROXY_PASSWORD"
     )
+
+
+def test_an_unreachable_proxy_is_reported_without_the_password(
+    youtube: YouTubeServer, waits: Waits
+) -> None:
+    settings = {"webshare_proxy_url": "http://127.0.0.1:9"}  # nothing listens there
+    [_, (pin, message)] = run(youtube, waits, {"youtube_url": URL}, settings=settings)
+    assert pin == "error"
+    assert message.startswith("cannot reach youtube: ")
+    assert PASSWORD not in message and youtube.requests == []
