@@ -25,6 +25,7 @@ from backend.executor.local import LocalResult, run_local
 from backend.providers import llm as llm_module
 from backend.providers import services
 from backend.providers.credentials import Credentials, CredentialsType
+from backend.providers.llm import LLMClient
 from backend.settings import Settings
 from tests import (
     e2b_server,
@@ -63,6 +64,7 @@ VALUE_BLOCKS = {
 }
 # Linked pins that need a value of a certain form (any text would be refused).
 SAMPLE_PINS = {"youtube_url": f"https://youtu.be/{youtube_server.VIDEO}"}
+# A sample value for a linked pin of a type other than text.
 SAMPLES: dict[Any, Any] = {int: 3, bool: True, list[str]: ["https://example.com"]}
 
 
@@ -227,6 +229,28 @@ def test_lead_finder_runs_whole_against_the_fake_google_maps(
 
 
 YOUTUBE_TO_LINKEDIN = "agent_e7bb29a1-23c7-4fee-aa3b-5426174b8c52.json"
+EMAIL_FINDER = "agent_fc2c9976-0962-4625-a27b-d316573a9e7f.json"
+LLM_KEYS = {"openai_api_key": "sk-openai-test-000", "anthropic_api_key": "sk-ant-test-000"}
+
+
+def run_agent(
+    graph: Graph,
+    inputs: dict[str, Any],
+    settings: Settings,
+    clients: services.ServiceClients,
+    llm: LLMClient,
+) -> LocalResult:
+    """Run ``graph`` to the end with the operator defaults of ``settings``; the service
+    and LLM clients (the process-wide ones the nodes use) are closed after."""
+
+    async def main() -> LocalResult:
+        try:
+            return await run_local(graph, inputs, credentials=SystemCredentials(settings))
+        finally:
+            await llm.aclose()
+            await clients.aclose()
+
+    return asyncio.run(main())
 
 
 def test_youtube_to_linkedin_runs_whole_against_fake_youtube_and_llms(
@@ -249,8 +273,7 @@ def test_youtube_to_linkedin_runs_whole_against_fake_youtube_and_llms(
         )
         monkeypatch.setattr(services, "_default", clients)
         settings = Settings(
-            openai_api_key="sk-openai-test-000",
-            anthropic_api_key="sk-ant-test-000",
+            **LLM_KEYS,
             webshare_proxy_username=youtube_server.USERNAME,
             webshare_proxy_password=youtube_server.PASSWORD,
         )
@@ -262,14 +285,7 @@ def test_youtube_to_linkedin_runs_whole_against_fake_youtube_and_llms(
             "Tone: How do you want to express yourself in your post?": "Inspirational",
         }
 
-        async def main() -> LocalResult:
-            try:
-                return await run_local(graph, inputs, credentials=SystemCredentials(settings))
-            finally:
-                await client.aclose()
-                await clients.aclose()
-
-        result = asyncio.run(main())
+        result = run_agent(graph, inputs, settings, clients, client)
 
     assert result.run.status is RunStatus.COMPLETED, result.run.error
     assert result.run.outputs == {"LinkedIn Post": ["The LinkedIn post."]}
@@ -277,3 +293,25 @@ def test_youtube_to_linkedin_runs_whole_against_fake_youtube_and_llms(
     [final] = [r for r in llm.requests if "<video_transcript>" in r.text]
     assert "Never gonna give you up\nNever gonna let you down & more" in final.text
     assert len(llm.requests) == 4
+
+
+def test_email_address_finder_runs_whole_against_fake_jina_and_llm(
+    waits: Waits, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    graph = Graph.from_json(json.loads((AGENTS_DIR / EMAIL_FINDER).read_text()))
+    with llm_server.LLMServer() as llm, jina_server.jina_server() as jina:
+        llm.script(llm_server.Answer("Found it: <email>tim@example.com</email>"))
+        client = client_for(llm, waits)
+        monkeypatch.setattr(llm_module, "_default", client)
+        clients = service_clients(waits, jina_search_base_url=f"{jina.url}/search")
+        monkeypatch.setattr(services, "_default", clients)
+        settings = Settings(**LLM_KEYS, jina_api_key=jina_server.KEY)
+        inputs = {"Business Name": "Tim Cook", "Address": "USA"}
+        result = run_agent(graph, inputs, settings, clients, client)
+
+    assert result.run.status is RunStatus.COMPLETED, result.run.error
+    assert result.run.outputs == {"Email": ["tim@example.com"]}
+    [search] = jina.requests
+    assert search.path == "/search/Email%20Address%20of%20Tim%20Cook%2C%20USA"
+    [asked] = llm.requests
+    assert "[1] Title: About Email Address of Tim Cook, USA" in asked.text
