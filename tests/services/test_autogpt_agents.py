@@ -40,6 +40,7 @@ from tests import (
 )
 from tests.autogpt_data import AGENTS_DIR, needs_autogpt_data
 from tests.llm.conftest import client_for
+from tests.llm.test_llm_blocks import tagged
 from tests.services.conftest import Waits, context, run_block, service_clients, stored_file
 
 pytestmark = needs_autogpt_data
@@ -315,3 +316,47 @@ def test_email_address_finder_runs_whole_against_fake_jina_and_llm(
     assert search.path == "/search/Email%20Address%20of%20Tim%20Cook%2C%20USA"
     [asked] = llm.requests
     assert "[1] Title: About Email Address of Tim Cook, USA" in asked.text
+
+
+TRANSCRIPTION_SCRAPER = "agent_c775f60d-b99f-418b-8fe0-53172258c3ce.json"
+
+
+def test_youtube_transcription_scraper_collects_every_transcript(
+    waits: Waits, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    graph = Graph.from_json(json.loads((AGENTS_DIR / TRANSCRIPTION_SCRAPER).read_text()))
+    videos = [f"https://www.youtube.com/watch?v=video{i}abcd" for i in range(3)]
+    with (
+        llm_server.LLMServer() as llm,
+        jina_server.jina_server() as jina,
+        youtube_server.YouTubeServer() as youtube,
+    ):
+        llm.script(tagged({"list": videos}))
+        client = client_for(llm, waits)
+        monkeypatch.setattr(llm_module, "_default", client)
+        clients = service_clients(
+            waits,
+            jina_reader_base_url=f"{jina.url}/reader",
+            youtube_base_url="http://www.youtube.test",
+            webshare_proxy_url=youtube.url,
+        )
+        monkeypatch.setattr(services, "_default", clients)
+        settings = Settings(
+            **LLM_KEYS,
+            jina_api_key=jina_server.KEY,
+            webshare_proxy_username=youtube_server.USERNAME,
+            webshare_proxy_password=youtube_server.PASSWORD,
+        )
+        inputs = {"Search Query": "Auto_GPT", "Number of Videos": "3"}
+        result = run_agent(graph, inputs, settings, clients, client)
+
+    assert result.run.status is RunStatus.COMPLETED, result.run.error
+    transcript = "Never gonna give you up\nNever gonna let you down & more"
+    assert result.run.outputs == {"Transcripts": [["Youtube Transcripts", *[transcript] * 3]]}
+    [read] = jina.requests
+    assert (read.path, read.query) == (
+        "/reader/https://www.youtube.com/results",
+        {"search_query": "Auto_GPT"},
+    )
+    watched = sorted(r.query["v"] for r in youtube.requests if r.path == "/watch")
+    assert watched == [f"video{i}abcd" for i in range(3)]
