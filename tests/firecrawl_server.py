@@ -30,12 +30,14 @@ class FirecrawlServer(ServiceServer):
         self.page_size = 2  # pages per status answer; the rest behind ``next``
         self.extracted: dict[str, Any] = {"company": "Example Ltd", "plans": ["free", "pro"]}
         self.final: dict[str, Any] | None = None  # overrides the completed status
+        self.cancelled: list[str] = []  # crawls cancelled with DELETE
         self._polls: dict[str, int] = {}
         super().__init__(
             {
                 ("POST", "/v1/map"): self._map,
                 ("POST", "/v1/crawl"): self._start("crawl"),
                 ("GET", r"/v1/crawl/(?P<id>[^/]+)"): self._crawl_status,
+                ("DELETE", r"/v1/crawl/(?P<id>[^/]+)"): self._cancel,
                 ("POST", "/v1/extract"): self._start("extract"),
                 ("GET", r"/v1/extract/(?P<id>[^/]+)"): self._extract_status,
             }
@@ -84,6 +86,12 @@ class FirecrawlServer(ServiceServer):
             "next": f"{self.url}/v1/crawl/{job}?skip={end}" if end < self.pages else None,
         }
         return Json(answer)
+
+    def _cancel(self, recorded: Recorded, match: re.Match[str]) -> Json:
+        if self._denied(recorded):
+            return UNAUTHORIZED
+        self.cancelled.append(match["id"])
+        return Json({"status": "cancelled"})
 
     def _extract_status(self, recorded: Recorded, match: re.Match[str]) -> Json:
         if self._denied(recorded):

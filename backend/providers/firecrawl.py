@@ -9,11 +9,16 @@ The official ``firecrawl-py`` client takes a base URL, but it sends through its 
 stack and waits for jobs with blocking sleeps: neither our retries, the node's time
 budget nor cancellation would reach it. So this module calls the API itself; a job is
 checked every ``BACKEND_FIRECRAWL_POLL_SECONDS`` and given up (with a clear error)
-before the node's time runs out.
+before the node's time runs out. A crawl given up, or whose node is cancelled, is
+cancelled on Firecrawl too (``DELETE /v1/crawl/{id}``, best effort), so it stops costing
+credits; v1 has no way to cancel an extraction.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
 import urllib.parse
 from typing import Any
 
@@ -28,6 +33,7 @@ RUNNING_STATUSES = frozenset({"scraping", "processing", "pending", "queued", "wa
 _DOCUMENT_KEYS = {"rawHtml": "raw_html", "changeTracking": "change_tracking"}
 # Pages of a crawl fetched through ``next`` at most (a runaway chain would never end).
 MAX_PAGES = 100
+CANCEL_TIMEOUT_SECONDS = 5.0
 
 
 def document(page: Any) -> dict[str, Any]:
@@ -76,7 +82,11 @@ class Firecrawl:
         """Crawl as ``body`` asks; the crawled pages once the crawl is done."""
         with time_budget(self.deadline):
             job = self._job_id(await self.call.request("POST", "/v1/crawl", json=body))
-            status = await self._finished(f"/v1/crawl/{job}", f"crawl {job}")
+            try:
+                status = await self._finished(f"/v1/crawl/{job}", f"crawl {job}")
+            except BaseException:  # out of time, cancelled, failed: stop paying for it
+                await self._cancel(f"/v1/crawl/{job}")
+                raise
             pages = self._pages(status)
             for _ in range(MAX_PAGES):
                 following = status.get("next")
@@ -96,6 +106,18 @@ class Firecrawl:
         if "data" not in status:
             raise self.call.malformed(f"extraction {job} is completed but has no data")
         return status["data"]
+
+    async def _cancel(self, path: str) -> None:
+        """Cancel a crawl nobody waits for any more; never raises, never takes long."""
+
+        async def cancel() -> None:
+            # A budget of its own: the node's is used up when its time limit ended the wait.
+            with time_budget(time.monotonic() + CANCEL_TIMEOUT_SECONDS):
+                await self.call.request("DELETE", path)
+
+        with contextlib.suppress(Exception):
+            # Shielded: the node's own cancellation must not cancel the cancel request.
+            await asyncio.wait_for(asyncio.shield(cancel()), CANCEL_TIMEOUT_SECONDS)
 
     def _job_id(self, answer: Any) -> str:
         job = answer.get("id") if isinstance(answer, dict) else None

@@ -113,6 +113,12 @@ def test_a_crawl_past_the_node_time_fails_clearly(firecrawl: FirecrawlServer, wa
             "a longer timeout",
         )
     ]
+    assert firecrawl.cancelled == ["crawl-1"]  # it stops costing credits
+
+
+def test_a_completed_crawl_is_not_cancelled(firecrawl: FirecrawlServer, waits: Waits) -> None:
+    run(CRAWL, firecrawl, waits, {"url": "https://example.com"})
+    assert firecrawl.cancelled == []
 
 
 def test_extract_sends_prompt_and_schema_and_outputs_the_data(
