@@ -16,13 +16,15 @@ else the first track made by a person, else the first generated. The lines are j
 with newlines, as the library's ``TextFormatter`` does. As AutoGPT, every request goes
 through the Webshare proxy (``BACKEND_WEBSHARE_PROXY_URL``, with the credential's
 username, rotating, and password), since YouTube refuses most data-centre addresses.
-Not implemented: the EU cookie-consent page, and retrying with a fresh proxy IP when
-YouTube blocks one (the error says so).
+An EU cookie-consent page is accepted (a ``CONSENT`` cookie) and the page read again.
+Not implemented: retrying with a fresh proxy IP when YouTube blocks one (the error says
+so).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import html
 import re
 import urllib.parse
@@ -41,6 +43,8 @@ PROVIDER = "youtube"
 PLAYER_CONTEXT = {"client": {"clientName": "ANDROID", "clientVersion": "20.10.38"}}
 _API_KEY = re.compile(r'"INNERTUBE_API_KEY":\s*"([a-zA-Z0-9_-]+)"')
 _TAGS = re.compile(r"<[^>]*>")
+_CONSENT_FORM = 'action="https://consent.youtube.com/s"'
+_CONSENT_VALUE = re.compile(r'name="v" value="([^"]*)"')
 
 
 def proxy_url(template: str, username: str, password: str) -> str:
@@ -115,6 +119,15 @@ class YouTube:
 
     async def _track(self, call: ServiceCall, video_id: str) -> dict[str, Any]:
         page = await call.text("/watch", params={"v": video_id})
+        if _CONSENT_FORM in page:  # the EU cookie banner: accept it, then read again
+            value = _CONSENT_VALUE.search(page)
+            if value is None:
+                raise call.malformed("a consent page without its consent value")
+            headers = {**call.headers, "Cookie": f"CONSENT=YES+{value[1]}"}
+            call = dataclasses.replace(call, headers=headers)
+            page = await call.text("/watch", params={"v": video_id})
+            if _CONSENT_FORM in page:
+                raise ProviderError("youtube keeps asking for cookie consent")
         if 'class="g-recaptcha"' in page:
             raise ProviderError(
                 "youtube is blocking requests from this address (a captcha): try again "

@@ -222,3 +222,15 @@ def test_an_unreachable_proxy_is_reported_without_the_password(
     assert pin == "error"
     assert message.startswith("cannot reach youtube: ")
     assert PASSWORD not in message and youtube.requests == []
+
+
+def test_the_eu_consent_page_is_accepted(youtube: YouTubeServer, waits: Waits) -> None:
+    consent = (
+        '<form action="https://consent.youtube.com/s" method="POST">'
+        '<input type="hidden" name="v" value="cb.20250101-00-p0"></form>'
+    )
+    youtube.script("/watch", Raw(consent.encode(), content_type="text/html"))
+    assert run(youtube, waits, {"youtube_url": URL})[1] == ("transcript", TRANSCRIPT)
+    first, second = [r for r in youtube.requests if r.path == "/watch"]
+    assert "cookie" not in first.headers
+    assert second.headers["cookie"] == "CONSENT=YES+cb.20250101-00-p0"
