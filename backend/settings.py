@@ -188,6 +188,28 @@ class Settings(BaseSettings):
     e2b_sandbox_url: str = Field(
         "", description="One URL for every E2B sandbox (a proxy); empty: E2B's own routing."
     )
+    jina_search_base_url: str = Field(
+        "https://s.jina.ai", description="Where Jina's web search is called."
+    )
+    jina_reader_base_url: str = Field(
+        "https://r.jina.ai", description="Where Jina's page reader is called."
+    )
+    google_maps_base_url: str = Field(
+        "https://places.googleapis.com", description="Where Google's Places API is called."
+    )
+    youtube_base_url: str = Field(
+        "https://www.youtube.com", description="Where YouTube pages and captions are read."
+    )
+    webshare_proxy_url: str = Field(
+        "http://p.webshare.io:80",
+        description="The Webshare proxy YouTube is read through; empty: no proxy.",
+    )
+    firecrawl_base_url: str = Field(
+        "https://api.firecrawl.dev", description="Where Firecrawl's v1 API is called."
+    )
+    firecrawl_poll_seconds: float = Field(
+        2.0, gt=0, le=60, description="How often a running Firecrawl crawl or extract is checked."
+    )
     service_connect_timeout_seconds: float = Field(
         10.0, gt=0, description="Longest wait to connect to a media or code service."
     )
@@ -265,6 +287,15 @@ class Settings(BaseSettings):
     replicate_api_key: SecretStr = Field(SecretStr(""), description="Default Replicate API key.")
     revid_api_key: SecretStr = Field(SecretStr(""), description="Default revid.ai API key.")
     e2b_api_key: SecretStr = Field(SecretStr(""), description="Default E2B API key.")
+    jina_api_key: SecretStr = Field(SecretStr(""), description="Default Jina API key.")
+    google_maps_api_key: SecretStr = Field(
+        SecretStr(""), description="Default Google Maps API key."
+    )
+    firecrawl_api_key: SecretStr = Field(SecretStr(""), description="Default Firecrawl API key.")
+    webshare_proxy_username: str = Field("", description="Default Webshare proxy username.")
+    webshare_proxy_password: SecretStr = Field(
+        SecretStr(""), description="Default Webshare proxy password."
+    )
 
     @model_validator(mode="after")
     def _heartbeat_fits_lease(self) -> Settings:

@@ -38,8 +38,11 @@ from .data_structures import (
     StepThroughItemsBlock,
 )
 from .dates import GetCurrentDateAndTimeBlock, GetCurrentDateBlock, GetCurrentTimeBlock
+from .firecrawl import FirecrawlCrawlBlock, FirecrawlExtractBlock, FirecrawlMapWebsiteBlock
+from .google_maps import GoogleMapsSearchBlock
 from .ideogram import IdeogramModelBlock
 from .io import AGENT_INPUT_VARIANTS
+from .jina import ExtractWebsiteContentBlock, SearchTheWebBlock
 from .lists import GetListItemBlock, ListIsEmptyBlock, RemoveFromListBlock
 from .llm import (
     AIConversationBlock,
@@ -65,6 +68,7 @@ from .text import (
 from .timing import CountdownTimerBlock, WaitBlock
 from .web import SendWebRequestBlock
 from .xml import XMLParserBlock
+from .youtube import TranscribeYoutubeVideoBlock
 
 ENTRY_POINT_GROUP = "agent_server.blocks"
 
@@ -116,6 +120,13 @@ BUILTIN_BLOCKS: tuple[type[Block], ...] = (
     AIImageGeneratorBlock,
     AIShortformVideoCreatorBlock,
     ExecuteCodeBlock,
+    SearchTheWebBlock,
+    ExtractWebsiteContentBlock,
+    GoogleMapsSearchBlock,
+    FirecrawlMapWebsiteBlock,
+    FirecrawlCrawlBlock,
+    FirecrawlExtractBlock,
+    TranscribeYoutubeVideoBlock,
 )
 
 __all__ = [

@@ -42,12 +42,21 @@ DEFAULT_KEY_SETTINGS = {
     "replicate": "replicate_api_key",
     "revid": "revid_api_key",
     "e2b": "e2b_api_key",
+    "jina": "jina_api_key",
+    "google_maps": "google_maps_api_key",
+    "firecrawl": "firecrawl_api_key",
+}
+# Providers whose operator default is a username and password: the two settings.
+DEFAULT_LOGIN_SETTINGS = {
+    "webshare_proxy": ("webshare_proxy_username", "webshare_proxy_password"),
 }
 # Providers served without any key (a local server): a node needs no credential for them.
 KEYLESS_PROVIDERS = frozenset({"ollama"})
 
 
 def _setting_name(provider: str) -> str:
+    if provider in DEFAULT_LOGIN_SETTINGS:
+        return " and ".join(f"BACKEND_{name.upper()}" for name in DEFAULT_LOGIN_SETTINGS[provider])
     return f"BACKEND_{DEFAULT_KEY_SETTINGS[provider].upper()}"
 
 
@@ -67,6 +76,17 @@ class SystemCredentials:
                     type=CredentialsType.API_KEY,
                     title=_setting_name(provider),
                     api_key=key,
+                )
+        for provider, (user_setting, password_setting) in DEFAULT_LOGIN_SETTINGS.items():
+            username: str = getattr(settings, user_setting)
+            password: SecretStr = getattr(settings, password_setting)
+            if username and password.get_secret_value():
+                self._defaults[provider] = Credentials(
+                    provider=provider,
+                    type=CredentialsType.USER_PASSWORD,
+                    title=_setting_name(provider),
+                    username=username,
+                    password=password,
                 )
         for provider in KEYLESS_PROVIDERS:
             self._defaults.setdefault(
@@ -119,7 +139,7 @@ class SystemCredentials:
             f"credentials add --provider {provider}` (or POST /api/v1/credentials) and set "
             f"the node's {field!r} input to its reference (id, provider, type, title)"
         )
-        if provider in DEFAULT_KEY_SETTINGS:
+        if provider in DEFAULT_KEY_SETTINGS or provider in DEFAULT_LOGIN_SETTINGS:
             message += f", or have the operator set {_setting_name(provider)}"
         raise MissingCredentials(message, details={"provider": provider, "field": field})
 

@@ -40,26 +40,32 @@ class DownloadTooLarge(ProviderError):
 
 
 async def download(
-    url: str, *, allow_private: bool, max_bytes: int, deadline: float | None
+    url: str,
+    *,
+    allow_private: bool,
+    max_bytes: int,
+    deadline: float | None,
+    what: str = "the result",
 ) -> Download:
-    """The bytes at ``url`` (http or https); ProviderError for every failure."""
+    """The bytes at ``url`` (http or https); ProviderError for every failure, whose
+    message calls the file ``what``."""
     parts = urllib.parse.urlsplit(url)
     host = parts.hostname or "?"
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ProviderError(f"cannot download the result: {parts.scheme or 'no'} URL scheme")
+        raise ProviderError(f"cannot download {what}: {parts.scheme or 'no'} URL scheme")
     limit = DEFAULT_TIMEOUT_SECONDS if deadline is None else deadline - time.monotonic()
     if limit <= 0:
-        raise ProviderError("no time left in the node's time limit to download the result")
+        raise ProviderError(f"no time left in the node's time limit to download {what}")
     stop = threading.Event()
     ends_at = time.monotonic() + limit
     try:
         async with asyncio.timeout(limit):
             return await asyncio.to_thread(
-                _fetch, url, allow_private, max_bytes, ends_at, stop, host
+                _fetch, url, allow_private, max_bytes, ends_at, stop, host, what
             )
     except TimeoutError:
         raise ProviderError(
-            f"downloading the result from {host} did not finish within the node's time limit"
+            f"downloading {what} from {host} did not finish within the node's time limit"
         ) from None
     finally:
         stop.set()  # the thread, if still reading, gives up at its next chunk
@@ -72,6 +78,7 @@ def _fetch(
     ends_at: float,
     stop: threading.Event,
     host: str,
+    what: str,
 ) -> Download:
     opener = guarded_opener(allow_private)
     timeout = max(0.1, min(SOCKET_TIMEOUT_SECONDS, ends_at - time.monotonic()))
@@ -81,15 +88,15 @@ def _fetch(
             declared = answer.headers.get("Content-Length")
             with contextlib.suppress(ValueError):
                 if declared is not None and int(declared) > max_bytes:
-                    raise _too_large(host, max_bytes)
+                    raise _too_large(what, host, max_bytes)
             chunks: list[bytes] = []
             size = 0
             while chunk := answer.read(CHUNK_BYTES):
                 if stop.is_set() or time.monotonic() > ends_at:
-                    raise ProviderError(f"downloading the result from {host} was stopped")
+                    raise ProviderError(f"downloading {what} from {host} was stopped")
                 size += len(chunk)
                 if size > max_bytes:
-                    raise _too_large(host, max_bytes)
+                    raise _too_large(what, host, max_bytes)
                 chunks.append(chunk)
             final = urllib.parse.urlsplit(answer.geturl()).path
             return Download(
@@ -98,18 +105,18 @@ def _fetch(
     except urllib.error.HTTPError as exc:
         exc.close()
         raise ProviderError(
-            f"downloading the result from {host} failed: HTTP {exc.code} {exc.reason}"
+            f"downloading {what} from {host} failed: HTTP {exc.code} {exc.reason}"
         ) from None
     except NetworkPolicyError as exc:
-        raise ProviderError(f"cannot download the result: {exc}") from None
+        raise ProviderError(f"cannot download {what}: {exc}") from None
     except urllib.error.URLError as exc:
-        raise ProviderError(f"downloading the result from {host} failed: {exc.reason}") from None
+        raise ProviderError(f"downloading {what} from {host} failed: {exc.reason}") from None
     except (OSError, ValueError) as exc:  # timeouts, resets, protocol errors
-        raise ProviderError(f"downloading the result from {host} failed: {exc}") from None
+        raise ProviderError(f"downloading {what} from {host} failed: {exc}") from None
 
 
-def _too_large(host: str, max_bytes: int) -> DownloadTooLarge:
+def _too_large(what: str, host: str, max_bytes: int) -> DownloadTooLarge:
     return DownloadTooLarge(
-        f"the result at {host} is larger than the file limit of {max_bytes} bytes "
+        f"{what} at {host} is larger than the file limit of {max_bytes} bytes "
         "(BACKEND_MAX_FILE_BYTES)"
     )

@@ -20,6 +20,7 @@ _STATUS_NAMES = {
     402: "payment required: the account is out of credit or quota",
     403: "forbidden",
     404: "not found: check the model name and base URL",
+    407: "proxy authentication required: check the proxy's username and password",
     408: "request timeout",
     413: "request too large",
     422: "unprocessable request",

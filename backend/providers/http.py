@@ -178,6 +178,15 @@ class RetryingTransport(httpx2.AsyncBaseTransport):
         await self._inner.aclose()
 
 
+def proxied_client(policy: HttpPolicy, proxy_url: str) -> httpx2.AsyncClient:
+    """A client of its own sending every request through the proxy at ``proxy_url``
+    (credentials in the URL), retrying as the pool's clients do. The caller closes it."""
+    transport = RetryingTransport(
+        httpx2.AsyncHTTPTransport(retries=0, proxy=httpx2.Proxy(proxy_url)), policy
+    )
+    return httpx2.AsyncClient(transport=transport, timeout=policy.timeout)
+
+
 class ClientPool:
     """One pooled ``httpx2.AsyncClient`` per event loop (connections belong to a loop)."""
 

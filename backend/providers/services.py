@@ -3,8 +3,8 @@
 Ideogram and revid.ai have no client library worth the name, so their modules call
 them with plain HTTP through ``ServiceCall``: the shared retrying client of
 ``backend.providers.http`` (timeouts, Retry-After, the node's time budget), answers
-read as JSON, and every failure turned into one ``ProviderError`` that names the
-service and never carries the key.
+read as JSON (or as text, for services answering pages), and every failure turned
+into one ``ProviderError`` that names the service and never carries the key.
 """
 
 from __future__ import annotations
@@ -71,6 +71,21 @@ def api_key(provider: str, credentials: Credentials | None) -> str:
     return credentials.api_key.get_secret_value()
 
 
+def login(provider: str, credentials: Credentials | None) -> tuple[str, str]:
+    """The username and password of the node's credential for ``provider``."""
+    if credentials is None or not credentials.username or credentials.password is None:
+        raise ProviderError(
+            f"this block needs a username and password for provider {provider}: give the "
+            "node a credential for it or set the operator's default login"
+        )
+    if credentials.provider != provider:
+        raise ProviderError(
+            f"the credential {credentials.title or credentials.id!r} is for "
+            f"{credentials.provider}, but this block needs {provider}"
+        )
+    return credentials.username, credentials.password.get_secret_value()
+
+
 @dataclass
 class _Answer:
     """A failed answer in the shape ``describe_status`` reads."""
@@ -108,28 +123,36 @@ class ServiceCall:
         files: Mapping[str, tuple[str, bytes, str]] | None = None,
     ) -> Any:
         """The JSON answer of ``method path``; ProviderError for any failure."""
+        response = await self._send(method, path, json=json, params=params, data=data, files=files)
+        try:
+            return response.json()
+        except ValueError:
+            raise ProviderError(f"{self.provider} sent a malformed answer: not JSON") from None
+
+    async def text(self, path: str, *, params: Mapping[str, str] | None = None) -> str:
+        """The text answer of ``GET path`` (a page, markdown); ProviderError for any failure."""
+        response = await self._send("GET", path, params=params)
+        return response.text
+
+    async def _send(self, method: str, path: str, **kwargs: Any) -> httpx2.Response:
+        """The successful answer of ``method path``; ProviderError for a failure."""
         try:
             response = await self.http.request(
-                method,
-                self.base_url.rstrip("/") + path,
-                headers=dict(self.headers),
-                json=json,
-                params=params,
-                data=data,
-                files=files,
+                method, self.base_url.rstrip("/") + path, headers=dict(self.headers), **kwargs
             )
         except httpx2.TimeoutException:
             raise ProviderError(f"{self.provider} did not answer in time") from None
+        except httpx2.InvalidURL as exc:  # e.g. a control character in a path from the graph
+            raise ProviderError(
+                redact(f"cannot call {self.provider}: {exc}", self.secret)
+            ) from None
         except httpx2.HTTPError as exc:
             message = f"cannot reach {self.provider}: {type(exc).__name__}: {exc}"
             raise ProviderError(redact(message, self.secret)) from None
         if response.status_code >= 400:
             answer = _Answer(response.status_code, _body(response), response)
             raise ProviderError(redact(describe_status(self.provider, answer), self.secret))
-        try:
-            return response.json()
-        except ValueError:
-            raise ProviderError(f"{self.provider} sent a malformed answer: not JSON") from None
+        return response
 
     def malformed(self, what: str) -> ProviderError:
         return ProviderError(f"{self.provider} sent a malformed answer: {what}")

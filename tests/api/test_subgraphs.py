@@ -143,13 +143,9 @@ def test_every_shipped_agent_imports_with_its_sub_graphs(
 
 # The blocks of the shipped agents that call a third-party service (README's table).
 SERVICE_BLOCKS = {
-    "f3a8f7e1-4b1d-4e5f-9f2a-7c3d5a2e6b4c",  # TranscribeYoutubeVideoBlock
-    "436c3984-57fd-4b85-8e9a-459b356883bd",  # ExtractWebsiteContentBlock
-    "87840993-2053-44b7-8da4-187ad4ee518c",  # SearchTheWebBlock
     "0b02b072-abe7-11ef-8372-fb5d162dd712",  # ExecuteCodeBlock
     "25310c70-b89b-43ba-b25c-4dfa7e2a481c",  # GmailReadBlock
     "6c27abc2-e51d-499e-a85f-5a0041ba94f0",  # GmailSendBlock
-    "f47ac10b-58cc-4372-a567-0e02b2c3d479",  # GoogleMapsSearchBlock
     "6ab085e2-20b3-4055-bc3e-08036e01eca6",  # IdeogramModelBlock
     "8f2e4d6a-1b3c-4a5e-9d7f-2c8e6a4b3f1d",  # DataForSeoRelatedKeywordsBlock
     "ed1ae7a0-b770-4089-b520-1f0005fad19a",  # AIImageGeneratorBlock
@@ -157,9 +153,6 @@ SERVICE_BLOCKS = {
     "f59b88a8-54ce-4676-a508-fd614b4e8dce",  # AirtableCreateBaseBlock
     "42527e98-47b6-44ce-ac0e-86b4883721d3",  # AirtableCreateRecordsBlock
     "73c3e7c4-2b3f-4e9f-9e3e-8f7a5c3e2d45",  # DataForSeoKeywordSuggestionsBlock
-    "bdbbaba0-03b7-4971-970e-699e2de6015e",  # FirecrawlCrawlBlock
-    "d1774756-4d9e-40e6-bab1-47ec0ccd81b2",  # FirecrawlExtractBlock
-    "f0f43e2b-c943-48a0-a7f1-40136ca4d3b9",  # FirecrawlMapWebsiteBlock
     "f884b2fb-04f4-4265-9658-14f433926ac9",  # GmailAddLabelBlock
     "64d2301c-b3f5-4174-8ac0-111ca1e1a7c0",  # GmailForwardBlock
     "12bf5a24-9b90-4f40-9090-4e86e6995e60",  # GmailReplyBlock

@@ -52,11 +52,11 @@ def context(
     credential = Credentials(
         provider, CredentialsType.API_KEY, id="cred-1", title="test key", api_key=SecretStr(key)
     )
+    fields.setdefault("allow_private_network", True)  # the fake services listen on 127.0.0.1
     return BlockContext(
         credentials={"credentials": credential},
         services=clients,
         files=DirectoryFileSink(files, max_bytes=1024 * 1024) if files else None,
-        allow_private_network=True,  # the fake services listen on 127.0.0.1
         deadline=time.monotonic() + seconds,
         **fields,
     )

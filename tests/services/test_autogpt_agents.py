@@ -1,8 +1,10 @@
-"""AutoGPT's own agents: every node of a media or code block validates, and runs against
-the fake service with the agent's own settings (skipped without ../shared/autogpt)."""
+"""AutoGPT's own agents: every node of a third-party service block validates, and runs
+against the fake service with the agent's own settings; agents made only of blocks we
+have run whole against the fakes (skipped without ../shared/autogpt)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -10,14 +12,35 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from backend.blocks import get_block
 from backend.blocks.base import Block
+from backend.data.credentials_manager import SystemCredentials
+from backend.data.execution import RunStatus
 from backend.data.graph import Graph
 from backend.data.pins import merge_dynamic_pins
 from backend.data.validation import validate_graph
-from tests import e2b_server, ideogram_server, replicate_server, revid_server
+from backend.executor.local import LocalResult, run_local
+from backend.providers import llm as llm_module
+from backend.providers import services
+from backend.providers.credentials import Credentials, CredentialsType
+from backend.providers.llm import LLMClient
+from backend.settings import Settings
+from tests import (
+    e2b_server,
+    firecrawl_server,
+    google_maps_server,
+    ideogram_server,
+    jina_server,
+    llm_server,
+    replicate_server,
+    revid_server,
+    youtube_server,
+)
 from tests.autogpt_data import AGENTS_DIR, needs_autogpt_data
+from tests.llm.conftest import client_for
+from tests.llm.test_llm_blocks import tagged
 from tests.services.conftest import Waits, context, run_block, service_clients, stored_file
 
 pytestmark = needs_autogpt_data
@@ -30,6 +53,20 @@ BLOCKS = {
     "361697fb-0c4f-4feb-aed3-8320c88c771b": ("video_url", "revid"),
     "0b02b072-abe7-11ef-8372-fb5d162dd712": (None, "e2b"),
 }
+# block id -> (an output pin the node must yield, provider): blocks answering values.
+VALUE_BLOCKS = {
+    "87840993-2053-44b7-8da4-187ad4ee518c": ("results", "jina"),
+    "436c3984-57fd-4b85-8e9a-459b356883bd": ("content", "jina"),
+    "f47ac10b-58cc-4372-a567-0e02b2c3d479": ("place", "google_maps"),
+    "f0f43e2b-c943-48a0-a7f1-40136ca4d3b9": ("links", "firecrawl"),
+    "bdbbaba0-03b7-4971-970e-699e2de6015e": ("markdown", "firecrawl"),
+    "d1774756-4d9e-40e6-bab1-47ec0ccd81b2": ("data", "firecrawl"),
+    "f3a8f7e1-4b1d-4e5f-9f2a-7c3d5a2e6b4c": ("transcript", "webshare_proxy"),
+}
+# Linked pins that need a value of a certain form (any text would be refused).
+SAMPLE_PINS = {"youtube_url": f"https://youtu.be/{youtube_server.VIDEO}"}
+# A sample value for a linked pin of a type other than text.
+SAMPLES: dict[Any, Any] = {int: 3, bool: True, list[str]: ["https://example.com"]}
 
 
 def nodes() -> Iterator[tuple[str, Graph, Any]]:
@@ -38,7 +75,7 @@ def nodes() -> Iterator[tuple[str, Graph, Any]]:
         for data in [export, *export.get("sub_graphs", [])]:
             graph = Graph.from_json(data)
             for node in graph.nodes:
-                if node.block_id in BLOCKS:
+                if node.block_id in BLOCKS or node.block_id in VALUE_BLOCKS:
                     yield path.name[:14], graph, node
 
 
@@ -46,15 +83,21 @@ NODES = list(nodes())
 
 
 def sample_input(graph: Graph, node: Any) -> dict[str, Any]:
-    """The node's defaults plus a recognisable text on every linked pin."""
+    """The node's defaults plus a recognisable value on every linked pin (of the pin's
+    type where that is not text)."""
+    block = get_block(node.block_id)
+    assert block is not None
+    fields = block.Input.model_fields
     data = dict(node.input_default)
     for link in graph.links_to(node.id):
-        data[link.sink_name] = f"<{link.sink_name} from the agent>"
+        kind = fields[link.sink_name].annotation if link.sink_name in fields else str
+        sample = SAMPLE_PINS.get(link.sink_name) or SAMPLES.get(kind)
+        data[link.sink_name] = sample or f"<{link.sink_name} from the agent>"
     return merge_dynamic_pins(data)
 
 
 def test_the_agents_use_every_block() -> None:
-    assert {node.block_id for _, _, node in NODES} == set(BLOCKS)
+    assert {node.block_id for _, _, node in NODES} == set(BLOCKS) | set(VALUE_BLOCKS)
 
 
 @pytest.mark.parametrize(("agent", "graph", "node"), NODES, ids=[n[0] for n in NODES])
@@ -66,22 +109,50 @@ def test_each_node_validates_and_runs(
     assert block is not None
     data = sample_input(graph, node)
     block.validate_input(data)
-    pin, provider = BLOCKS[node.block_id]
+    pin, provider = BLOCKS.get(node.block_id) or VALUE_BLOCKS[node.block_id]
     assert block.required_credentials(data) == {"credentials": provider}
 
     outputs = run_against_fake(block, provider, data, waits, tmp_path)
 
-    if pin is None:
+    if node.block_id in VALUE_BLOCKS:
+        assert pin in {name for name, _ in outputs}, outputs
+    elif pin is None:
         assert ("stdout_logs", "Hello World\n") in outputs
     else:
         assert stored_file(outputs, pin)
+
+
+def fake_service(stack: ExitStack, provider: str) -> tuple[str, dict[str, Any]]:
+    """Start the fake of a web service: its key and the settings pointing at it."""
+    if provider == "jina":
+        server: Any = stack.enter_context(jina_server.jina_server())
+        return jina_server.KEY, {
+            "jina_search_base_url": f"{server.url}/search",
+            "jina_reader_base_url": f"{server.url}/reader",
+        }
+    if provider == "webshare_proxy":
+        server = stack.enter_context(youtube_server.YouTubeServer())
+        return youtube_server.PASSWORD, {
+            "youtube_base_url": "http://www.youtube.test",
+            "webshare_proxy_url": server.url,
+        }
+    if provider == "firecrawl":
+        server = stack.enter_context(firecrawl_server.FirecrawlServer())
+        return firecrawl_server.KEY, {
+            "firecrawl_base_url": server.url,
+            "firecrawl_poll_seconds": 0.01,
+        }
+    server = stack.enter_context(google_maps_server.GoogleMapsServer())
+    return google_maps_server.KEY, {"google_maps_base_url": server.url}
 
 
 def run_against_fake(
     block: Block, provider: str, data: dict[str, Any], waits: Waits, files: Path
 ) -> list[tuple[str, Any]]:
     with ExitStack() as stack:
-        if provider == "ideogram":
+        if provider in {"jina", "google_maps", "firecrawl", "webshare_proxy"}:
+            key, settings = fake_service(stack, provider)
+        elif provider == "ideogram":
             server: Any = stack.enter_context(ideogram_server.ideogram_server())
             key, settings = ideogram_server.KEY, {"ideogram_base_url": server.url}
         elif provider == "replicate":
@@ -99,4 +170,193 @@ def run_against_fake(
                 {"e2b_api_url": server.url, "e2b_sandbox_url": server.url},
             )
         clients = service_clients(waits, **settings)
-        return run_block(block, data, context(clients, provider, key, files))
+        ctx = context(clients, provider, key, files)
+        if provider == "webshare_proxy":
+            ctx.credentials = {"credentials": proxy_login(key)}
+        return run_block(block, data, ctx)
+
+
+def proxy_login(password: str) -> Credentials:
+    return Credentials(
+        "webshare_proxy",
+        CredentialsType.USER_PASSWORD,
+        id="cred-1",
+        username=youtube_server.USERNAME,
+        password=SecretStr(password),
+    )
+
+
+LEAD_FINDER = "agent_a548e507-09a7-4b30-909c-f63fcda10fff.json"
+
+
+def test_lead_finder_runs_whole_against_the_fake_google_maps(
+    waits: Waits, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    export = json.loads((AGENTS_DIR / LEAD_FINDER).read_text())
+    graph = Graph.from_json(export)
+    with google_maps_server.GoogleMapsServer(total=5) as maps:
+        settings = Settings(
+            google_maps_base_url=maps.url, google_maps_api_key=google_maps_server.KEY
+        )
+        clients = service_clients(waits, google_maps_base_url=maps.url)
+        monkeypatch.setattr(services, "_default", clients)  # what the executor's nodes use
+        inputs = {
+            "What business type you want to look for?": "Coffee Roasters",
+            "Where do you want to search?": "Edinburgh, UK",
+            "Search Distance (metres)": 50000,
+            "Number of Results": 3,
+        }
+
+        async def main() -> LocalResult:
+            try:
+                return await run_local(graph, inputs, credentials=SystemCredentials(settings))
+            finally:
+                await clients.aclose()
+
+        result = asyncio.run(main())
+
+    assert result.run.status is RunStatus.COMPLETED, result.run.error
+    [sent] = maps.requests
+    assert sent.json == {"textQuery": "Coffee Roasters in Edinburgh, UK", "pageSize": 3}
+    outputs = {name: sorted(values) for name, values in result.run.outputs.items()}
+    assert outputs == {
+        "Name": ["Roaster 0", "Roaster 1", "Roaster 2"],
+        "Address": [f"{i} High St, Edinburgh, UK" for i in range(3)],
+        "Phone Number": [f"0131 000 00{i:02d}" for i in range(3)],
+        "Website": [f"https://roaster{i}.example" for i in range(3)],
+        "Rating": ["4.5"] * 3,
+        "Number of Reviews": ["100", "101", "102"],
+    }
+
+
+YOUTUBE_TO_LINKEDIN = "agent_e7bb29a1-23c7-4fee-aa3b-5426174b8c52.json"
+EMAIL_FINDER = "agent_fc2c9976-0962-4625-a27b-d316573a9e7f.json"
+LLM_KEYS = {"openai_api_key": "sk-openai-test-000", "anthropic_api_key": "sk-ant-test-000"}
+
+
+def run_agent(
+    graph: Graph,
+    inputs: dict[str, Any],
+    settings: Settings,
+    clients: services.ServiceClients,
+    llm: LLMClient,
+) -> LocalResult:
+    """Run ``graph`` to the end with the operator defaults of ``settings``; the service
+    and LLM clients (the process-wide ones the nodes use) are closed after."""
+
+    async def main() -> LocalResult:
+        try:
+            return await run_local(graph, inputs, credentials=SystemCredentials(settings))
+        finally:
+            await llm.aclose()
+            await clients.aclose()
+
+    return asyncio.run(main())
+
+
+def test_youtube_to_linkedin_runs_whole_against_fake_youtube_and_llms(
+    waits: Waits, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    export = json.loads((AGENTS_DIR / YOUTUBE_TO_LINKEDIN).read_text())
+    graph = Graph.from_json(export)
+
+    def answer(request: llm_server.Recorded) -> llm_server.Answer:
+        if "<video_transcript>" in request.text:
+            return llm_server.Answer("The LinkedIn post.")
+        return llm_server.Answer("A note for the writer.")
+
+    with llm_server.LLMServer() as llm, youtube_server.YouTubeServer() as youtube:
+        llm.default = llm_server.Respond(answer)
+        client = client_for(llm, waits)
+        monkeypatch.setattr(llm_module, "_default", client)
+        clients = service_clients(
+            waits, youtube_base_url="http://www.youtube.test", webshare_proxy_url=youtube.url
+        )
+        monkeypatch.setattr(services, "_default", clients)
+        settings = Settings(
+            **LLM_KEYS,
+            webshare_proxy_username=youtube_server.USERNAME,
+            webshare_proxy_password=youtube_server.PASSWORD,
+        )
+        url = f"https://www.youtube.com/watch?v={youtube_server.VIDEO}"
+        inputs = {
+            "Source YouTube Video": url,
+            "Structure: How do you want to present your LinkedIn Post?": "Curated Content",
+            "Content: What is the main idea or message you want to convey.": "Recommendation",
+            "Tone: How do you want to express yourself in your post?": "Inspirational",
+        }
+
+        result = run_agent(graph, inputs, settings, clients, client)
+
+    assert result.run.status is RunStatus.COMPLETED, result.run.error
+    assert result.run.outputs == {"LinkedIn Post": ["The LinkedIn post."]}
+    assert youtube.paths() == ["/watch", "/youtubei/v1/player", "/api/timedtext"]
+    [final] = [r for r in llm.requests if "<video_transcript>" in r.text]
+    assert "Never gonna give you up\nNever gonna let you down & more" in final.text
+    assert len(llm.requests) == 4
+
+
+def test_email_address_finder_runs_whole_against_fake_jina_and_llm(
+    waits: Waits, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    graph = Graph.from_json(json.loads((AGENTS_DIR / EMAIL_FINDER).read_text()))
+    with llm_server.LLMServer() as llm, jina_server.jina_server() as jina:
+        llm.script(llm_server.Answer("Found it: <email>tim@example.com</email>"))
+        client = client_for(llm, waits)
+        monkeypatch.setattr(llm_module, "_default", client)
+        clients = service_clients(waits, jina_search_base_url=f"{jina.url}/search")
+        monkeypatch.setattr(services, "_default", clients)
+        settings = Settings(**LLM_KEYS, jina_api_key=jina_server.KEY)
+        inputs = {"Business Name": "Tim Cook", "Address": "USA"}
+        result = run_agent(graph, inputs, settings, clients, client)
+
+    assert result.run.status is RunStatus.COMPLETED, result.run.error
+    assert result.run.outputs == {"Email": ["tim@example.com"]}
+    [search] = jina.requests
+    assert search.path == "/search/Email%20Address%20of%20Tim%20Cook%2C%20USA"
+    [asked] = llm.requests
+    assert "[1] Title: About Email Address of Tim Cook, USA" in asked.text
+
+
+TRANSCRIPTION_SCRAPER = "agent_c775f60d-b99f-418b-8fe0-53172258c3ce.json"
+
+
+def test_youtube_transcription_scraper_collects_every_transcript(
+    waits: Waits, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    graph = Graph.from_json(json.loads((AGENTS_DIR / TRANSCRIPTION_SCRAPER).read_text()))
+    videos = [f"https://www.youtube.com/watch?v=video{i}abcd" for i in range(3)]
+    with (
+        llm_server.LLMServer() as llm,
+        jina_server.jina_server() as jina,
+        youtube_server.YouTubeServer() as youtube,
+    ):
+        llm.script(tagged({"list": videos}))
+        client = client_for(llm, waits)
+        monkeypatch.setattr(llm_module, "_default", client)
+        clients = service_clients(
+            waits,
+            jina_reader_base_url=f"{jina.url}/reader",
+            youtube_base_url="http://www.youtube.test",
+            webshare_proxy_url=youtube.url,
+        )
+        monkeypatch.setattr(services, "_default", clients)
+        settings = Settings(
+            **LLM_KEYS,
+            jina_api_key=jina_server.KEY,
+            webshare_proxy_username=youtube_server.USERNAME,
+            webshare_proxy_password=youtube_server.PASSWORD,
+        )
+        inputs = {"Search Query": "Auto_GPT", "Number of Videos": "3"}
+        result = run_agent(graph, inputs, settings, clients, client)
+
+    assert result.run.status is RunStatus.COMPLETED, result.run.error
+    transcript = "Never gonna give you up\nNever gonna let you down & more"
+    assert result.run.outputs == {"Transcripts": [["Youtube Transcripts", *[transcript] * 3]]}
+    [read] = jina.requests
+    assert (read.path, read.query) == (
+        "/reader/https://www.youtube.com/results",
+        {"search_query": "Auto_GPT"},
+    )
+    watched = sorted(r.query["v"] for r in youtube.requests if r.path == "/watch")
+    assert watched == [f"video{i}abcd" for i in range(3)]

@@ -99,6 +99,16 @@ AUTOGPT_MEDIA_BLOCK_IDS = {
     "361697fb-0c4f-4feb-aed3-8320c88c771b": "AIShortformVideoCreatorBlock",
     "0b02b072-abe7-11ef-8372-fb5d162dd712": "ExecuteCodeBlock",
 }
+# AutoGPT's web search, scraping and transcript service blocks.
+AUTOGPT_WEB_BLOCK_IDS = {
+    "87840993-2053-44b7-8da4-187ad4ee518c": "SearchTheWebBlock",
+    "436c3984-57fd-4b85-8e9a-459b356883bd": "ExtractWebsiteContentBlock",
+    "f47ac10b-58cc-4372-a567-0e02b2c3d479": "GoogleMapsSearchBlock",
+    "f0f43e2b-c943-48a0-a7f1-40136ca4d3b9": "FirecrawlMapWebsiteBlock",
+    "bdbbaba0-03b7-4971-970e-699e2de6015e": "FirecrawlCrawlBlock",
+    "d1774756-4d9e-40e6-bab1-47ec0ccd81b2": "FirecrawlExtractBlock",
+    "f3a8f7e1-4b1d-4e5f-9f2a-7c3d5a2e6b4c": "TranscribeYoutubeVideoBlock",
+}
 OWN_BLOCK_IDS = {"0c4a7902-fb25-4abf-a256-136f29ba2dc4": "WaitBlock"}
 
 BUILTINS = {
@@ -137,7 +147,9 @@ def test_block_schemas_are_valid_json_schema(block: Block) -> None:
 
 
 def test_block_ids_match_the_autogpt_table() -> None:
-    autogpt = AUTOGPT_BLOCK_IDS | AUTOGPT_DATA_BLOCK_IDS | AUTOGPT_MEDIA_BLOCK_IDS
+    autogpt = (
+        AUTOGPT_BLOCK_IDS | AUTOGPT_DATA_BLOCK_IDS | AUTOGPT_MEDIA_BLOCK_IDS | AUTOGPT_WEB_BLOCK_IDS
+    )
     assert {i: b.name for i, b in BUILTINS.items()} == autogpt | OWN_BLOCK_IDS
     for block_id, name in autogpt.items():
         block = get_block(block_id)
