@@ -25,6 +25,7 @@ from backend.server import (
 )
 from backend.server.body_limit import BodyLimitMiddleware
 from backend.server.errors import install_error_handlers
+from backend.server.openapi import install_openapi, operation_id
 from backend.server.request_guard import RequestGuardMiddleware
 from backend.settings import Settings
 
@@ -50,7 +51,13 @@ def create_app(settings: Settings, store: Store, vault: Vault | None = None) -> 
     ``vault`` encrypts credentials; without one it is opened from ``settings`` (which
     fails with EncryptionKeyError when the key is not the database's).
     """
-    app = FastAPI(title="agent-server", version=_version(), description=DESCRIPTION)
+    app = FastAPI(
+        title="agent-server",
+        version=_version(),
+        description=DESCRIPTION,
+        generate_unique_id_function=operation_id,
+    )
+    install_openapi(app)
     app.state.settings = settings
     app.state.store = store
     app.state.credentials = CredentialsManager(

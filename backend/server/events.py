@@ -121,7 +121,7 @@ async def stream_events(
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}}}},
 )
-def execution_events(
+def stream_run_events(
     run_id: str,
     request: Request,
     caller: CallerDep,

@@ -21,6 +21,7 @@ from backend.data.credentials import (
 from backend.providers.credentials import CredentialsType
 from backend.server.auth import UserDep
 from backend.server.deps import CredentialsDep, StoreDep
+from backend.server.openapi import errors
 
 router = APIRouter(prefix="/api/v1", tags=["credentials"])
 
@@ -83,6 +84,7 @@ CredentialsBody = Annotated[
     "/credentials",
     status_code=status.HTTP_201_CREATED,
     summary="Add a credential; the answer shows only a masked hint of its secret",
+    responses=errors(409),
 )
 def create_credentials(
     user: UserDep, manager: CredentialsDep, body: CredentialsBody

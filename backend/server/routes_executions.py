@@ -17,6 +17,7 @@ from backend.executor.limits import Limits
 from backend.executor.submit import cancel_run, rerun, resume
 from backend.server.auth import UserDep
 from backend.server.deps import CredentialsDep, SettingsDep, StoreDep
+from backend.server.openapi import errors
 from backend.server.pagination import decode_cursor, encode_cursor
 from backend.server.redaction import redactor
 from backend.settings import Settings
@@ -85,7 +86,7 @@ def token_usage(nodes: Iterable[NodeExecution]) -> dict[str, Any]:
 
 
 @router.get("/executions", summary="List your runs, newest first")
-def list_executions(
+def list_runs(
     user: UserDep,
     store: StoreDep,
     graph_id: str | None = None,
@@ -112,7 +113,7 @@ def list_executions(
 
 
 @router.get("/executions/{run_id}", summary="One run: status, inputs, outputs, stats, error")
-def get_execution(run_id: str, user: UserDep, store: StoreDep) -> dict[str, Any]:
+def get_run(run_id: str, user: UserDep, store: StoreDep) -> dict[str, Any]:
     return run_view(store, own_run(store, user, run_id))
 
 
@@ -120,7 +121,7 @@ def get_execution(run_id: str, user: UserDep, store: StoreDep) -> dict[str, Any]
     "/executions/{run_id}/nodes",
     summary="The run's node executions with inputs, outputs, status and timings",
 )
-def get_node_executions(run_id: str, user: UserDep, store: StoreDep) -> dict[str, Any]:
+def list_run_nodes(run_id: str, user: UserDep, store: StoreDep) -> dict[str, Any]:
     run = own_run(store, user, run_id)
     masked = redactor(store, run)
     return {"items": [masked.node(node.to_dict()) for node in store.node_executions(run.id)]}
@@ -130,6 +131,8 @@ def get_node_executions(run_id: str, user: UserDep, store: StoreDep) -> dict[str
     "/executions/{run_id}/cancel",
     status_code=http_status.HTTP_202_ACCEPTED,
     summary="Request cancellation; the run ends TERMINATED (409 if it already ended)",
+    name="cancel_run",
+    responses=errors(409),
 )
 def cancel_execution(run_id: str, user: UserDep, store: StoreDep) -> dict[str, Any]:
     own_run(store, user, run_id)
@@ -142,7 +145,7 @@ def cancel_execution(run_id: str, user: UserDep, store: StoreDep) -> dict[str, A
     status_code=http_status.HTTP_202_ACCEPTED,
     summary="Start the run again: a new run of the same graph version with the same inputs",
 )
-def rerun_execution(
+def rerun_run(
     run_id: str, user: UserDep, store: StoreDep, settings: SettingsDep, resolver: CredentialsDep
 ) -> dict[str, Any]:
     run = rerun(store, own_run(store, user, run_id), *_bounds(settings), resolver)
@@ -154,8 +157,9 @@ def rerun_execution(
     status_code=http_status.HTTP_202_ACCEPTED,
     summary="Resume a FAILED or TERMINATED run: a new run that reuses every completed "
     "node's outputs and executes only the rest (409 for other runs)",
+    responses=errors(409),
 )
-def resume_execution(
+def resume_run(
     run_id: str, user: UserDep, store: StoreDep, settings: SettingsDep, resolver: CredentialsDep
 ) -> dict[str, Any]:
     run = resume(store, own_run(store, user, run_id), *_bounds(settings), resolver)

@@ -26,6 +26,7 @@ from backend.schedules.manage import suggested_schedule
 from backend.server.auth import UserDep
 from backend.server.deps import CredentialsDep, SettingsDep, StoreDep
 from backend.server.idempotency import REPLAYED_HEADER, IdempotencyKey, execute_key
+from backend.server.openapi import errors
 from backend.server.pagination import decode_cursor, encode_cursor
 
 router = APIRouter(prefix="/api/v1", tags=["graphs"])
@@ -172,6 +173,7 @@ def delete_graph(graph_id: str, user: UserDep, store: StoreDep) -> None:
     "/graphs/{graph_id}/execute",
     status_code=status.HTTP_202_ACCEPTED,
     summary="Start a run; executors pick it up from the queue",
+    responses=errors(409),
 )
 def execute_graph(
     graph_id: str,

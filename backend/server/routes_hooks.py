@@ -30,6 +30,7 @@ from backend.executor.submit import load_live_graph, submit_keyed_run
 from backend.server.auth import UserDep
 from backend.server.deps import CredentialsDep, SettingsDep, StoreDep
 from backend.server.hook_delivery import decode_body, delivery_id, verify
+from backend.server.openapi import errors
 from backend.settings import Settings
 
 router = APIRouter(prefix="/api/v1", tags=["webhooks"])
@@ -86,6 +87,7 @@ def _target_input(graph: Graph, wanted: str | None) -> str:
     "/hooks",
     status_code=status.HTTP_201_CREATED,
     summary="Add a webhook to a graph; the answer holds its secret, shown this once",
+    responses=errors(404, 409),
 )
 def create_hook(
     body: NewHook, user: UserDep, store: StoreDep, credentials: CredentialsDep
@@ -124,7 +126,7 @@ def get_hook(hook_id: str, user: UserDep, store: StoreDep) -> dict[str, Any]:
 
 
 @router.patch("/hooks/{hook_id}", summary="Rename, retarget, disable or enable a webhook")
-def patch_hook(hook_id: str, body: HookChange, user: UserDep, store: StoreDep) -> dict[str, Any]:
+def update_hook(hook_id: str, body: HookChange, user: UserDep, store: StoreDep) -> dict[str, Any]:
     record = store.get_hook(user, hook_id)
     changes: dict[str, Any] = {"updated_at": time.time()}
     if body.name is not None:
@@ -189,8 +191,9 @@ def _accept(
     status_code=status.HTTP_202_ACCEPTED,
     summary="Deliver to a webhook (no API key: the hook's signature or bearer secret)",
     openapi_extra={"security": []},
+    responses=errors(401, 413, 429),
 )
-def deliver(
+def deliver_hook(
     hook_id: str,
     request: Request,
     body: Annotated[bytes, Depends(_raw_body)],

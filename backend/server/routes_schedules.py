@@ -14,6 +14,7 @@ from backend.executor.limits import Limits
 from backend.schedules.manage import ScheduleSpec, create_schedule, schedule_view, update_schedule
 from backend.server.auth import UserDep
 from backend.server.deps import SettingsDep, StoreDep
+from backend.server.openapi import errors
 
 router = APIRouter(prefix="/api/v1", tags=["schedules"])
 
@@ -59,6 +60,8 @@ class NewSchedule(ScheduleChange):
     "/schedules",
     status_code=status.HTTP_201_CREATED,
     summary="Schedule a graph: runs start at the cron expression's times, in its timezone",
+    name="create_schedule",
+    responses=errors(404),
 )
 def post_schedule(
     body: NewSchedule, user: UserDep, store: StoreDep, settings: SettingsDep
@@ -81,7 +84,11 @@ def get_schedule(schedule_id: str, user: UserDep, store: StoreDep) -> dict[str, 
     return schedule_view(store.get_schedule(user, schedule_id))
 
 
-@router.patch("/schedules/{schedule_id}", summary="Change a schedule (fields left out stay)")
+@router.patch(
+    "/schedules/{schedule_id}",
+    summary="Change a schedule (fields left out stay)",
+    name="update_schedule",
+)
 def patch_schedule(
     schedule_id: str, body: ScheduleChange, user: UserDep, store: StoreDep, settings: SettingsDep
 ) -> dict[str, Any]:

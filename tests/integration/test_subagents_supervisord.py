@@ -30,7 +30,7 @@ ENV = {
     # (that is tested on its own).
     "BACKEND_MAX_STALLED_CLAIMS": "1000",
 }
-KILLS = 20
+KILLS = 15
 RUNS = 12
 
 
