@@ -8,11 +8,15 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from backend.app import run_processes
-from backend.server.process import AgentServer
+from backend.util.process import settings_or_exit
 
 
 def main() -> None:
-    run_processes(AgentServer())
+    settings = settings_or_exit("rest")
+    # Slow to import: only once the settings are known to be good.
+    from backend.server.process import AgentServer
+
+    run_processes(AgentServer(settings))
 
 
 if __name__ == "__main__":

@@ -8,11 +8,15 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from backend.app import run_processes
-from backend.schedules.process import Scheduler
+from backend.util.process import settings_or_exit
 
 
 def main() -> None:
-    run_processes(Scheduler())
+    settings = settings_or_exit("scheduler")
+    # Slow to import: only once the settings are known to be good.
+    from backend.schedules.process import Scheduler
+
+    run_processes(Scheduler(settings))
 
 
 if __name__ == "__main__":

@@ -137,6 +137,22 @@ class AppProcess(ABC):
         self.stop()
 
 
+def settings_or_exit(name: str) -> Settings:
+    """The settings, or exit 1 with one line naming the bad one.
+
+    Entrypoints call this before their slow imports, so a bad setting ends a start well
+    inside supervisord's startsecs: every try then counts as a failed start, and the
+    program ends FATAL instead of restarting for ever on a loaded machine.
+    """
+    multiprocessing.current_process().name = name
+    configure_logging()
+    try:
+        return load_settings()
+    except BackendError as exc:
+        logger.error("%s: %s", name, exc.message)
+        raise SystemExit(EXIT_FAILURE) from None
+
+
 def block_stop_signals() -> None:
     """Call first in every helper thread: SIGTERM/SIGINT then always reach the main thread.
 

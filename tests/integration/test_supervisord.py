@@ -137,12 +137,23 @@ def test_program_log_rotates_into_numbered_backups() -> None:
         sup.wait_state("executor_00", "RUNNING", UP_TIMEOUT)
         log = sup.log_path("executor_00")
         backup = log.with_name(log.name + ".1")
-        # Each restart appends its start and stop lines to the program log.
+
+        def registrations() -> int:
+            return sum(
+                path.read_text().count("executor registered")
+                for path in (log, backup)
+                if path.exists()
+            )
+
+        # Each restart appends its start and stop lines to the program log; waiting for
+        # each start to register keeps a slow start from adding too little to rotate.
         for _ in range(20):
             if backup.exists():
                 break
+            before = registrations()
             sup.rpc.stopProcess(f"{GROUP}:executor_00", True)
             sup.rpc.startProcess(f"{GROUP}:executor_00", True)
+            wait_for(lambda n=before: registrations() > n or None, UP_TIMEOUT, "the restart")
 
         sup.rpc.stopProcess(f"{GROUP}:executor_00", True)
 
