@@ -13,6 +13,7 @@ from backend.data.store import Store
 from backend.data.vault import Vault, open_vault
 from backend.providers.llm import configure as configure_llm
 from backend.server import (
+    api_docs,
     events,
     routes_blocks,
     routes_credentials,
@@ -48,7 +49,13 @@ def create_app(settings: Settings, store: Store, vault: Vault | None = None) -> 
     ``vault`` encrypts credentials; without one it is opened from ``settings`` (which
     fails with EncryptionKeyError when the key is not the database's).
     """
-    app = FastAPI(title="agent-server", version=_version(), description=DESCRIPTION)
+    app = FastAPI(
+        title="agent-server",
+        version=_version(),
+        description=DESCRIPTION,
+        docs_url=None,  # served by api_docs, from the package instead of a CDN
+        redoc_url=None,
+    )
     app.state.settings = settings
     app.state.store = store
     app.state.credentials = CredentialsManager(
@@ -73,4 +80,5 @@ def create_app(settings: Settings, store: Store, vault: Vault | None = None) -> 
     )
     for module in routers:
         app.include_router(module.router)
+    api_docs.install(app)
     return app
