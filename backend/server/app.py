@@ -25,6 +25,7 @@ from backend.server import (
 from backend.server.body_limit import BodyLimitMiddleware
 from backend.server.errors import install_error_handlers
 from backend.server.request_guard import RequestGuardMiddleware
+from backend.server.ui import install as install_monitor
 from backend.settings import Settings
 
 DESCRIPTION = """\
@@ -33,6 +34,8 @@ Durable execution of AutoGPT-style agent graphs.
 Every `/api/v1` route needs `Authorization: Bearer <key>`; create a key with
 `agent-server api-key create --user NAME`. Errors are JSON
 `{"error": {"code", "message", "details"}}`.
+
+The run monitor is at [/ui](/ui): sign in there with the same key.
 """
 
 
@@ -81,4 +84,5 @@ def create_app(settings: Settings, store: Store, vault: Vault | None = None) -> 
     for module in routers:
         app.include_router(module.router)
     api_docs.install(app)
+    install_monitor(app)
     return app

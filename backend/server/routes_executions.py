@@ -13,7 +13,7 @@ from backend.data.execution import NodeExecution, Run, RunStatus
 from backend.data.store import Store
 from backend.errors import NotFound
 from backend.executor.submit import cancel_run
-from backend.server.auth import UserDep
+from backend.server.auth import ReaderUserDep, UserDep
 from backend.server.deps import StoreDep
 from backend.server.pagination import decode_cursor, encode_cursor
 from backend.server.redaction import redactor
@@ -83,7 +83,7 @@ def token_usage(nodes: Iterable[NodeExecution]) -> dict[str, Any]:
 
 @router.get("/executions", summary="List your runs, newest first")
 def list_executions(
-    user: UserDep,
+    user: ReaderUserDep,
     store: StoreDep,
     graph_id: str | None = None,
     status: RunStatus | None = None,
@@ -109,7 +109,7 @@ def list_executions(
 
 
 @router.get("/executions/{run_id}", summary="One run: status, inputs, outputs, stats, error")
-def get_execution(run_id: str, user: UserDep, store: StoreDep) -> dict[str, Any]:
+def get_execution(run_id: str, user: ReaderUserDep, store: StoreDep) -> dict[str, Any]:
     return run_view(store, own_run(store, user, run_id))
 
 
@@ -117,7 +117,7 @@ def get_execution(run_id: str, user: UserDep, store: StoreDep) -> dict[str, Any]
     "/executions/{run_id}/nodes",
     summary="The run's node executions with inputs, outputs, status and timings",
 )
-def get_node_executions(run_id: str, user: UserDep, store: StoreDep) -> dict[str, Any]:
+def get_node_executions(run_id: str, user: ReaderUserDep, store: StoreDep) -> dict[str, Any]:
     run = own_run(store, user, run_id)
     masked = redactor(store, run)
     return {"items": [masked.node(node.to_dict()) for node in store.node_executions(run.id)]}

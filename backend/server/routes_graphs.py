@@ -22,7 +22,7 @@ from backend.executor.credentials import credentials_report
 from backend.executor.exports import export_graph, import_graph, parse_sub_graphs
 from backend.executor.limits import Limits
 from backend.executor.submit import load_graph, save_graph, submit_graph_run
-from backend.server.auth import UserDep
+from backend.server.auth import ReaderUserDep, UserDep
 from backend.server.deps import CredentialsDep, SettingsDep, StoreDep
 from backend.server.pagination import decode_cursor, encode_cursor
 
@@ -114,7 +114,7 @@ def _report(graph: Graph, user: str, resolver: CredentialsManager) -> dict[str, 
 
 @router.get("/graphs", summary="List your graphs (active versions, newest first)")
 def list_graphs(
-    user: UserDep,
+    user: ReaderUserDep,
     store: StoreDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
@@ -136,7 +136,7 @@ def _live_graph(store: StoreDep, user: str, graph_id: str, version: int | None) 
 @router.get("/graphs/{graph_id}", summary="One graph (the active version unless ?version=N)")
 def get_graph(
     graph_id: str,
-    user: UserDep,
+    user: ReaderUserDep,
     store: StoreDep,
     resolver: CredentialsDep,
     version: Annotated[int | None, Query(ge=1, le=INT_MAX)] = None,

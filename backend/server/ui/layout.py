@@ -1,0 +1,151 @@
+"""Where the run page draws each node: the graph's own positions, else columns.
+
+AutoGPT exports carry each node's ``metadata.position`` ({x, y}, the builder's canvas);
+a graph whose every node has one is drawn as its author laid it out. Any other graph is
+laid out in columns by depth (the longest chain of links leading to a node), nodes in a
+loop placed after the rest. Pure functions of the graph: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from backend.blocks import get_block
+from backend.data.graph import Graph, Node
+
+BOX_WIDTH = 220
+BOX_HEIGHT = 64
+MARGIN = 24
+COLUMN_GAP = 300
+ROW_GAP = 100
+# AutoGPT's canvas is in screen pixels with wide nodes: shrink it to keep boxes apart
+# without leaving huge gaps.
+CANVAS_SCALE = 0.6
+LABEL_CHARS = 26
+
+
+@dataclass(frozen=True)
+class Box:
+    node_id: str
+    x: float
+    y: float
+    title: str
+    subtitle: str
+
+
+@dataclass(frozen=True)
+class Edge:
+    source_id: str
+    sink_id: str
+    path: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Drawing:
+    width: float
+    height: float
+    boxes: tuple[Box, ...]
+    edges: tuple[Edge, ...]
+
+
+def shorten(text: str, limit: int = LABEL_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def node_title(node: Node) -> str:
+    block = get_block(node.block_id)
+    return (block.name or type(block).__name__) if block is not None else node.block_id
+
+
+def node_subtitle(node: Node) -> str:
+    for key in ("name", "title"):
+        value = node.input_default.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return node.id
+
+
+def _position(node: Node) -> tuple[float, float] | None:
+    pos = node.metadata.get("position")
+    if not isinstance(pos, dict):
+        return None
+    x, y = pos.get("x"), pos.get("y")
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (x, y))
+    if not numbers:
+        return None
+    return float(x) * CANVAS_SCALE, float(y) * CANVAS_SCALE  # type: ignore[arg-type]
+
+
+def _columns(graph: Graph) -> dict[str, tuple[float, float]]:
+    ids = [node.id for node in graph.nodes]
+    incoming: dict[str, set[str]] = {i: set() for i in ids}
+    outgoing: dict[str, set[str]] = defaultdict(set)
+    for link in graph.links:
+        ends = (link.source_id, link.sink_id)
+        if all(end in incoming for end in ends) and link.source_id != link.sink_id:
+            incoming[link.sink_id].add(link.source_id)
+            outgoing[link.source_id].add(link.sink_id)
+    depth = dict.fromkeys(ids, 0)
+    waiting = {i: len(incoming[i]) for i in ids}
+    ready = [i for i in ids if waiting[i] == 0]
+    placed: list[str] = []
+    while ready:
+        current = ready.pop(0)
+        placed.append(current)
+        for sink in sorted(outgoing[current]):
+            depth[sink] = max(depth[sink], depth[current] + 1)
+            waiting[sink] -= 1
+            if waiting[sink] == 0:
+                ready.append(sink)
+    last = max((depth[i] for i in placed), default=-1)
+    for node_id in ids:  # in a loop: after everything else, in one column
+        if node_id not in placed:
+            depth[node_id] = last + 1
+    rows: dict[int, int] = defaultdict(int)
+    positions: dict[str, tuple[float, float]] = {}
+    for node_id in ids:
+        column = depth[node_id]
+        positions[node_id] = (column * COLUMN_GAP, rows[column] * ROW_GAP)
+        rows[column] += 1
+    return positions
+
+
+def draw(graph: Graph) -> Drawing:
+    given = {node.id: _position(node) for node in graph.nodes}
+    if given and all(p is not None for p in given.values()):
+        raw = {k: p for k, p in given.items() if p is not None}
+    else:
+        raw = _columns(graph)
+    min_x = min((p[0] for p in raw.values()), default=0.0)
+    min_y = min((p[1] for p in raw.values()), default=0.0)
+    spot = {k: (x - min_x + MARGIN, y - min_y + MARGIN) for k, (x, y) in raw.items()}
+    boxes = tuple(
+        Box(
+            node.id,
+            spot[node.id][0],
+            spot[node.id][1],
+            shorten(node_title(node)),
+            shorten(node_subtitle(node)),
+        )
+        for node in graph.nodes
+    )
+    edges = []
+    for link in graph.links:
+        if link.source_id not in spot or link.sink_id not in spot:
+            continue
+        sx, sy = spot[link.source_id]
+        tx, ty = spot[link.sink_id]
+        x1, y1 = sx + BOX_WIDTH, sy + BOX_HEIGHT / 2
+        x2, y2 = tx, ty + BOX_HEIGHT / 2
+        bend = max(40.0, abs(x2 - x1) / 2)
+        path = (
+            f"M{x1:.0f},{y1:.0f} "
+            f"C{x1 + bend:.0f},{y1:.0f} {x2 - bend:.0f},{y2:.0f} {x2:.0f},{y2:.0f}"
+        )
+        label = f"{link.source_name} → {link.sink_name}"
+        edges.append(Edge(link.source_id, link.sink_id, path, label))
+    width = max((b.x for b in boxes), default=0.0) + BOX_WIDTH + MARGIN
+    height = max((b.y for b in boxes), default=0.0) + BOX_HEIGHT + MARGIN
+    return Drawing(width, height, boxes, tuple(edges))

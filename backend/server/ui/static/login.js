@@ -1,0 +1,28 @@
+"use strict";
+
+document.addEventListener("DOMContentLoaded", function () {
+  const form = document.getElementById("sign-in");
+  const error = document.getElementById("sign-in-error");
+  form.addEventListener("submit", async function (event) {
+    event.preventDefault();
+    Monitor.showError(error, "");
+    const key = document.getElementById("key").value.trim();
+    const response = await fetch("/ui/login", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      credentials: "same-origin",
+      body: JSON.stringify({ key: key }),
+    });
+    if (response.ok) {
+      location.assign(form.dataset.next || "/ui/runs");
+      return;
+    }
+    let message = "sign-in failed (" + response.status + ")";
+    try {
+      message = (await response.json()).error.message;
+    } catch (e) {
+      // keep the generic message
+    }
+    Monitor.showError(error, message);
+  });
+});
