@@ -19,10 +19,13 @@ BOX_HEIGHT = 64
 MARGIN = 24
 COLUMN_GAP = 300
 ROW_GAP = 100
-# AutoGPT's canvas is in screen pixels with wide nodes: shrink it to keep boxes apart
-# without leaving huge gaps.
-CANVAS_SCALE = 0.6
-LABEL_CHARS = 26
+# AutoGPT's canvas has its own node sizes: it is scaled so that no two of our boxes
+# overlap (with these gaps at least), within these bounds.
+GAP_X, GAP_Y = 80.0, 30.0
+SCALE_BOUNDS = (0.3, 4.0)
+# Beyond this many nodes the pairwise check is skipped (drawn at scale 1).
+MAX_SCALED_NODES = 400
+LABEL_CHARS = 24
 
 
 @dataclass(frozen=True)
@@ -60,11 +63,16 @@ def node_title(node: Node) -> str:
 
 
 def node_subtitle(node: Node) -> str:
-    for key in ("name", "title"):
-        value = node.input_default.get(key)
+    """The name its author gave it (AutoGPT's ``customized_name``), or its pin name."""
+    candidates = (
+        node.metadata.get("customized_name"),
+        node.input_default.get("name"),
+        node.input_default.get("title"),
+    )
+    for value in candidates:
         if isinstance(value, str) and value:
             return value
-    return node.id
+    return f"node {node.id[:8]}"
 
 
 def _position(node: Node) -> tuple[float, float] | None:
@@ -75,7 +83,21 @@ def _position(node: Node) -> tuple[float, float] | None:
     numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (x, y))
     if not numbers:
         return None
-    return float(x) * CANVAS_SCALE, float(y) * CANVAS_SCALE  # type: ignore[arg-type]
+    return float(x), float(y)  # type: ignore[arg-type]
+
+
+def _scale(points: list[tuple[float, float]]) -> float:
+    """The smallest scale at which boxes at ``points`` are all apart, within bounds."""
+    if len(points) > MAX_SCALED_NODES:
+        return 1.0
+    need = SCALE_BOUNDS[0]
+    for i, (ax, ay) in enumerate(points):
+        for bx, by in points[i + 1 :]:
+            dx, dy = abs(ax - bx), abs(ay - by)
+            apart_x = (BOX_WIDTH + GAP_X) / dx if dx else float("inf")
+            apart_y = (BOX_HEIGHT + GAP_Y) / dy if dy else float("inf")
+            need = max(need, min(apart_x, apart_y))
+    return min(need, SCALE_BOUNDS[1])
 
 
 def _columns(graph: Graph) -> dict[str, tuple[float, float]]:
@@ -115,7 +137,9 @@ def _columns(graph: Graph) -> dict[str, tuple[float, float]]:
 def draw(graph: Graph) -> Drawing:
     given = {node.id: _position(node) for node in graph.nodes}
     if given and all(p is not None for p in given.values()):
-        raw = {k: p for k, p in given.items() if p is not None}
+        canvas = {k: p for k, p in given.items() if p is not None}
+        scale = _scale(list(canvas.values()))
+        raw = {k: (x * scale, y * scale) for k, (x, y) in canvas.items()}
     else:
         raw = _columns(graph)
     min_x = min((p[0] for p in raw.values()), default=0.0)
