@@ -142,11 +142,15 @@ def runs(
         return _to_sign_in(request)
     chosen = RunStatus(status) if status in {s.value for s in RunStatus} else None
     page = views.runs_page(store, session.user, chosen, graph_id or None, cursor)
+    choices = [(g["id"], g["name"] or g["id"]) for g in store.list_graphs(session.user, limit=200)]
+    if graph_id and graph_id not in {gid for gid, _ in choices}:
+        choices.append((graph_id, graph_id))  # a deleted graph's runs stay listed
     return _render(
         request,
         "runs.html",
         session,
         page=page,
+        graph_choices=choices,
         status=chosen.value if chosen else "",
         graph_id=graph_id or "",
         cursor=cursor or "",

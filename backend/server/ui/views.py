@@ -155,8 +155,8 @@ def input_fields(graph: Graph) -> list[InputField]:
         secret = bool(node.input_default.get("secret"))
         if value is None or secret:
             default = ""
-        elif kind in ("text", "long-text") and isinstance(value, str):
-            default = value
+        elif isinstance(value, str) and kind in ("text", "long-text", "json"):
+            default = value  # the json kind sends text that is not JSON as text
         else:
             default = json.dumps(value, ensure_ascii=False)
         fields.append(
