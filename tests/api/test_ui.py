@@ -3,6 +3,7 @@ escaping; and /docs and /redoc served from the package."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from typing import Any
@@ -13,10 +14,13 @@ from fastapi.testclient import TestClient
 
 from backend.data.api_keys import shown_prefix
 from backend.data.store import Store
+from backend.server.app import create_app
 from backend.server.auth import SESSION_COOKIE
 from backend.settings import Settings
 from tests.api.conftest import assert_error, calculator_graph, create_key, drain, wait_graph
 from tests.api.test_secrets import SECRET, secret_graph
+from tests.api.test_subgraphs import export_with_sub_graph
+from tests.autogpt_data import AGENTS_DIR, needs_autogpt_data
 
 API = "/api/v1"
 EVIL = "<script>alert('x')</script>"
@@ -259,3 +263,45 @@ def test_docs_and_redoc_load_their_assets_locally(client: TestClient) -> None:
         assert client.get(f"/docs-assets/{licence}").status_code == 200
     schema = client.get("/openapi.json").json()
     assert not any(path.startswith("/ui") for path in schema["paths"])
+
+
+def test_sub_agent_runs_link_to_each_other(
+    client: TestClient, settings: Settings, signed_in: dict[str, str]
+) -> None:
+    gid = client.post("/ui/graphs", json=export_with_sub_graph(), headers=signed_in).json()["id"]
+    rid = client.post(
+        f"/ui/graphs/{gid}/runs", json={"inputs": {"x": 3}}, headers=signed_in
+    ).json()["id"]
+    drain(settings)
+    [child] = client.get(f"{API}/executions/{rid}").json()["children"]
+    parent_page = client.get(f"/ui/runs/{rid}")
+    assert f'href="/ui/runs/{child["id"]}"' in parent_page.text
+    child_page = client.get(f"/ui/runs/{child['id']}")
+    assert "Parent run" in child_page.text and f'href="/ui/runs/{rid}"' in child_page.text
+    assert child_page.text.count('class="node s-COMPLETED"') == 3
+    graph_page = client.get(f"/ui/graphs/{gid}")
+    assert graph_page.text.count('class="node s-NOT_RUN"') == 3  # drawn, not selectable
+
+
+@needs_autogpt_data
+def test_shipped_agents_graph_pages_render(
+    settings: Settings, store: Store, alice_key: str
+) -> None:
+    roomy = settings.model_copy(update={"max_body_bytes": 4 * 1024 * 1024})  # exports are big
+    with TestClient(create_app(roomy, store)) as client:
+        assert sign_in(client, alice_key).status_code == 204
+        csrf = {"X-CSRF-Token": csrf_of(client.get("/ui/graphs"))}
+        shown = 0
+        for path in sorted(AGENTS_DIR.glob("*.json")):
+            export = json.loads(path.read_text())
+            made = client.post("/ui/graphs", json=export, headers=csrf)
+            if made.status_code != 201:
+                continue  # blocks of services this server does not have
+            page = client.get(f"/ui/graphs/{made.json()['id']}")
+            assert page.status_code == 200
+            nodes = len(export.get("graph", export)["nodes"])
+            assert page.text.count('<g class="node ') == nodes
+            shown += 1
+        assert shown >= 5
+        listing = client.get("/ui/graphs")
+        assert listing.status_code == 200 and listing.text.count("/ui/graphs/") >= shown

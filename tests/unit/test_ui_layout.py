@@ -6,8 +6,11 @@ import itertools
 import json
 from pathlib import Path
 
+import pytest
+
 from backend.data.graph import Graph, Link, Node
 from backend.server.ui.layout import BOX_HEIGHT, BOX_WIDTH, MARGIN, draw
+from tests.autogpt_data import AGENTS_DIR, needs_autogpt_data
 from tests.graphs import AGENT_INPUT, AGENT_OUTPUT, WAIT, wait_chain
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -73,3 +76,19 @@ def test_labels_are_shortened_and_nodes_without_a_name_show_their_id() -> None:
     boxes = {box.node_id: box for box in draw(graph).boxes}
     assert len(boxes["in"].subtitle) < 30 and boxes["in"].subtitle.endswith("…")
     assert boxes["abcdef1234"].subtitle == "node abcdef12"
+
+
+@needs_autogpt_data
+@pytest.mark.parametrize(
+    "path",
+    sorted(AGENTS_DIR.glob("*.json")) if AGENTS_DIR.is_dir() else [],
+    ids=lambda p: p.stem[:14],
+)
+def test_every_shipped_agent_is_drawn_without_overlaps(path: Path) -> None:
+    export = json.loads(path.read_text())
+    for data in [export, *export.get("sub_graphs", [])]:
+        graph = Graph.from_json(data)
+        drawing = draw(graph)
+        assert len(drawing.boxes) == len(graph.nodes)
+        assert _apart(graph), graph.name
+        assert drawing.width < 20_000 and drawing.height < 20_000

@@ -42,14 +42,14 @@ from backend.server.ui.session import (
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
-_templates = Jinja2Templates(
-    env=Environment(
-        loader=FileSystemLoader(Path(__file__).parent / "templates"),
-        autoescape=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+_env = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=True,
+    trim_blocks=True,
+    lstrip_blocks=True,
 )
+_env.globals.update(box_width=BOX_WIDTH, box_height=BOX_HEIGHT)
+_templates = Jinja2Templates(env=_env)
 # Scripts and styles only from here: an injected tag could not run even if one slipped by.
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; "
@@ -201,8 +201,8 @@ def run_page(request: Request, run_id: str, store: StoreDep, session: MaybeSessi
         graph=graph,
         graph_name=graph.name or run.graph_id,
         drawing=draw(graph),
-        box_width=BOX_WIDTH,
-        box_height=BOX_HEIGHT,
+        selectable=True,
+        svg_label="The graph's nodes, coloured by status: select one for its details",
         nodes=nodes,
         states=states,
         when=views.when,
@@ -274,6 +274,10 @@ def graph_page(
         session,
         graph=graph,
         latest_version=latest.version,
+        drawing=draw(graph),
+        states={},
+        selectable=False,
+        svg_label="The graph's nodes and links",
         fields=views.input_fields(graph),
         runs=[views.run_row(store, run, names) for run in recent],
     )

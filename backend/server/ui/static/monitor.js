@@ -107,6 +107,14 @@ window.Monitor = (function () {
   }
 
   document.addEventListener("DOMContentLoaded", function () {
+    // A drawn graph is shown full size (scrolled); this button shrinks it to fit instead.
+    for (const button of document.querySelectorAll("button.fit-graph")) {
+      button.addEventListener("click", function () {
+        const box = button.parentElement.nextElementSibling;
+        const fit = box.classList.toggle("fit");
+        button.setAttribute("aria-pressed", fit ? "true" : "false");
+      });
+    }
     const out = document.getElementById("sign-out");
     if (out) {
       out.addEventListener("click", async function () {

@@ -24,6 +24,10 @@ document.addEventListener("DOMContentLoaded", function () {
         box.dataset.status = status;
         const label = box.getAttribute("aria-label") || "";
         box.setAttribute("aria-label", label.replace(/: [A-Z_]+$/, ": " + status));
+        const state = box.querySelector("text.state");
+        if (state) {
+          state.textContent = status;
+        }
       }
     }
     for (const badge of byNode("data-status-of", nodeId)) {
@@ -50,7 +54,7 @@ document.addEventListener("DOMContentLoaded", function () {
     return list;
   }
 
-  function execution(ne) {
+  function execution(ne, children) {
     const box = Monitor.el("article", null, { class: "execution" });
     box.appendChild(Monitor.el("h3", "Execution " + ne.seq + " · " + ne.status));
     box.appendChild(
@@ -62,6 +66,16 @@ document.addEventListener("DOMContentLoaded", function () {
         ["Duration", Monitor.duration(ne.started_at, ne.ended_at)],
       ])
     );
+    const child = children.find(function (c) {
+      return c.parent_node_exec_id === ne.id;
+    });
+    if (child) {
+      const line = Monitor.el("p", "Sub-agent run: ");
+      line.appendChild(Monitor.el("a", child.id.slice(0, 8), { href: "/ui/runs/" + encodeURIComponent(child.id) }));
+      line.append(" ");
+      line.appendChild(Monitor.statusBadge(child.status));
+      box.appendChild(line);
+    }
     if (ne.error) {
       box.appendChild(Monitor.el("h4", "Error"));
       box.appendChild(Monitor.el("pre", ne.error, { class: "value error" }));
@@ -93,10 +107,10 @@ document.addEventListener("DOMContentLoaded", function () {
     if (focus) {
       panel.focus();
     }
-    const result = await Monitor.get(api + "/nodes");
+    const [result, run] = await Promise.all([Monitor.get(api + "/nodes"), Monitor.get(api)]);
     const body = document.getElementById("node-detail-body");
-    if (!result.ok) {
-      body.replaceChildren(Monitor.el("p", result.message, { class: "error" }));
+    if (!result.ok || !run.ok) {
+      body.replaceChildren(Monitor.el("p", result.message || run.message, { class: "error" }));
       return;
     }
     if (selected !== nodeId) {
@@ -105,7 +119,9 @@ document.addEventListener("DOMContentLoaded", function () {
     const mine = result.data.items.filter(function (ne) {
       return ne.node_id === nodeId;
     });
-    const parts = mine.map(execution);
+    const parts = mine.map(function (ne) {
+      return execution(ne, run.data.children || []);
+    });
     if (parts.length === 0) {
       parts.push(Monitor.el("p", "This node has not run (yet)."));
     }
@@ -141,6 +157,8 @@ document.addEventListener("DOMContentLoaded", function () {
     document.getElementById("run-error").textContent = run.error || "";
     document.getElementById("run-error-box").hidden = !run.error;
     const s = run.stats;
+    document.getElementById("run-nodes").textContent =
+      s.node_executions + " (" + s.attempts + " attempts)";
     document.getElementById("run-tokens").textContent =
       s.input_tokens + " in, " + s.output_tokens + " out, " + s.llm_calls + " LLM calls";
     const cancel = document.getElementById("cancel");
