@@ -305,3 +305,15 @@ def test_shipped_agents_graph_pages_render(
         assert shown >= 5
         listing = client.get("/ui/graphs")
         assert listing.status_code == 200 and listing.text.count("/ui/graphs/") >= shown
+
+
+def test_a_bad_cursor_is_an_error_page_and_sign_in_skips_a_live_session(
+    client: TestClient, signed_in: dict[str, str]
+) -> None:
+    for path in ("/ui/runs?cursor=nonsense", "/ui/graphs?cursor=nonsense"):
+        page = client.get(path)
+        assert page.status_code == 422 and "invalid cursor" in page.text
+    assert_error(client.get("/ui/runs.json?cursor=nonsense"), 422, "invalid_input")
+    assert client.get("/ui/runs.json?limit=1").json()["items"] == []
+    page = client.get("/ui/login?next=/ui/graphs", follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"] == "/ui/graphs"

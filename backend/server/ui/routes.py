@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 
 from backend.data.execution import RunStatus
 from backend.data.graph import Graph
-from backend.errors import NotFound
+from backend.errors import BackendError, NotFound
 from backend.server import routes_executions, routes_graphs
 from backend.server.auth import caller_for_key
 from backend.server.deps import CredentialsDep, SettingsDep, StoreDep
@@ -82,7 +82,20 @@ def _to_sign_in(request: Request) -> RedirectResponse:
 
 
 def _not_found(request: Request, session: Session, message: str) -> HTMLResponse:
-    return _render(request, "error.html", session, status_code=404, message=message)
+    return _render(
+        request, "error.html", session, status_code=404, title="Not found", message=message
+    )
+
+
+def _bad_request(request: Request, session: Session, exc: BackendError) -> HTMLResponse:
+    return _render(
+        request,
+        "error.html",
+        session,
+        status_code=exc.http_status,
+        title="Cannot show this page",
+        message=exc.message,
+    )
 
 
 def _safe_next(target: str | None) -> str:
@@ -103,9 +116,11 @@ def home() -> RedirectResponse:
     return RedirectResponse("/ui/runs", status_code=303)
 
 
-@router.get("/login")
-def sign_in_page(request: Request, session: MaybeSession, next: str | None = None) -> HTMLResponse:
-    return _render(request, "login.html", session, next=_safe_next(next))
+@router.get("/login", response_model=None)
+def sign_in_page(request: Request, session: MaybeSession, next: str | None = None) -> Response:
+    if session is not None:
+        return RedirectResponse(_safe_next(next), status_code=303)
+    return _render(request, "login.html", None, next=_safe_next(next))
 
 
 @router.post("/login", status_code=204)
@@ -141,7 +156,10 @@ def runs(
     if session is None:
         return _to_sign_in(request)
     chosen = RunStatus(status) if status in {s.value for s in RunStatus} else None
-    page = views.runs_page(store, session.user, chosen, graph_id or None, cursor)
+    try:
+        page = views.runs_page(store, session.user, chosen, graph_id or None, cursor)
+    except BackendError as exc:  # a cursor edited by hand
+        return _bad_request(request, session, exc)
     choices = [(g["id"], g["name"] or g["id"]) for g in store.list_graphs(session.user, limit=200)]
     if graph_id and graph_id not in {gid for gid, _ in choices}:
         choices.append((graph_id, graph_id))  # a deleted graph's runs stay listed
@@ -164,8 +182,9 @@ def runs_data(
     status: RunFilter = None,
     graph_id: str | None = None,
     cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = views.PAGE_SIZE,
 ) -> dict[str, Any]:
-    return views.runs_page(store, session.user, status, graph_id or None, cursor)
+    return views.runs_page(store, session.user, status, graph_id or None, cursor, limit)
 
 
 @router.get("/runs/{run_id}", response_model=None)
@@ -228,7 +247,11 @@ def graphs(
 ) -> Response:
     if session is None:
         return _to_sign_in(request)
-    items = store.list_graphs(session.user, limit=views.PAGE_SIZE, before=decode_cursor(cursor))
+    try:
+        before = decode_cursor(cursor)
+    except BackendError as exc:
+        return _bad_request(request, session, exc)
+    items = store.list_graphs(session.user, limit=views.PAGE_SIZE, before=before)
     last = items[-1] if len(items) == views.PAGE_SIZE else None
     next_cursor = encode_cursor(last["created_at"], last["id"]) if last else None
     return _render(

@@ -3,6 +3,13 @@
 document.addEventListener("DOMContentLoaded", function () {
   const form = document.getElementById("sign-in");
   const error = document.getElementById("sign-in-error");
+  // Coming from a link on another site, the browser held the (SameSite=Strict) cookie
+  // back: a request from here sends it, and a live session goes straight on.
+  fetch("/ui/runs.json?limit=1", { credentials: "same-origin" }).then(function (response) {
+    if (response.ok) {
+      location.replace(form.dataset.next || "/ui/runs");
+    }
+  });
   form.addEventListener("submit", async function (event) {
     event.preventDefault();
     Monitor.showError(error, "");
