@@ -146,3 +146,26 @@ def test_a_running_run_turns_green_live_and_the_list_follows(
     page.goto(f"{live.url}/ui/runs")
     assert "/ui/login" in page.url
     assert page.js_errors == []
+
+
+def test_docs_and_redoc_render_without_leaving_the_server(browser: Any, live: LiveServer) -> None:
+    page = _page(browser)
+    elsewhere: list[str] = []  # what the page tried to fetch from another host
+
+    def local_only(route: Any) -> None:
+        if route.request.url.startswith(live.url):
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort()
+
+    # Requests the page's CSP blocks never reach the network, nor this handler.
+    page.route("**/*", local_only)
+    page.goto(f"{live.url}/docs")
+    page.locator(".swagger-ui .info .title").wait_for()
+    assert "agent-server" in page.locator(".swagger-ui .info .title").text_content()
+    page.locator(".opblock-summary-path", has_text="/api/v1/graphs").first.wait_for()
+    page.goto(f"{live.url}/redoc")
+    page.locator("redoc h1", has_text="agent-server").first.wait_for()
+    page.get_by_text("/api/v1/executions/{run_id}/events").first.wait_for(state="attached")
+    assert elsewhere == []

@@ -257,10 +257,12 @@ def test_docs_and_redoc_load_their_assets_locally(client: TestClient) -> None:
         assert page.status_code == 200
         assert asset in page.text
         assert "cdn.jsdelivr" not in page.text and "fonts.googleapis" not in page.text
+        assert "img-src 'self' data:" in page.headers["content-security-policy"]
         served = client.get(asset)
         assert served.status_code == 200 and len(served.content) > 100_000
     for licence in ("swagger-ui/LICENSE", "swagger-ui/NOTICE", "redoc/LICENSE"):
         assert client.get(f"/docs-assets/{licence}").status_code == 200
+    assert '"validatorUrl": null' in client.get("/docs").text
     schema = client.get("/openapi.json").json()
     assert not any(path.startswith("/ui") for path in schema["paths"])
 
