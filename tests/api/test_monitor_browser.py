@@ -7,6 +7,7 @@ Needs the ``playwright`` package and a system Chromium (``/usr/bin/chromium``, o
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import threading
@@ -145,6 +146,41 @@ def test_a_running_run_turns_green_live_and_the_list_follows(
     page.wait_for_url(f"{live.url}/ui/login")
     page.goto(f"{live.url}/ui/runs")
     assert "/ui/login" in page.url
+    assert page.js_errors == []
+
+
+def test_import_a_graph_and_start_a_run_from_its_form(
+    browser: Any, live: LiveServer, store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    key = create_key(store, "alice")
+    export = tmp_path / "calculator.json"
+    export.write_text(json.dumps(calculator_graph()))
+    page = _page(browser)
+    _sign_in(page, f"{live.url}/ui/graphs", key)
+    page.get_by_label("Graph JSON file").set_input_files(str(export))
+    page.get_by_role("button", name="Import").click()
+    page.wait_for_url("**/ui/graphs/*")
+    assert page.locator("h1").text_content().startswith(calculator_graph()["name"])
+    page.get_by_label("Input").fill("8")
+    page.get_by_role("button", name="Start run").click()
+    page.wait_for_url("**/ui/runs/*")
+    _drain_aside(settings).join(timeout=60)
+    page.wait_for_function(
+        "() => document.getElementById('run-status').textContent === 'COMPLETED'"
+    )
+    outputs = page.locator("#run-outputs")
+    page.wait_for_function("e => e.textContent.includes('42')", arg=outputs.element_handle())
+
+    # A file that is not JSON, or not a graph, is refused with a message.
+    page.goto(f"{live.url}/ui/graphs")
+    error = page.locator("#import-error")
+    for text, message in (("{not json", "not JSON"), ('{"nodes": 5}', "not a valid graph")):
+        export.write_text(text)
+        page.get_by_label("Graph JSON file").set_input_files(str(export))
+        page.get_by_role("button", name="Import").click()
+        shown = "m => document.getElementById('import-error').textContent.includes(m)"
+        page.wait_for_function(shown, arg=message)
+        assert error.is_visible()
     assert page.js_errors == []
 
 
