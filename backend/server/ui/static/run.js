@@ -151,6 +151,7 @@ document.addEventListener("DOMContentLoaded", function () {
       return;
     }
     const run = result.data;
+    root.dataset.started = run.started_at || "";
     document.getElementById("run-ended").textContent = Monitor.when(run.ended_at);
     document.getElementById("run-duration").textContent = Monitor.duration(run.started_at, run.ended_at);
     document.getElementById("run-outputs").textContent = Monitor.pretty(run.outputs);
@@ -185,6 +186,9 @@ document.addEventListener("DOMContentLoaded", function () {
     stream.addEventListener("run_status", function (event) {
       const data = JSON.parse(event.data);
       setRunStatus(data.status);
+      if (data.status === "RUNNING" && !root.dataset.started) {
+        root.dataset.started = String(Date.now() / 1000); // close enough until it ends
+      }
       if (FINAL.includes(data.status)) {
         stream.close();
         root.dataset.final = "true";
@@ -211,6 +215,16 @@ document.addEventListener("DOMContentLoaded", function () {
       cancel.disabled = false;
     });
   }
+
+  // A running run's duration counts up until it ends.
+  setInterval(function () {
+    if (root.dataset.final !== "true" && root.dataset.started) {
+      document.getElementById("run-duration").textContent = Monitor.duration(
+        Number(root.dataset.started),
+        null
+      );
+    }
+  }, 1000);
 
   root.dataset.live = "false";
   if (root.dataset.final !== "true") {
