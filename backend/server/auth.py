@@ -5,9 +5,10 @@ or revoked key answers 401 in the common error shape; what a user may see is the
 decided by the routes, which scope every lookup to that user. An answer that lasts
 (the event stream) re-checks its key while it runs, so revoking a key ends it.
 
-The monitor at /ui signs in with a key and keeps it in an HttpOnly cookie. The read-only
-routes it calls (``ReaderDep``: GET only) accept that cookie in place of the header;
-every other route takes the header alone, so a cookie can never change anything here.
+The monitor at /ui signs in with a key and keeps a sealed session token (see
+:mod:`backend.server.sessions`) in an HttpOnly cookie. The read-only routes it calls
+(``ReaderDep``: GET only) accept that cookie in place of the header; every other route
+takes the header alone, so a cookie can never change anything here.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 
 from backend.data.api_keys import hash_key
 from backend.data.store import Store
-from backend.server.deps import StoreDep
+from backend.data.vault import Vault
+from backend.server.deps import StoreDep, VaultDep
 from backend.server.errors import Unauthorized
+from backend.server.sessions import SESSION_COOKIE, unseal
 
 # auto_error=False: the 401 is ours (JSON error shape), the scheme is still documented
 # in the OpenAPI schema so /docs offers an "Authorize" button.
@@ -29,8 +32,6 @@ _bearer = HTTPBearer(
     auto_error=False,
     description="An API key from `agent-server api-key create --user NAME`.",
 )
-# The monitor's session cookie: the key it signed in with (see server/ui/session.py).
-SESSION_COOKIE = "agent_server_session"
 _session = APIKeyCookie(
     name=SESSION_COOKIE,
     auto_error=False,
@@ -57,6 +58,15 @@ def caller_for_key(store: Store, key: str) -> Caller | None:
     return None if user is None else Caller(user, key_hash)
 
 
+def caller_for_session(store: Store, vault: Vault, token: str) -> Caller | None:
+    """Who a session token names, if it is sound and its key still valid (checked now)."""
+    opened = unseal(vault, token)
+    if opened is None:
+        return None
+    caller = Caller(*opened)
+    return caller if caller.still_valid(store) else None
+
+
 def current_caller(
     store: StoreDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -75,15 +85,16 @@ CallerDep = Annotated[Caller, Depends(current_caller)]
 def current_reader(
     request: Request,
     store: StoreDep,
+    vault: VaultDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     session: Annotated[str | None, Depends(_session)],
 ) -> Caller:
     """The header's key, else (on a GET) the monitor's session cookie."""
     no_header = credentials is None or not credentials.credentials
     if no_header and session and request.method in READ_METHODS:
-        caller = caller_for_key(store, session)
+        caller = caller_for_session(store, vault, session)
         if caller is None:
-            raise Unauthorized("the session's API key is invalid or revoked: sign in again")
+            raise Unauthorized("the session has expired or its API key was revoked: sign in again")
         return caller
     return current_caller(store, credentials)
 

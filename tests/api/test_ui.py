@@ -10,12 +10,13 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from backend.data.api_keys import shown_prefix
+from backend.data.api_keys import hash_key, shown_prefix
 from backend.data.store import Store
 from backend.server.app import create_app
-from backend.server.auth import SESSION_COOKIE
+from backend.server.sessions import SESSION_COOKIE, SESSION_MAX_AGE_SECONDS, seal
 from backend.settings import Settings
 from tests.api.conftest import assert_error, calculator_graph, create_key, drain, wait_graph
 from tests.api.test_secrets import SECRET, secret_graph
@@ -60,6 +61,32 @@ def test_sign_in_sets_a_strict_http_only_cookie(client: TestClient, alice_key: s
     assert "Signed in as <strong>alice</strong>" in page.text
     assert "script-src 'self'" in page.headers["content-security-policy"]
     assert page.headers["cache-control"] == "no-store"
+
+
+def test_the_cookie_holds_a_sealed_token_not_the_key(
+    app: FastAPI, client: TestClient, alice_key: str
+) -> None:
+    cookie = sign_in(client, alice_key).headers["set-cookie"]
+    assert alice_key not in cookie and hash_key(alice_key) not in cookie
+    vault = app.state.credentials.vault
+    late = time.time() - SESSION_MAX_AGE_SECONDS - 1
+    tokens = {
+        "expired": seal(vault, "alice", hash_key(alice_key), now=late),
+        "another user's claim, unsealed": f"alice|{hash_key(alice_key)}",
+        "the key itself": alice_key,
+        "not a token": "gAAAAABnot-a-fernet-token",
+    }
+    client.cookies.clear()  # from here on, the one cookie each request sends
+    for what, token in tokens.items():
+        client.cookies.set(SESSION_COOKIE, token)
+        page = client.get("/ui/runs", follow_redirects=False)
+        assert page.status_code == 303, what
+        assert_error(client.get(f"{API}/executions"), 401, "unauthorized")
+    client.cookies.set(SESSION_COOKIE, seal(vault, "alice", hash_key(alice_key)))
+    assert client.get("/ui/runs").status_code == 200
+    # A token names the user and the key: it cannot be turned into someone else's.
+    client.cookies.set(SESSION_COOKIE, seal(vault, "bob", hash_key(alice_key)))
+    assert client.get("/ui/runs", follow_redirects=False).status_code == 303
 
 
 def test_sign_in_over_https_marks_the_cookie_secure(client: TestClient, alice_key: str) -> None:

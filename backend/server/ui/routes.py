@@ -23,7 +23,7 @@ from backend.data.graph import Graph
 from backend.errors import BackendError, NotFound
 from backend.server import routes_executions, routes_graphs
 from backend.server.auth import caller_for_key
-from backend.server.deps import CredentialsDep, SettingsDep, StoreDep
+from backend.server.deps import CredentialsDep, SettingsDep, StoreDep, VaultDep
 from backend.server.errors import Unauthorized
 from backend.server.pagination import decode_cursor, encode_cursor
 from backend.server.redaction import redactor
@@ -124,11 +124,12 @@ def sign_in_page(request: Request, session: MaybeSession, next: str | None = Non
 
 
 @router.post("/login", status_code=204)
-def sign_in(request: Request, store: StoreDep, body: SignIn) -> Response:
-    if caller_for_key(store, body.key) is None:
+def sign_in(request: Request, store: StoreDep, vault: VaultDep, body: SignIn) -> Response:
+    caller = caller_for_key(store, body.key)
+    if caller is None:
         raise Unauthorized("invalid or revoked API key")
     response = Response(status_code=204)
-    set_session_cookie(response, request, body.key)
+    set_session_cookie(response, request, vault, caller)
     return response
 
 
