@@ -9,6 +9,7 @@ loop placed after the rest. Pure functions of the graph: no I/O.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from backend.blocks import get_block
@@ -134,7 +135,12 @@ def _columns(graph: Graph) -> dict[str, tuple[float, float]]:
     return positions
 
 
-def draw(graph: Graph) -> Drawing:
+def _same(text: str) -> str:
+    return text
+
+
+def draw(graph: Graph, mask: Callable[[str], str] = _same) -> Drawing:
+    """The drawing; every label passes through ``mask`` (a run's secret masking)."""
     given = {node.id: _position(node) for node in graph.nodes}
     if given and all(p is not None for p in given.values()):
         canvas = {k: p for k, p in given.items() if p is not None}
@@ -150,8 +156,8 @@ def draw(graph: Graph) -> Drawing:
             node.id,
             spot[node.id][0],
             spot[node.id][1],
-            shorten(node_title(node)),
-            shorten(node_subtitle(node)),
+            shorten(mask(node_title(node))),
+            shorten(mask(node_subtitle(node))),
         )
         for node in graph.nodes
     )
@@ -168,7 +174,7 @@ def draw(graph: Graph) -> Drawing:
             f"M{x1:.0f},{y1:.0f} "
             f"C{x1 + bend:.0f},{y1:.0f} {x2 - bend:.0f},{y2:.0f} {x2:.0f},{y2:.0f}"
         )
-        label = f"{link.source_name} → {link.sink_name}"
+        label = mask(f"{link.source_name} → {link.sink_name}")
         edges.append(Edge(link.source_id, link.sink_id, path, label))
     width = max((b.x for b in boxes), default=0.0) + BOX_WIDTH + MARGIN
     height = max((b.y for b in boxes), default=0.0) + BOX_HEIGHT + MARGIN

@@ -220,7 +220,7 @@ def run_page(request: Request, run_id: str, store: StoreDep, session: MaybeSessi
         run=view,
         graph=graph,
         graph_name=graph.name or run.graph_id,
-        drawing=draw(graph),
+        drawing=draw(graph, mask=masked.value),
         selectable=True,
         svg_label="The graph's nodes, coloured by status: select one for its details",
         nodes=nodes,
