@@ -127,6 +127,10 @@ def test_a_running_run_turns_green_live_and_the_list_follows(
     _sign_in(page, f"{live.url}/ui/runs/{rid}", key)
     assert page.locator("#run-status").text_content() == "QUEUED"
     assert page.locator("#run").get_attribute("data-live") == "true"
+    listing = page.context.new_page()  # the runs list, in the same session, polling
+    listing.set_default_timeout(TIMEOUT_MS)
+    listing.goto(f"{live.url}/ui/runs")
+    assert listing.get_by_role("cell", name="QUEUED", exact=True).count() == 1
     worker = _drain_aside(settings)
     try:
         page.wait_for_function(
@@ -135,13 +139,14 @@ def test_a_running_run_turns_green_live_and_the_list_follows(
         page.wait_for_function("() => document.querySelectorAll('g.node.s-COMPLETED').length == 4")
         outputs = page.locator("#run-outputs")
         page.wait_for_function("e => e.textContent.includes('5')", arg=outputs.element_handle())
+        listing.get_by_role("cell", name="COMPLETED", exact=True).wait_for()
+        assert "4 completed" in listing.locator("#runs tbody").text_content()
     finally:
         worker.join(timeout=60)
     # Readable on a phone: nothing wider than the screen but the scrolling boxes.
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
 
     page.goto(f"{live.url}/ui/runs")
-    assert page.get_by_role("cell", name="COMPLETED", exact=True).count() == 1
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url(f"{live.url}/ui/login")
     page.goto(f"{live.url}/ui/runs")

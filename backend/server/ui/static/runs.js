@@ -5,6 +5,7 @@ document.addEventListener("DOMContentLoaded", function () {
   const table = document.getElementById("runs");
   const live = document.getElementById("live");
   const EVERY_MS = 3000;
+  let shown = null;
 
   function row(run) {
     const tr = document.createElement("tr");
@@ -55,6 +56,11 @@ document.addEventListener("DOMContentLoaded", function () {
       return;
     }
     Monitor.notice("");
+    const seen = JSON.stringify(result.data.items);
+    if (seen === shown) {
+      return; // unchanged: keep the rows (and the keyboard focus in them)
+    }
+    shown = seen;
     const body = table.tBodies[0];
     const rows = result.data.items.map(row);
     if (rows.length === 0) {
