@@ -105,6 +105,7 @@ def test_bad_key_is_refused_and_pages_need_a_session(client: TestClient) -> None
     login = client.get("/ui/login")
     assert login.status_code == 200 and 'id="sign-in"' in login.text
     assert_error(client.get("/ui/runs.json"), 401, "unauthorized")
+    assert client.get("/ui/session").json() == {"signed_in": False}
 
 
 def test_changes_without_the_csrf_token_are_refused(
@@ -346,5 +347,6 @@ def test_a_bad_cursor_is_an_error_page_and_sign_in_skips_a_live_session(
         assert page.status_code == 422 and "invalid cursor" in page.text
     assert_error(client.get("/ui/runs.json?cursor=nonsense"), 422, "invalid_input")
     assert client.get("/ui/runs.json?limit=1").json()["items"] == []
+    assert client.get("/ui/session").json() == {"signed_in": True}
     page = client.get("/ui/login?next=/ui/graphs", follow_redirects=False)
     assert page.status_code == 303 and page.headers["location"] == "/ui/graphs"

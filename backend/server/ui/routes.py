@@ -123,6 +123,12 @@ def sign_in_page(request: Request, session: MaybeSession, next: str | None = Non
     return _render(request, "login.html", None, next=_safe_next(next))
 
 
+@router.get("/session")
+def session_state(session: MaybeSession) -> dict[str, Any]:
+    """Whether this browser's cookie is a live session (the sign-in page asks)."""
+    return {"signed_in": session is not None}
+
+
 @router.post("/login", status_code=204)
 def sign_in(request: Request, store: StoreDep, vault: VaultDep, body: SignIn) -> Response:
     caller = caller_for_key(store, body.key)

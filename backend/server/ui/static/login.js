@@ -5,8 +5,8 @@ document.addEventListener("DOMContentLoaded", function () {
   const error = document.getElementById("sign-in-error");
   // Coming from a link on another site, the browser held the (SameSite=Strict) cookie
   // back: a request from here sends it, and a live session goes straight on.
-  fetch("/ui/runs.json?limit=1", { credentials: "same-origin" }).then(function (response) {
-    if (response.ok) {
+  Monitor.get("/ui/session").then(function (result) {
+    if (result.ok && result.data.signed_in) {
       location.replace(form.dataset.next || "/ui/runs");
     }
   });
