@@ -12,6 +12,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from markupsafe import escape
 
 from backend.data.api_keys import hash_key, shown_prefix
 from backend.data.store import Store
@@ -350,3 +351,26 @@ def test_a_bad_cursor_is_an_error_page_and_sign_in_skips_a_live_session(
     assert client.get("/ui/session").json() == {"signed_in": True}
     page = client.get("/ui/login?next=/ui/graphs", follow_redirects=False)
     assert page.status_code == 303 and page.headers["location"] == "/ui/graphs"
+
+
+def test_a_failed_run_shows_the_failed_node_and_the_error(
+    client: TestClient, settings: Settings, signed_in: dict[str, str]
+) -> None:
+    graph = secret_graph()  # its template node, given a template that cannot render
+    graph["name"] = "breaks"
+    for node in graph["nodes"]:
+        node["input_default"].pop("secret", None)
+        if node["id"] == "say":
+            node["input_default"]["format"] = "{{ t.nope( }}"
+    gid = client.post("/ui/graphs", json=graph, headers=signed_in).json()["id"]
+    rid = client.post(
+        f"/ui/graphs/{gid}/runs", json={"inputs": {"token": "x"}}, headers=signed_in
+    ).json()["id"]
+    drain(settings)
+    page = client.get(f"/ui/runs/{rid}")
+    assert 'id="run-status" class="status s-FAILED"' in page.text
+    assert page.text.count('class="node s-FAILED"') == 1
+    error = client.get(f"{API}/executions/{rid}").json()["error"]
+    assert error and str(escape(error)) in page.text  # escaped as the templates do
+    assert 'id="run-error-box" hidden' not in page.text
+    assert client.get("/ui/runs.json?status=FAILED").json()["items"][0]["id"] == rid
