@@ -159,6 +159,31 @@ def test_a_running_run_turns_green_live_and_the_list_follows(
     assert page.js_errors == []
 
 
+def test_cancel_a_running_run_from_its_page(
+    browser: Any, live: LiveServer, store: Store, settings: Settings
+) -> None:
+    key = create_key(store, "alice")
+    with http(live, {"Authorization": f"Bearer {key}"}) as api:
+        gid = api.post("/api/v1/graphs", json=wait_graph(30)).json()["id"]
+        rid = api.post(f"/api/v1/graphs/{gid}/execute", json={"inputs": {"x": 1}}).json()["id"]
+    page = _page(browser)
+    _sign_in(page, f"{live.url}/ui/runs/{rid}", key)
+    worker = _drain_aside(settings)
+    try:
+        page.wait_for_function(
+            "() => document.getElementById('run-status').textContent === 'RUNNING'"
+        )
+        page.get_by_role("button", name="Cancel run").click()
+        page.get_by_text("Cancellation requested.").wait_for()
+        page.wait_for_function(
+            "() => document.getElementById('run-status').textContent === 'TERMINATED'"
+        )
+        page.get_by_role("button", name="Cancel run").wait_for(state="hidden")
+    finally:
+        worker.join(timeout=60)
+    assert page.js_errors == []
+
+
 def test_import_a_graph_and_start_a_run_from_its_form(
     browser: Any, live: LiveServer, store: Store, settings: Settings, tmp_path: Path
 ) -> None:

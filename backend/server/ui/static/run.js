@@ -162,10 +162,6 @@ document.addEventListener("DOMContentLoaded", function () {
       s.node_executions + " (" + s.attempts + " attempts)";
     document.getElementById("run-tokens").textContent =
       s.input_tokens + " in, " + s.output_tokens + " out, " + s.llm_calls + " LLM calls";
-    const cancel = document.getElementById("cancel");
-    if (cancel) {
-      cancel.hidden = true;
-    }
   }
 
   function setRunStatus(status) {
@@ -192,6 +188,10 @@ document.addEventListener("DOMContentLoaded", function () {
       if (FINAL.includes(data.status)) {
         stream.close();
         root.dataset.final = "true";
+        const cancel = document.getElementById("cancel");
+        if (cancel) {
+          cancel.hidden = true;
+        }
         finished();
       }
     });
