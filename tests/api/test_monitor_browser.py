@@ -51,9 +51,9 @@ def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as driver:
-        launched = driver.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
-        )
+        # As root (CI) Chromium needs --no-sandbox; a small /dev/shm must not crash it.
+        flags = ["--no-sandbox", "--disable-dev-shm-usage"]
+        launched = driver.chromium.launch(executable_path=CHROMIUM, headless=True, args=flags)
         yield launched
         launched.close()
 
