@@ -13,6 +13,7 @@ from backend.data.store import Store
 from backend.data.vault import Vault, open_vault
 from backend.providers.llm import configure as configure_llm
 from backend.server import (
+    api_docs,
     events,
     routes_blocks,
     routes_credentials,
@@ -27,6 +28,7 @@ from backend.server.body_limit import BodyLimitMiddleware
 from backend.server.errors import install_error_handlers
 from backend.server.openapi import install_openapi, operation_id
 from backend.server.request_guard import RequestGuardMiddleware
+from backend.server.ui import install as install_monitor
 from backend.settings import Settings
 
 DESCRIPTION = """\
@@ -35,6 +37,8 @@ Durable execution of AutoGPT-style agent graphs.
 Every `/api/v1` route needs `Authorization: Bearer <key>`; create a key with
 `agent-server api-key create --user NAME`. Errors are JSON
 `{"error": {"code", "message", "details"}}`.
+
+The run monitor is at [/ui](/ui): sign in there with the same key.
 """
 
 
@@ -56,6 +60,8 @@ def create_app(settings: Settings, store: Store, vault: Vault | None = None) -> 
         version=_version(),
         description=DESCRIPTION,
         generate_unique_id_function=operation_id,
+        docs_url=None,  # served by api_docs, from the package instead of a CDN
+        redoc_url=None,
     )
     install_openapi(app)
     app.state.settings = settings
@@ -84,4 +90,6 @@ def create_app(settings: Settings, store: Store, vault: Vault | None = None) -> 
     )
     for module in routers:
         app.include_router(module.router)
+    api_docs.install(app)
+    install_monitor(app)
     return app

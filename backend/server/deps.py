@@ -1,5 +1,5 @@
-"""What routes get injected: the store, the settings and the credentials manager the app
-was created with."""
+"""What routes get injected: the store, the settings, the credentials manager and its
+vault, as the app was created with them."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 
 from backend.data.credentials_manager import CredentialsManager
 from backend.data.store import Store
+from backend.data.vault import Vault
 from backend.settings import Settings
 
 
@@ -27,6 +28,11 @@ def get_credentials_manager(request: Request) -> CredentialsManager:
     return manager
 
 
+def get_vault(request: Request) -> Vault:
+    return get_credentials_manager(request).vault
+
+
 StoreDep = Annotated[Store, Depends(get_store)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 CredentialsDep = Annotated[CredentialsManager, Depends(get_credentials_manager)]
+VaultDep = Annotated[Vault, Depends(get_vault)]

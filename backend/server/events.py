@@ -27,7 +27,7 @@ from backend.data.execution import Event, RunStatus
 from backend.data.schema import INT_MAX
 from backend.data.store import Store
 from backend.errors import InvalidInput
-from backend.server.auth import CallerDep
+from backend.server.auth import ReaderDep
 from backend.server.deps import StoreDep
 from backend.server.redaction import Redactor, redactor
 from backend.server.routes_executions import own_run
@@ -124,7 +124,7 @@ async def stream_events(
 def stream_run_events(
     run_id: str,
     request: Request,
-    caller: CallerDep,
+    caller: ReaderDep,
     store: StoreDep,
     after: Annotated[
         int | None, Query(ge=0, le=INT_MAX, description="Start after this event id")

@@ -15,7 +15,7 @@ from backend.data.store import Store
 from backend.errors import NotFound
 from backend.executor.limits import Limits
 from backend.executor.submit import cancel_run, rerun, resume
-from backend.server.auth import UserDep
+from backend.server.auth import ReaderUserDep, UserDep
 from backend.server.deps import CredentialsDep, SettingsDep, StoreDep
 from backend.server.openapi import errors
 from backend.server.pagination import decode_cursor, encode_cursor
@@ -87,7 +87,7 @@ def token_usage(nodes: Iterable[NodeExecution]) -> dict[str, Any]:
 
 @router.get("/executions", summary="List your runs, newest first")
 def list_runs(
-    user: UserDep,
+    user: ReaderUserDep,
     store: StoreDep,
     graph_id: str | None = None,
     status: RunStatus | None = None,
@@ -113,7 +113,7 @@ def list_runs(
 
 
 @router.get("/executions/{run_id}", summary="One run: status, inputs, outputs, stats, error")
-def get_run(run_id: str, user: UserDep, store: StoreDep) -> dict[str, Any]:
+def get_run(run_id: str, user: ReaderUserDep, store: StoreDep) -> dict[str, Any]:
     return run_view(store, own_run(store, user, run_id))
 
 
@@ -121,7 +121,7 @@ def get_run(run_id: str, user: UserDep, store: StoreDep) -> dict[str, Any]:
     "/executions/{run_id}/nodes",
     summary="The run's node executions with inputs, outputs, status and timings",
 )
-def list_run_nodes(run_id: str, user: UserDep, store: StoreDep) -> dict[str, Any]:
+def list_run_nodes(run_id: str, user: ReaderUserDep, store: StoreDep) -> dict[str, Any]:
     run = own_run(store, user, run_id)
     masked = redactor(store, run)
     return {"items": [masked.node(node.to_dict()) for node in store.node_executions(run.id)]}

@@ -23,7 +23,7 @@ from backend.executor.exports import export_graph, import_graph, parse_sub_graph
 from backend.executor.limits import Limits
 from backend.executor.submit import load_graph, load_live_graph, save_graph, submit_keyed_run
 from backend.schedules.manage import suggested_schedule
-from backend.server.auth import UserDep
+from backend.server.auth import ReaderUserDep, UserDep
 from backend.server.deps import CredentialsDep, SettingsDep, StoreDep
 from backend.server.idempotency import REPLAYED_HEADER, IdempotencyKey, execute_key
 from backend.server.openapi import errors
@@ -121,7 +121,7 @@ def _report(graph: Graph, user: str, resolver: CredentialsManager) -> dict[str, 
 
 @router.get("/graphs", summary="List your graphs (active versions, newest first)")
 def list_graphs(
-    user: UserDep,
+    user: ReaderUserDep,
     store: StoreDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
@@ -137,7 +137,7 @@ def list_graphs(
 @router.get("/graphs/{graph_id}", summary="One graph (the active version unless ?version=N)")
 def get_graph(
     graph_id: str,
-    user: UserDep,
+    user: ReaderUserDep,
     store: StoreDep,
     resolver: CredentialsDep,
     version: Annotated[int | None, Query(ge=1, le=INT_MAX)] = None,
