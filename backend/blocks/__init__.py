@@ -37,6 +37,7 @@ from .data_structures import (
     FindInDictionaryBlock,
     StepThroughItemsBlock,
 )
+from .dataforseo import DataForSeoKeywordSuggestionsBlock, DataForSeoRelatedKeywordsBlock
 from .dates import GetCurrentDateAndTimeBlock, GetCurrentDateBlock, GetCurrentTimeBlock
 from .firecrawl import FirecrawlCrawlBlock, FirecrawlExtractBlock, FirecrawlMapWebsiteBlock
 from .google_maps import GoogleMapsSearchBlock
@@ -127,6 +128,8 @@ BUILTIN_BLOCKS: tuple[type[Block], ...] = (
     FirecrawlCrawlBlock,
     FirecrawlExtractBlock,
     TranscribeYoutubeVideoBlock,
+    DataForSeoKeywordSuggestionsBlock,
+    DataForSeoRelatedKeywordsBlock,
 )
 
 __all__ = [

@@ -49,6 +49,7 @@ DEFAULT_KEY_SETTINGS = {
 # Providers whose operator default is a username and password: the two settings.
 DEFAULT_LOGIN_SETTINGS = {
     "webshare_proxy": ("webshare_proxy_username", "webshare_proxy_password"),
+    "dataforseo": ("dataforseo_username", "dataforseo_password"),
 }
 # Providers served without any key (a local server): a node needs no credential for them.
 KEYLESS_PROVIDERS = frozenset({"ollama"})

@@ -28,6 +28,7 @@ from backend.providers.credentials import Credentials, CredentialsType
 from backend.providers.llm import LLMClient
 from backend.settings import Settings
 from tests import (
+    dataforseo_server,
     e2b_server,
     firecrawl_server,
     google_maps_server,
@@ -62,6 +63,8 @@ VALUE_BLOCKS = {
     "bdbbaba0-03b7-4971-970e-699e2de6015e": ("markdown", "firecrawl"),
     "d1774756-4d9e-40e6-bab1-47ec0ccd81b2": ("data", "firecrawl"),
     "f3a8f7e1-4b1d-4e5f-9f2a-7c3d5a2e6b4c": ("transcript", "webshare_proxy"),
+    "73c3e7c4-2b3f-4e9f-9e3e-8f7a5c3e2d45": ("suggestions", "dataforseo"),
+    "8f2e4d6a-1b3c-4a5e-9d7f-2c8e6a4b3f1d": ("related_keywords", "dataforseo"),
 }
 # Linked pins that need a value of a certain form (any text would be refused).
 SAMPLE_PINS = {"youtube_url": f"https://youtu.be/{youtube_server.VIDEO}"}
@@ -136,6 +139,9 @@ def fake_service(stack: ExitStack, provider: str) -> tuple[str, dict[str, Any]]:
             "youtube_base_url": "http://www.youtube.test",
             "webshare_proxy_url": server.url,
         }
+    if provider == "dataforseo":
+        server = stack.enter_context(dataforseo_server.DataForSeoServer())
+        return dataforseo_server.PASSWORD, {"dataforseo_base_url": server.url}
     if provider == "firecrawl":
         server = stack.enter_context(firecrawl_server.FirecrawlServer())
         return firecrawl_server.KEY, {
@@ -150,7 +156,7 @@ def run_against_fake(
     block: Block, provider: str, data: dict[str, Any], waits: Waits, files: Path
 ) -> list[tuple[str, Any]]:
     with ExitStack() as stack:
-        if provider in {"jina", "google_maps", "firecrawl", "webshare_proxy"}:
+        if provider in {"jina", "google_maps", "firecrawl", "webshare_proxy", "dataforseo"}:
             key, settings = fake_service(stack, provider)
         elif provider == "ideogram":
             server: Any = stack.enter_context(ideogram_server.ideogram_server())
@@ -172,16 +178,18 @@ def run_against_fake(
         clients = service_clients(waits, **settings)
         ctx = context(clients, provider, key, files)
         if provider == "webshare_proxy":
-            ctx.credentials = {"credentials": proxy_login(key)}
+            ctx.credentials = {"credentials": login(provider, youtube_server.USERNAME, key)}
+        if provider == "dataforseo":
+            ctx.credentials = {"credentials": login(provider, dataforseo_server.USERNAME, key)}
         return run_block(block, data, ctx)
 
 
-def proxy_login(password: str) -> Credentials:
+def login(provider: str, username: str, password: str) -> Credentials:
     return Credentials(
-        "webshare_proxy",
+        provider,
         CredentialsType.USER_PASSWORD,
         id="cred-1",
-        username=youtube_server.USERNAME,
+        username=username,
         password=SecretStr(password),
     )
 
