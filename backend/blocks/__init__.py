@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from importlib.metadata import EntryPoint, entry_points
 
 from .agent import AgentExecutorBlock
+from .airtable import AirtableCreateBaseBlock, AirtableCreateRecordsBlock
 from .base import Block
 from .basic import (
     AgentInputBlock,
@@ -130,6 +131,8 @@ BUILTIN_BLOCKS: tuple[type[Block], ...] = (
     TranscribeYoutubeVideoBlock,
     DataForSeoKeywordSuggestionsBlock,
     DataForSeoRelatedKeywordsBlock,
+    AirtableCreateBaseBlock,
+    AirtableCreateRecordsBlock,
 )
 
 __all__ = [

@@ -45,6 +45,7 @@ DEFAULT_KEY_SETTINGS = {
     "jina": "jina_api_key",
     "google_maps": "google_maps_api_key",
     "firecrawl": "firecrawl_api_key",
+    "airtable": "airtable_api_key",
 }
 # Providers whose operator default is a username and password: the two settings.
 DEFAULT_LOGIN_SETTINGS = {
