@@ -210,6 +210,12 @@ class Settings(BaseSettings):
     firecrawl_poll_seconds: float = Field(
         2.0, gt=0, le=60, description="How often a running Firecrawl crawl or extract is checked."
     )
+    dataforseo_base_url: str = Field(
+        "https://api.dataforseo.com", description="Where DataForSEO's v3 API is called."
+    )
+    airtable_base_url: str = Field(
+        "https://api.airtable.com", description="Where Airtable's Web API is called."
+    )
     service_connect_timeout_seconds: float = Field(
         10.0, gt=0, description="Longest wait to connect to a media or code service."
     )
@@ -295,6 +301,11 @@ class Settings(BaseSettings):
     webshare_proxy_username: str = Field("", description="Default Webshare proxy username.")
     webshare_proxy_password: SecretStr = Field(
         SecretStr(""), description="Default Webshare proxy password."
+    )
+    airtable_api_key: SecretStr = Field(SecretStr(""), description="Default Airtable API key.")
+    dataforseo_username: str = Field("", description="Default DataForSEO API login.")
+    dataforseo_password: SecretStr = Field(
+        SecretStr(""), description="Default DataForSEO API password."
     )
 
     @model_validator(mode="after")

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from importlib.metadata import EntryPoint, entry_points
 
 from .agent import AgentExecutorBlock
+from .airtable import AirtableCreateBaseBlock, AirtableCreateRecordsBlock
 from .base import Block
 from .basic import (
     AgentInputBlock,
@@ -37,6 +38,7 @@ from .data_structures import (
     FindInDictionaryBlock,
     StepThroughItemsBlock,
 )
+from .dataforseo import DataForSeoKeywordSuggestionsBlock, DataForSeoRelatedKeywordsBlock
 from .dates import GetCurrentDateAndTimeBlock, GetCurrentDateBlock, GetCurrentTimeBlock
 from .firecrawl import FirecrawlCrawlBlock, FirecrawlExtractBlock, FirecrawlMapWebsiteBlock
 from .google_maps import GoogleMapsSearchBlock
@@ -127,6 +129,10 @@ BUILTIN_BLOCKS: tuple[type[Block], ...] = (
     FirecrawlCrawlBlock,
     FirecrawlExtractBlock,
     TranscribeYoutubeVideoBlock,
+    DataForSeoKeywordSuggestionsBlock,
+    DataForSeoRelatedKeywordsBlock,
+    AirtableCreateBaseBlock,
+    AirtableCreateRecordsBlock,
 )
 
 __all__ = [

@@ -45,10 +45,12 @@ DEFAULT_KEY_SETTINGS = {
     "jina": "jina_api_key",
     "google_maps": "google_maps_api_key",
     "firecrawl": "firecrawl_api_key",
+    "airtable": "airtable_api_key",
 }
 # Providers whose operator default is a username and password: the two settings.
 DEFAULT_LOGIN_SETTINGS = {
     "webshare_proxy": ("webshare_proxy_username", "webshare_proxy_password"),
+    "dataforseo": ("dataforseo_username", "dataforseo_password"),
 }
 # Providers served without any key (a local server): a node needs no credential for them.
 KEYLESS_PROVIDERS = frozenset({"ollama"})

@@ -69,7 +69,12 @@ def _detail(body: Any) -> str:
     if isinstance(body, dict):
         error = body.get("error", body)
         if isinstance(error, dict):
-            body = error.get("message") or error.get("detail") or error
+            body = (
+                error.get("message")
+                or error.get("detail")
+                or error.get("status_message")  # DataForSEO's envelope
+                or error
+            )
         else:
             body = error
     text = "" if body is None else str(body).strip()

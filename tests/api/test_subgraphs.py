@@ -147,12 +147,8 @@ SERVICE_BLOCKS = {
     "25310c70-b89b-43ba-b25c-4dfa7e2a481c",  # GmailReadBlock
     "6c27abc2-e51d-499e-a85f-5a0041ba94f0",  # GmailSendBlock
     "6ab085e2-20b3-4055-bc3e-08036e01eca6",  # IdeogramModelBlock
-    "8f2e4d6a-1b3c-4a5e-9d7f-2c8e6a4b3f1d",  # DataForSeoRelatedKeywordsBlock
     "ed1ae7a0-b770-4089-b520-1f0005fad19a",  # AIImageGeneratorBlock
     "361697fb-0c4f-4feb-aed3-8320c88c771b",  # AIShortformVideoCreatorBlock
-    "f59b88a8-54ce-4676-a508-fd614b4e8dce",  # AirtableCreateBaseBlock
-    "42527e98-47b6-44ce-ac0e-86b4883721d3",  # AirtableCreateRecordsBlock
-    "73c3e7c4-2b3f-4e9f-9e3e-8f7a5c3e2d45",  # DataForSeoKeywordSuggestionsBlock
     "f884b2fb-04f4-4265-9658-14f433926ac9",  # GmailAddLabelBlock
     "64d2301c-b3f5-4174-8ac0-111ca1e1a7c0",  # GmailForwardBlock
     "12bf5a24-9b90-4f40-9090-4e86e6995e60",  # GmailReplyBlock

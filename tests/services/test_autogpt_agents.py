@@ -28,6 +28,8 @@ from backend.providers.credentials import Credentials, CredentialsType
 from backend.providers.llm import LLMClient
 from backend.settings import Settings
 from tests import (
+    airtable_server,
+    dataforseo_server,
     e2b_server,
     firecrawl_server,
     google_maps_server,
@@ -62,11 +64,20 @@ VALUE_BLOCKS = {
     "bdbbaba0-03b7-4971-970e-699e2de6015e": ("markdown", "firecrawl"),
     "d1774756-4d9e-40e6-bab1-47ec0ccd81b2": ("data", "firecrawl"),
     "f3a8f7e1-4b1d-4e5f-9f2a-7c3d5a2e6b4c": ("transcript", "webshare_proxy"),
+    "73c3e7c4-2b3f-4e9f-9e3e-8f7a5c3e2d45": ("suggestions", "dataforseo"),
+    "8f2e4d6a-1b3c-4a5e-9d7f-2c8e6a4b3f1d": ("related_keywords", "dataforseo"),
+    "f59b88a8-54ce-4676-a508-fd614b4e8dce": ("base_id", "airtable"),
+    "42527e98-47b6-44ce-ac0e-86b4883721d3": ("records", "airtable"),
 }
 # Linked pins that need a value of a certain form (any text would be refused).
 SAMPLE_PINS = {"youtube_url": f"https://youtu.be/{youtube_server.VIDEO}"}
 # A sample value for a linked pin of a type other than text.
-SAMPLES: dict[Any, Any] = {int: 3, bool: True, list[str]: ["https://example.com"]}
+SAMPLES: dict[Any, Any] = {
+    int: 3,
+    bool: True,
+    list[str]: ["https://example.com"],
+    list[dict[str, Any]]: [{"Email ID": "<a record from the agent>"}],
+}
 
 
 def nodes() -> Iterator[tuple[str, Graph, Any]]:
@@ -136,6 +147,12 @@ def fake_service(stack: ExitStack, provider: str) -> tuple[str, dict[str, Any]]:
             "youtube_base_url": "http://www.youtube.test",
             "webshare_proxy_url": server.url,
         }
+    if provider == "airtable":
+        server = stack.enter_context(airtable_server.AirtableServer())
+        return airtable_server.KEY, {"airtable_base_url": server.url}
+    if provider == "dataforseo":
+        server = stack.enter_context(dataforseo_server.DataForSeoServer())
+        return dataforseo_server.PASSWORD, {"dataforseo_base_url": server.url}
     if provider == "firecrawl":
         server = stack.enter_context(firecrawl_server.FirecrawlServer())
         return firecrawl_server.KEY, {
@@ -146,11 +163,14 @@ def fake_service(stack: ExitStack, provider: str) -> tuple[str, dict[str, Any]]:
     return google_maps_server.KEY, {"google_maps_base_url": server.url}
 
 
+WEB_PROVIDERS = {"jina", "google_maps", "firecrawl", "webshare_proxy", "dataforseo", "airtable"}
+
+
 def run_against_fake(
     block: Block, provider: str, data: dict[str, Any], waits: Waits, files: Path
 ) -> list[tuple[str, Any]]:
     with ExitStack() as stack:
-        if provider in {"jina", "google_maps", "firecrawl", "webshare_proxy"}:
+        if provider in WEB_PROVIDERS:
             key, settings = fake_service(stack, provider)
         elif provider == "ideogram":
             server: Any = stack.enter_context(ideogram_server.ideogram_server())
@@ -172,16 +192,18 @@ def run_against_fake(
         clients = service_clients(waits, **settings)
         ctx = context(clients, provider, key, files)
         if provider == "webshare_proxy":
-            ctx.credentials = {"credentials": proxy_login(key)}
+            ctx.credentials = {"credentials": login(provider, youtube_server.USERNAME, key)}
+        if provider == "dataforseo":
+            ctx.credentials = {"credentials": login(provider, dataforseo_server.USERNAME, key)}
         return run_block(block, data, ctx)
 
 
-def proxy_login(password: str) -> Credentials:
+def login(provider: str, username: str, password: str) -> Credentials:
     return Credentials(
-        "webshare_proxy",
+        provider,
         CredentialsType.USER_PASSWORD,
         id="cred-1",
-        username=youtube_server.USERNAME,
+        username=username,
         password=SecretStr(password),
     )
 

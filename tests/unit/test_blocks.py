@@ -108,6 +108,10 @@ AUTOGPT_WEB_BLOCK_IDS = {
     "bdbbaba0-03b7-4971-970e-699e2de6015e": "FirecrawlCrawlBlock",
     "d1774756-4d9e-40e6-bab1-47ec0ccd81b2": "FirecrawlExtractBlock",
     "f3a8f7e1-4b1d-4e5f-9f2a-7c3d5a2e6b4c": "TranscribeYoutubeVideoBlock",
+    "73c3e7c4-2b3f-4e9f-9e3e-8f7a5c3e2d45": "DataForSeoKeywordSuggestionsBlock",
+    "8f2e4d6a-1b3c-4a5e-9d7f-2c8e6a4b3f1d": "DataForSeoRelatedKeywordsBlock",
+    "f59b88a8-54ce-4676-a508-fd614b4e8dce": "AirtableCreateBaseBlock",
+    "42527e98-47b6-44ce-ac0e-86b4883721d3": "AirtableCreateRecordsBlock",
 }
 OWN_BLOCK_IDS = {"0c4a7902-fb25-4abf-a256-136f29ba2dc4": "WaitBlock"}
 
