@@ -6,6 +6,7 @@ Every field is documented in docs/settings.md; a test keeps that table in sync.
 from __future__ import annotations
 
 import json
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -36,6 +37,16 @@ class ExtraModel(BaseModel):
 
 _EXTRA_MODELS = TypeAdapter(dict[str, ExtraModel])
 _ALIASES = TypeAdapter(dict[str, str])
+
+
+# scheme://host[:port], nothing after: what a browser sends in its Origin header.
+_ORIGIN = re.compile(
+    r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?"
+)
+
+
+def _split_origins(text: str) -> list[str]:
+    return [origin.strip().rstrip("/") for origin in text.split(",") if origin.strip()]
 
 
 def _json_object(text: str, adapter: TypeAdapter[Any]) -> Any:
@@ -132,6 +143,11 @@ class Settings(BaseSettings):
     api_port: int = Field(8006, ge=1, le=65535, description="Port the REST API listens on.")
     max_body_bytes: int = Field(
         1024 * 1024, ge=1, description="Largest request body the REST API accepts (413 above)."
+    )
+    cors_allow_origins: str = Field(
+        "",
+        description="Comma-separated origins (https://app.example.com) whose pages may call "
+        "the REST API from a browser; empty: no cross-origin access.",
     )
     api_url: str = Field(
         "http://127.0.0.1:8006", description="Where the CLI's client commands reach the REST API."
@@ -240,6 +256,18 @@ class Settings(BaseSettings):
     def _aliases_parse(cls, text: str) -> str:
         _json_object(text, _ALIASES)
         return text
+
+    @field_validator("cors_allow_origins")
+    @classmethod
+    def _origins_parse(cls, text: str) -> str:
+        for origin in _split_origins(text):
+            if not _ORIGIN.fullmatch(origin):
+                raise ValueError(f"{origin!r} is not an origin like https://app.example.com")
+        return text
+
+    @cached_property
+    def cors_origins(self) -> list[str]:
+        return _split_origins(self.cors_allow_origins)
 
     @field_validator("llm_extra_models")
     @classmethod

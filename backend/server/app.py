@@ -7,6 +7,7 @@ import time
 from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from backend.data.credentials_manager import CredentialsManager
 from backend.data.store import Store
@@ -26,6 +27,7 @@ from backend.server import (
 )
 from backend.server.body_limit import BodyLimitMiddleware
 from backend.server.errors import install_error_handlers
+from backend.server.idempotency import REPLAYED_HEADER
 from backend.server.openapi import install_openapi, operation_id
 from backend.server.request_guard import RequestGuardMiddleware
 from backend.server.ui import install as install_monitor
@@ -77,6 +79,16 @@ def create_app(settings: Settings, store: Store, vault: Vault | None = None) -> 
     # The last one added runs first: the limit bounds what the guard reads.
     app.add_middleware(RequestGuardMiddleware, raw_body_paths=routes_hooks.RAW_BODY_PATHS)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        # Outermost, so a browser's preflight is answered before the guard sees it. Keys
+        # travel in the Authorization header, never in cookies: no credentials mode.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "Last-Event-ID"],
+            expose_headers=["Retry-After", REPLAYED_HEADER],
+        )
     routers = (
         routes_health,
         routes_blocks,
