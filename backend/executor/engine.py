@@ -9,7 +9,9 @@ downstream executions receive its outputs and which become ready (AutoGPT semant
 * an execution is QUEUED once every linked input pin has a value (defaults never
   satisfy a linked pin);
 * a static link keeps its last value: it fills that pin of every waiting execution
-  and of every execution created later.
+  and of every execution created later;
+* one node runs one execution at a time, oldest first, so its outputs leave in the
+  order its inputs came (graphs that pair a list with its count rely on it).
 
 Whoever owns the run persists the executions each method returns.
 """
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import heapq
 import uuid
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -54,6 +56,9 @@ class RunState:
         # QUEUED executions ready to start, by creation order; entries whose execution
         # has since left QUEUED are skipped when popped.
         self._ready: list[tuple[int, str]] = []
+        # Per node: its RUNNING executions, and ready ones held back until those end.
+        self._busy: dict[str, set[str]] = defaultdict(set)
+        self._held: dict[str, deque[tuple[int, str]]] = defaultdict(deque)
         # Why a queued execution's inputs could not be merged; it fails when it starts.
         self._input_problems: dict[str, str] = {}
         self._static: dict[tuple[str, str], Any] = {}
@@ -75,6 +80,13 @@ class RunState:
         self._next_seq = max(self._next_seq, ne.seq + 1)
 
     def _index(self, ne: NodeExecution) -> None:
+        busy = self._busy[ne.node_id]
+        if ne.status == NodeStatus.RUNNING:
+            busy.add(ne.id)
+        elif ne.id in busy:
+            busy.discard(ne.id)
+            if not busy:
+                self._release(ne.node_id)
         if ne.status == NodeStatus.INCOMPLETE:
             if ne not in self._waiting[ne.node_id]:
                 self._waiting[ne.node_id].append(ne)
@@ -128,12 +140,29 @@ class RunState:
         """Up to ``limit`` QUEUED executions, oldest first, taken off the ready queue
         (the caller starts them, or puts one back with ``requeue``)."""
         taken: list[NodeExecution] = []
+        nodes: set[str] = set()
         while self._ready and len(taken) < limit:
-            _, ne_id = heapq.heappop(self._ready)
-            ne = self.executions.get(ne_id)
-            if ne is not None and ne.status == NodeStatus.QUEUED:
-                taken.append(ne)
+            entry = heapq.heappop(self._ready)
+            ne = self.executions.get(entry[1])
+            if ne is None:
+                continue
+            if ne.status != NodeStatus.QUEUED:
+                # A stale entry (it started, or ended, another way): what its node held
+                # back may be free to go.
+                if not self._busy[ne.node_id]:
+                    self._release(ne.node_id)
+                continue
+            if self._busy[ne.node_id] or ne.node_id in nodes:
+                self._held[ne.node_id].append(entry)
+                continue
+            taken.append(ne)
+            nodes.add(ne.node_id)
         return taken
+
+    def _release(self, node_id: str) -> None:
+        held = self._held.get(node_id)
+        if held:
+            heapq.heappush(self._ready, held.popleft())
 
     def input_problem(self, ne: NodeExecution) -> str | None:
         return self._input_problems.get(ne.id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -295,3 +296,29 @@ def test_a_raising_block_is_not_retried_by_default(flaky: type[FlakyBlock]) -> N
 
     [ne] = result.executions
     assert (ne.status, ne.attempt) == (NodeStatus.FAILED, 1)
+
+
+def test_one_node_runs_one_execution_at_a_time_in_arrival_order() -> None:
+    # Items that take longer first: run side by side, the quick ones would overtake.
+    delays = [0.3, 0.0, 0.1, 0.05]
+    graph = Graph(
+        name="ordered",
+        nodes=[
+            node("items", StepThroughItemsBlock, items=delays),
+            node("wait", WaitBlock),
+            node("out", AgentOutputBlock, name="out"),
+        ],
+        links=[
+            link("items", "item", "wait", "seconds"),
+            link("items", "item", "wait", "input"),
+            link("wait", "output", "out", "value"),
+        ],
+    )
+    result = run(graph, node_workers=4)
+
+    assert result.run.status == RunStatus.COMPLETED, result.run.error
+    assert result.run.outputs == {"out": delays}
+    waits = sorted(of_node(result, "wait"), key=lambda ne: ne.started_at or 0)
+    for earlier, later in itertools.pairwise(waits):
+        assert earlier.ended_at is not None and later.started_at is not None
+        assert later.started_at >= earlier.ended_at
