@@ -96,21 +96,6 @@ class SQLBase:
         )
         return upsert
 
-    def add_llm_usage(self, conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
-        """Add tokens to the running totals, one row per (provider, model)."""
-        u = t.llm_usage
-        for row in rows:
-            stmt = self.insert(u).values(**row)
-            conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["provider", "model"],
-                    set_={
-                        name: u.c[name] + stmt.excluded[name]
-                        for name in ("input_tokens", "output_tokens", "calls")
-                    },
-                )
-            )
-
     def notify(self, conn: sa.Connection, kind: str) -> None:
         """Wake idle executors once ``conn``'s transaction commits (``kind``: "run" or
         "cancel"). A no-op where the database cannot push; executors poll there."""

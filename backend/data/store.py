@@ -14,12 +14,20 @@ from typing import Any
 
 from backend.data.api_keys import ApiKey
 from backend.data.credentials import CredentialRecord
-from backend.data.execution import Event, ExecutorInfo, NodeExecution, Run, RunStatus, RunWrite
+from backend.data.execution import (
+    Event,
+    ExecutorInfo,
+    NodeExecution,
+    NodeStatus,
+    Run,
+    RunStatus,
+    RunWrite,
+)
 from backend.data.files import FileRecord
 from backend.data.hooks import HookRecord
 from backend.data.run_keys import RunKey
 from backend.data.schedules import ScheduleAdvance, ScheduleRecord
-from backend.data.stats import DurationHistogram
+from backend.data.stats import DurationHistogram, RunStats
 
 
 class Store(ABC):
@@ -154,6 +162,23 @@ class Store(ABC):
 
     @abstractmethod
     def node_executions(self, run_id: str) -> list[NodeExecution]: ...
+
+    @abstractmethod
+    def node_executions_page(
+        self,
+        run_id: str,
+        limit: int,
+        after_seq: int | None = None,
+        status: NodeStatus | None = None,
+        node_id: str | None = None,
+    ) -> list[NodeExecution]:
+        """Up to ``limit`` of the run's node executions in creation order (``seq``),
+        those after ``after_seq`` only, of one status and one node when given."""
+
+    @abstractmethod
+    def run_stats(self, run_id: str) -> RunStats:
+        """The run's node counts by status, attempts and LLM usage, from counters kept
+        as its nodes are written: constant time, however many nodes the run has."""
 
     @abstractmethod
     def events(self, run_id: str, after_id: int = 0, limit: int = 1000) -> list[Event]: ...
@@ -378,7 +403,6 @@ class Store(ABC):
         model with input_tokens, output_tokens and calls."""
 
     @abstractmethod
-    def node_duration_histograms(
-        self, ended_since: float, bounds: Sequence[float]
-    ) -> list[DurationHistogram]:
-        """Per block, durations of node executions that ended at or after ``ended_since``."""
+    def node_duration_histograms(self) -> list[DurationHistogram]:
+        """Per block, durations of the node executions that ended since the database was
+        created (or upgraded to counters), in the buckets of ``stats.DURATION_BOUNDS``."""
