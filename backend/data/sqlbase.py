@@ -104,6 +104,10 @@ class SQLBase:
         """Serialise, until ``conn``'s transaction ends, the writers that name ``scope``
         (e.g. the submits of one webhook). A no-op where writers are serialised anyway."""
 
+    def reclaim_space(self) -> None:
+        """A no-op where the database returns freed space itself (PostgreSQL's autovacuum
+        makes it reusable)."""
+
     def is_disconnect(self, exc: BaseException) -> bool:
         return isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated
 

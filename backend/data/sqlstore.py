@@ -24,6 +24,7 @@ from backend.data.sql_credentials import CredentialsMixin
 from backend.data.sql_files import FilesMixin
 from backend.data.sql_hooks import HooksMixin
 from backend.data.sql_kv import KeyValueMixin
+from backend.data.sql_retention import RetentionMixin
 from backend.data.sql_schedules import SchedulesMixin
 from backend.data.sql_stats import StatsMixin
 from backend.data.store import Store
@@ -52,6 +53,7 @@ class SQLStore(
     SchedulesMixin,
     HooksMixin,
     StatsMixin,
+    RetentionMixin,
     Store,
 ):
     @contextmanager

@@ -25,6 +25,7 @@ from backend.data.execution import (
 )
 from backend.data.files import FileRecord
 from backend.data.hooks import HookRecord
+from backend.data.retention import PruneCounts
 from backend.data.run_keys import RunKey
 from backend.data.schedules import ScheduleAdvance, ScheduleRecord
 from backend.data.stats import DurationHistogram, RunStats
@@ -387,6 +388,25 @@ class Store(ABC):
     @abstractmethod
     def purge_files(self, created_before: float) -> int:
         """Delete every file created before ``created_before``; returns how many."""
+
+    # -- retention -------------------------------------------------------------------------
+
+    @abstractmethod
+    def prune_runs(self, ended_before: float, max_runs: int, max_nodes: int) -> PruneCounts:
+        """Delete, in ONE transaction, up to ``max_runs`` of the runs that ended before
+        ``ended_before`` whose parent and sub-agent runs have all ended too, oldest first,
+        with their node executions, events, counters and files; no further run once
+        ``max_nodes`` node executions are taken (the first always goes). Never a queued,
+        running or otherwise live run."""
+
+    @abstractmethod
+    def count_prunable(self, ended_before: float) -> PruneCounts:
+        """What ``prune_runs`` repeated until nothing is left would delete; a read."""
+
+    @abstractmethod
+    def reclaim_space(self) -> None:
+        """Hand space freed by deletes back to the file system, where the database does
+        not do it by itself."""
 
     # -- health and metrics ----------------------------------------------------------------
 
