@@ -225,17 +225,6 @@ class RunsMixin(SQLBase):
         with self.read() as conn:
             return [to_node(row) for row in conn.execute(query)]
 
-    def events(self, run_id: str, after_id: int = 0, limit: int = 1000) -> list[Event]:
-        ev = t.execution_events
-        with self.read() as conn:
-            rows = conn.execute(
-                sa.select(ev)
-                .where(ev.c.run_id == run_id, ev.c.id > after_id)
-                .order_by(ev.c.id)
-                .limit(limit)
-            )
-            return [Event(row.run_id, row.type, row.data, row.id, row.created_at) for row in rows]
-
     def _owns(
         self,
         conn: sa.Connection,

@@ -21,6 +21,7 @@ from backend.data.graph import content_hash
 from backend.data.sql_auth import AuthMixin
 from backend.data.sql_children import ChildrenMixin
 from backend.data.sql_credentials import CredentialsMixin
+from backend.data.sql_events import EventsMixin
 from backend.data.sql_files import FilesMixin
 from backend.data.sql_hooks import HooksMixin
 from backend.data.sql_kv import KeyValueMixin
@@ -54,6 +55,7 @@ class SQLStore(
     HooksMixin,
     StatsMixin,
     RetentionMixin,
+    EventsMixin,
     Store,
 ):
     @contextmanager

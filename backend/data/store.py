@@ -185,6 +185,11 @@ class Store(ABC):
     def events(self, run_id: str, after_id: int = 0, limit: int = 1000) -> list[Event]: ...
 
     @abstractmethod
+    def events_after(self, positions: Mapping[str, int], limit: int = 1000) -> list[Event]:
+        """The events of each run in ``positions`` after its position {run_id: event id},
+        up to ``limit`` per group of runs read together, in id order within a run."""
+
+    @abstractmethod
     def save_writes(
         self, owner: str, writes: Sequence[RunWrite], now: float, lease_seconds: float
     ) -> set[str]:
