@@ -8,7 +8,7 @@ nothing.
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -25,13 +25,13 @@ from backend.data.execution import (
 )
 from backend.data.files import FileRecord
 from backend.data.hooks import HookRecord
-from backend.data.retention import PruneCounts
 from backend.data.run_keys import RunKey
 from backend.data.schedules import ScheduleAdvance, ScheduleRecord
-from backend.data.stats import DurationHistogram, RunStats
+from backend.data.stats import RunStats
+from backend.data.store_ops import OperationsStore
 
 
-class Store(ABC):
+class Store(OperationsStore):
     # -- lifecycle ---------------------------------------------------------------------
 
     @abstractmethod
@@ -393,41 +393,3 @@ class Store(ABC):
     @abstractmethod
     def purge_files(self, created_before: float) -> int:
         """Delete every file created before ``created_before``; returns how many."""
-
-    # -- retention -------------------------------------------------------------------------
-
-    @abstractmethod
-    def prune_runs(self, ended_before: float, max_runs: int, max_nodes: int) -> PruneCounts:
-        """Delete, in ONE transaction, up to ``max_runs`` of the runs that ended before
-        ``ended_before`` whose parent and sub-agent runs have all ended too, oldest first,
-        with their node executions, events, counters and files; no further run once
-        ``max_nodes`` node executions are taken (the first always goes). Never a queued,
-        running or otherwise live run."""
-
-    @abstractmethod
-    def count_prunable(self, ended_before: float) -> PruneCounts:
-        """What ``prune_runs`` repeated until nothing is left would delete; a read."""
-
-    @abstractmethod
-    def reclaim_space(self) -> None:
-        """Hand space freed by deletes back to the file system, where the database does
-        not do it by itself."""
-
-    # -- health and metrics ----------------------------------------------------------------
-
-    @abstractmethod
-    def schema_is_current(self) -> bool:
-        """True when the schema is at this code's head; StoreError when unreachable."""
-
-    @abstractmethod
-    def count_runs_by_status(self) -> dict[str, int]: ...
-
-    @abstractmethod
-    def llm_usage(self) -> list[dict[str, Any]]:
-        """LLM tokens spent since the database was created: one row per provider and
-        model with input_tokens, output_tokens and calls."""
-
-    @abstractmethod
-    def node_duration_histograms(self) -> list[DurationHistogram]:
-        """Per block, durations of the node executions that ended since the database was
-        created (or upgraded to counters), in the buckets of ``stats.DURATION_BOUNDS``."""
