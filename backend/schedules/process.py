@@ -111,13 +111,15 @@ class Scheduler(AppProcess):
             if now - purged_at >= PURGE_SECONDS:
                 store.purge_run_keys(now)
                 purged_at = now
-            sleep = self._sleep_seconds(store, now)
             if now >= prune_at:
                 left = self.prune_expired(store, now, PRUNE_BATCHES)
                 prune_at = now + (PRUNE_PAUSE if left else PRUNE_SECONDS)
-                sleep = min(sleep, prune_at - now)
             if len(due) < BATCH:
-                self.wait_for_stop(sleep)
+                # Pruning took a while: the next slot's wait counts from after it.
+                after = self.clock()
+                self.wait_for_stop(
+                    min(self._sleep_seconds(store, after), max(0.0, prune_at - after))
+                )
         return fired
 
     def prune_expired(self, store: Store, now: float, max_batches: int | None = None) -> bool:

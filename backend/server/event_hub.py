@@ -33,6 +33,7 @@ ENDED_CHECK_SECONDS = 1.0
 BUFFER_EVENTS = 1000
 # Events one poll reads for a group of runs; more are read at the next poll, at once.
 POLL_BATCH = 1000
+ERROR_PAUSE_SECONDS = 1.0
 
 
 class Channel:
@@ -109,8 +110,9 @@ class EventHub:
                     checked = time.monotonic()
                 more = await self._read(check_ended)
             except Exception:
-                # A stream must not die of a passing database error; the next poll retries.
-                logger.warning("reading events failed; retrying", exc_info=True)
+                # A stream must not die of a passing database error: wait, then retry.
+                logger.warning("reading events failed; retrying in 1 s", exc_info=True)
+                await asyncio.sleep(ERROR_PAUSE_SECONDS)
             await asyncio.sleep(0 if more else POLL_SECONDS)
 
     async def _read(self, check_ended: bool) -> bool:
