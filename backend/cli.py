@@ -206,6 +206,27 @@ def cmd_purge_files(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_prune(args: argparse.Namespace) -> int:
+    """Delete ended runs older than --older-than days, as BACKEND_RETENTION_DAYS does."""
+    from backend.data.open import open_store
+    from backend.data.retention import retention_cutoff
+    from backend.schedules.retention import prune
+    from backend.settings import load_settings
+
+    cutoff = retention_cutoff(args.older_than)
+    if cutoff is None:
+        raise UsageError("--older-than must be more than 0 days")
+    settings = load_settings()
+    store = open_store(settings)
+    try:
+        store.prepare(auto_migrate=settings.auto_migrate)
+        counts, _ = prune(store, cutoff, dry_run=args.dry_run)
+    finally:
+        store.close()
+    print(f"{'would delete' if args.dry_run else 'deleted'} {counts.describe()}")
+    return EXIT_OK
+
+
 # -- parser ---------------------------------------------------------------------------------
 
 
@@ -250,6 +271,21 @@ def build_parser() -> argparse.ArgumentParser:
         "purge-files", help="delete stored files older than BACKEND_FILE_RETENTION_DAYS"
     )
     purge.set_defaults(func=cmd_purge_files)
+
+    prune_cmd = sub.add_parser(
+        "prune",
+        help="delete ended runs older than DAYS with their node executions, events and files",
+        description="Delete runs that ended more than DAYS days ago (never a queued or "
+        "running run, nor one whose parent or sub-agent run is still live), in small "
+        "batches, and print how many rows went.",
+    )
+    prune_cmd.add_argument(
+        "--older-than", metavar="DAYS", type=float, required=True, help="age in days"
+    )
+    prune_cmd.add_argument(
+        "--dry-run", action="store_true", help="count what would be deleted, delete nothing"
+    )
+    prune_cmd.set_defaults(func=cmd_prune)
 
     add_api_commands(sub)
     add_credentials_commands(sub)

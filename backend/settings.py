@@ -250,6 +250,9 @@ class Settings(BaseSettings):
     file_retention_days: float = Field(
         30.0, ge=0, description="Days a stored file is kept; 0 keeps files forever."
     )
+    retention_days: float = Field(
+        0.0, ge=0, description="Days an ended run is kept; 0 keeps runs forever."
+    )
 
     @field_validator("llm_model_aliases")
     @classmethod

@@ -104,8 +104,43 @@ execution_events = sa.Table(
     sa.Index("ix_execution_events_run_id", "run_id", "id"),
 )
 
-# The metrics scrape reads the node executions that ended since the API started.
-sa.Index("ix_node_executions_ended_at", node_executions.c.ended_at)
+# Retention finds the runs that ended before its cutoff.
+sa.Index("ix_graph_executions_ended", graph_executions.c.ended_at)
+
+# -- counters: what run views and /metrics read instead of every node row ---------------
+
+# Node executions of one run by status, and the sum of their attempts. Kept by triggers
+# on node_executions (migration 0008), so every writer keeps them exact.
+run_node_counts = sa.Table(
+    "run_node_counts",
+    metadata,
+    sa.Column("run_id", sa.String(64), primary_key=True),
+    sa.Column("status", sa.String(16), primary_key=True),
+    sa.Column("executions", sa.BigInteger, nullable=False),
+    sa.Column("attempts", sa.BigInteger, nullable=False),
+)
+
+# LLM usage of one run by model, added as its nodes finish (with the provider totals).
+run_llm_usage = sa.Table(
+    "run_llm_usage",
+    metadata,
+    sa.Column("run_id", sa.String(64), primary_key=True),
+    sa.Column("model", sa.String(255), primary_key=True),
+    sa.Column("input_tokens", sa.BigInteger, nullable=False),
+    sa.Column("output_tokens", sa.BigInteger, nullable=False),
+    sa.Column("llm_calls", sa.BigInteger, nullable=False),
+)
+
+# Finished node executions by block and duration bucket (stats.DURATION_BOUNDS; bucket
+# len(bounds) is above the last bound), since the database was created or upgraded.
+node_durations = sa.Table(
+    "node_durations",
+    metadata,
+    sa.Column("block_id", sa.String(64), primary_key=True),
+    sa.Column("bucket", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("executions", sa.BigInteger, nullable=False),
+    sa.Column("total_seconds", sa.Float, nullable=False),
+)
 
 api_keys = sa.Table(
     "api_keys",

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Collection, Mapping, Sequence
 
 import sqlalchemy as sa
 
@@ -19,6 +18,7 @@ from backend.data.execution import (
 )
 from backend.data.run_keys import RunKey
 from backend.data.schedules import ScheduleAdvance
+from backend.data.sql_counters import count_finished
 from backend.data.sql_run_keys import claim_run_key
 from backend.data.sql_schedules import advance_schedule
 from backend.data.sqlbase import SQLBase, event_row, run_row, to_node, to_run
@@ -27,32 +27,7 @@ from backend.errors import Conflict, LeaseLost, NotFound, ScheduleMoved
 # Claims look at this many of the oldest claimable runs when sharing them out fairly.
 FAIRNESS_WINDOW = 1000
 _PROGRESS = frozenset({NodeStatus.COMPLETED, NodeStatus.FAILED})
-USAGE_COUNTS = ("input_tokens", "output_tokens", "calls")
 FINAL_STATUSES = [status.value for status in RunStatus if status.is_final]
-
-
-def llm_usage_rows(nodes: Iterable[NodeExecution]) -> list[dict[str, Any]]:
-    """Token totals to add for the finished nodes that called a model, per model."""
-    totals: dict[tuple[str, str], dict[str, Any]] = {}
-    for ne in nodes:
-        stats = ne.stats
-        if ne.status not in _PROGRESS or not stats.get("model"):
-            continue
-        key = (str(stats.get("provider", "")), str(stats["model"]))
-        row = totals.setdefault(
-            key,
-            {
-                "provider": key[0],
-                "model": key[1],
-                "input_tokens": 0,
-                "output_tokens": 0,
-                "calls": 0,
-            },
-        )
-        row["input_tokens"] += int(stats.get("input_tokens", 0))
-        row["output_tokens"] += int(stats.get("output_tokens", 0))
-        row["calls"] += int(stats.get("llm_calls", 1))
-    return list(totals.values())
 
 
 class RunsMixin(SQLBase):
@@ -231,16 +206,24 @@ class RunsMixin(SQLBase):
             rows = conn.execute(sa.select(ne).where(ne.c.run_id == run_id).order_by(ne.c.seq))
             return [to_node(row) for row in rows]
 
-    def events(self, run_id: str, after_id: int = 0, limit: int = 1000) -> list[Event]:
-        ev = t.execution_events
+    def node_executions_page(
+        self,
+        run_id: str,
+        limit: int,
+        after_seq: int | None = None,
+        status: NodeStatus | None = None,
+        node_id: str | None = None,
+    ) -> list[NodeExecution]:
+        ne = t.node_executions
+        query = sa.select(ne).where(ne.c.run_id == run_id).order_by(ne.c.seq).limit(limit)
+        if after_seq is not None:
+            query = query.where(ne.c.seq > after_seq)
+        if status is not None:
+            query = query.where(ne.c.status == status)
+        if node_id is not None:
+            query = query.where(ne.c.node_id == node_id)
         with self.read() as conn:
-            rows = conn.execute(
-                sa.select(ev)
-                .where(ev.c.run_id == run_id, ev.c.id > after_id)
-                .order_by(ev.c.id)
-                .limit(limit)
-            )
-            return [Event(row.run_id, row.type, row.data, row.id, row.created_at) for row in rows]
+            return [to_node(row) for row in conn.execute(query)]
 
     def _owns(
         self,
@@ -281,9 +264,7 @@ class RunsMixin(SQLBase):
             events = [event_row(e) for w in kept for e in w.events]
             if nodes:
                 self._node_upsert.execute(conn, nodes)
-            usage = llm_usage_rows(n for w in kept for n in w.changed)
-            if usage:
-                self.add_llm_usage(conn, usage)
+            count_finished(conn, self.insert, [n for w in kept for n in w.changed])
             if events:
                 self._event_insert.execute(conn, events)
             return lost

@@ -1,15 +1,15 @@
-"""Aggregates for the metrics endpoint, computed by the database at scrape time."""
+"""Aggregates for run views and the metrics endpoint, read from counters and indexes:
+none of them reads node execution rows, so they cost the same on any size of database."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
 from backend.data import schema as t
 from backend.data.sqlbase import SQLBase
-from backend.data.stats import DurationHistogram
+from backend.data.stats import DURATION_BOUNDS, DurationHistogram, ModelUsage, RunStats
 
 
 class StatsMixin(SQLBase):
@@ -19,37 +19,42 @@ class StatsMixin(SQLBase):
             rows = conn.execute(sa.select(ge.c.status, sa.func.count()).group_by(ge.c.status))
             return {status: int(count) for status, count in rows}
 
-    def node_duration_histograms(
-        self, ended_since: float, bounds: Sequence[float]
-    ) -> list[DurationHistogram]:
-        ne = t.node_executions
-        duration = ne.c.ended_at - ne.c.started_at
-        buckets = [
-            sa.func.sum(sa.case((duration <= bound, 1), else_=0)).label(f"le{i}")
-            for i, bound in enumerate(bounds)
-        ]
-        query = (
-            sa.select(
-                ne.c.block_id,
-                sa.func.count().label("n"),
-                sa.func.sum(duration).label("total"),
-                *buckets,
-            )
-            .where(ne.c.ended_at >= ended_since, ne.c.started_at.is_not(None))
-            .group_by(ne.c.block_id)
-            .order_by(ne.c.block_id)
-        )
+    def run_stats(self, run_id: str) -> RunStats:
+        c, u = t.run_node_counts, t.run_llm_usage
         with self.read() as conn:
-            rows = conn.execute(query).all()
-        return [
-            DurationHistogram(
-                block_id=row.block_id,
-                bucket_counts=tuple(int(row[3 + i] or 0) for i in range(len(bounds))),
-                count=int(row.n),
-                total_seconds=float(row.total or 0.0),
+            counts = conn.execute(sa.select(c).where(c.c.run_id == run_id)).all()
+            usage = conn.execute(sa.select(u).where(u.c.run_id == run_id)).all()
+        return RunStats(
+            status_counts={r.status: int(r.executions) for r in counts if r.executions},
+            attempts=sum(int(r.attempts) for r in counts),
+            models={
+                r.model: ModelUsage(int(r.input_tokens), int(r.output_tokens), int(r.llm_calls))
+                for r in usage
+            },
+        )
+
+    def node_duration_histograms(self) -> list[DurationHistogram]:
+        d = t.node_durations
+        with self.read() as conn:
+            rows = conn.execute(sa.select(d).order_by(d.c.block_id, d.c.bucket)).all()
+        per_block: dict[str, list[Any]] = {}
+        for row in rows:
+            per_block.setdefault(row.block_id, []).append(row)
+        histograms = []
+        for block_id, buckets in per_block.items():
+            counts = [0] * (len(DURATION_BOUNDS) + 1)
+            for row in buckets:
+                counts[min(row.bucket, len(DURATION_BOUNDS))] += int(row.executions)
+            cumulative = [sum(counts[: i + 1]) for i in range(len(DURATION_BOUNDS))]
+            histograms.append(
+                DurationHistogram(
+                    block_id=block_id,
+                    bucket_counts=tuple(cumulative),
+                    count=sum(counts),
+                    total_seconds=sum(float(row.total_seconds) for row in buckets),
+                )
             )
-            for row in rows
-        ]
+        return histograms
 
     def llm_usage(self) -> list[dict[str, Any]]:
         u = t.llm_usage

@@ -96,21 +96,6 @@ class SQLBase:
         )
         return upsert
 
-    def add_llm_usage(self, conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
-        """Add tokens to the running totals, one row per (provider, model)."""
-        u = t.llm_usage
-        for row in rows:
-            stmt = self.insert(u).values(**row)
-            conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["provider", "model"],
-                    set_={
-                        name: u.c[name] + stmt.excluded[name]
-                        for name in ("input_tokens", "output_tokens", "calls")
-                    },
-                )
-            )
-
     def notify(self, conn: sa.Connection, kind: str) -> None:
         """Wake idle executors once ``conn``'s transaction commits (``kind``: "run" or
         "cancel"). A no-op where the database cannot push; executors poll there."""
@@ -118,6 +103,10 @@ class SQLBase:
     def lock_scope(self, conn: sa.Connection, scope: str) -> None:
         """Serialise, until ``conn``'s transaction ends, the writers that name ``scope``
         (e.g. the submits of one webhook). A no-op where writers are serialised anyway."""
+
+    def reclaim_space(self) -> None:
+        """A no-op where the database returns freed space itself (PostgreSQL's autovacuum
+        makes it reusable)."""
 
     def is_disconnect(self, exc: BaseException) -> bool:
         return isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated

@@ -22,6 +22,8 @@ from backend.errors import StoreError
 # Long enough that a writer never sees "database is locked" while another process
 # commits; short enough that a wedged database still surfaces as an error.
 BUSY_TIMEOUT_SECONDS = 30.0
+# PRAGMA auto_vacuum's answer in incremental mode.
+INCREMENTAL = 2
 
 
 class SQLiteStore(SQLStore):
@@ -42,6 +44,16 @@ class SQLiteStore(SQLStore):
 
     def insert(self, table: sa.Table) -> Any:
         return sqlite_insert(table)
+
+    def reclaim_space(self) -> None:
+        """Files created by this version free deleted pages in incremental auto-vacuum
+        mode; an older file keeps them for reuse until a VACUUM (docs/durability.md)."""
+        with self.engine.connect() as conn:
+            raw = conn.connection.dbapi_connection
+            assert raw is not None
+            if raw.execute("PRAGMA auto_vacuum").fetchone() == (INCREMENTAL,):
+                # executescript steps the pragma to its end (one execute frees one page).
+                raw.executescript("PRAGMA incremental_vacuum;")
 
     @contextmanager
     def migration_lock(self) -> Iterator[None]:
@@ -80,6 +92,9 @@ def _on_connect(dbapi_conn: sqlite3.Connection, record: Any) -> None:
     # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's own is deferred).
     dbapi_conn.isolation_level = None
     cursor = dbapi_conn.cursor()
+    # Takes effect only on a file without tables yet (a new database), and only before
+    # WAL mode is set; retention then hands deleted pages back (reclaim_space).
+    cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
     cursor.execute("PRAGMA journal_mode=WAL")
     # NORMAL in WAL mode is durable across process crashes; only a power loss may drop
     # the last commits, which is the usual trade for an embedded default.

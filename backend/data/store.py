@@ -8,21 +8,30 @@ nothing.
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any
 
 from backend.data.api_keys import ApiKey
 from backend.data.credentials import CredentialRecord
-from backend.data.execution import Event, ExecutorInfo, NodeExecution, Run, RunStatus, RunWrite
+from backend.data.execution import (
+    Event,
+    ExecutorInfo,
+    NodeExecution,
+    NodeStatus,
+    Run,
+    RunStatus,
+    RunWrite,
+)
 from backend.data.files import FileRecord
 from backend.data.hooks import HookRecord
 from backend.data.run_keys import RunKey
 from backend.data.schedules import ScheduleAdvance, ScheduleRecord
-from backend.data.stats import DurationHistogram
+from backend.data.stats import RunStats
+from backend.data.store_ops import OperationsStore
 
 
-class Store(ABC):
+class Store(OperationsStore):
     # -- lifecycle ---------------------------------------------------------------------
 
     @abstractmethod
@@ -156,7 +165,29 @@ class Store(ABC):
     def node_executions(self, run_id: str) -> list[NodeExecution]: ...
 
     @abstractmethod
+    def node_executions_page(
+        self,
+        run_id: str,
+        limit: int,
+        after_seq: int | None = None,
+        status: NodeStatus | None = None,
+        node_id: str | None = None,
+    ) -> list[NodeExecution]:
+        """Up to ``limit`` of the run's node executions in creation order (``seq``),
+        those after ``after_seq`` only, of one status and one node when given."""
+
+    @abstractmethod
+    def run_stats(self, run_id: str) -> RunStats:
+        """The run's node counts by status, attempts and LLM usage, from counters kept
+        as its nodes are written: constant time, however many nodes the run has."""
+
+    @abstractmethod
     def events(self, run_id: str, after_id: int = 0, limit: int = 1000) -> list[Event]: ...
+
+    @abstractmethod
+    def events_after(self, positions: Mapping[str, int], limit: int = 1000) -> list[Event]:
+        """The events of each run in ``positions`` after its position {run_id: event id},
+        up to ``limit`` per group of runs read together, in id order within a run."""
 
     @abstractmethod
     def save_writes(
@@ -362,23 +393,3 @@ class Store(ABC):
     @abstractmethod
     def purge_files(self, created_before: float) -> int:
         """Delete every file created before ``created_before``; returns how many."""
-
-    # -- health and metrics ----------------------------------------------------------------
-
-    @abstractmethod
-    def schema_is_current(self) -> bool:
-        """True when the schema is at this code's head; StoreError when unreachable."""
-
-    @abstractmethod
-    def count_runs_by_status(self) -> dict[str, int]: ...
-
-    @abstractmethod
-    def llm_usage(self) -> list[dict[str, Any]]:
-        """LLM tokens spent since the database was created: one row per provider and
-        model with input_tokens, output_tokens and calls."""
-
-    @abstractmethod
-    def node_duration_histograms(
-        self, ended_since: float, bounds: Sequence[float]
-    ) -> list[DurationHistogram]:
-        """Per block, durations of node executions that ended at or after ``ended_since``."""

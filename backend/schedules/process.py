@@ -21,6 +21,7 @@ from dataclasses import replace
 from functools import lru_cache
 
 from backend.data.open import open_store
+from backend.data.retention import settings_cutoff
 from backend.data.run_keys import RunKey, fingerprint
 from backend.data.schedules import ScheduleAdvance, ScheduleRecord
 from backend.data.store import Store
@@ -29,6 +30,7 @@ from backend.executor.limits import Limits
 from backend.executor.submit import load_live_graph, submit_keyed_run
 from backend.schedules.cron import Schedule
 from backend.schedules.misfire import Step, plan
+from backend.schedules.retention import prune
 from backend.settings import Settings
 from backend.util.logs import log_context
 from backend.util.process import AppProcess
@@ -39,6 +41,12 @@ logger = logging.getLogger(__name__)
 BATCH = 100
 # How often expired run keys (old Idempotency-Keys, delivery ids) are deleted.
 PURGE_SECONDS = 3600.0
+# How often ended runs past BACKEND_RETENTION_DAYS are looked for; one pass deletes at
+# most PRUNE_BATCHES small transactions, and the next pass follows after PRUNE_PAUSE
+# while expired runs are left, so due slots still fire on time.
+PRUNE_SECONDS = 600.0
+PRUNE_BATCHES = 10
+PRUNE_PAUSE = 0.1
 
 Clock = Callable[[], float]
 
@@ -88,6 +96,7 @@ class Scheduler(AppProcess):
     def _loop(self, store: Store, until_idle: bool) -> int:
         fired = 0
         purged_at = 0.0
+        prune_at = 0.0
         while not self.stopping:
             now = self.clock()
             due = store.due_schedules(now, BATCH)
@@ -96,14 +105,30 @@ class Scheduler(AppProcess):
                     fired += self._fire(store, record, now)
             if until_idle:
                 if not due:
+                    self.prune_expired(store, now)
                     return fired
                 continue  # a pass fires a schedule's steps; look until none is due
             if now - purged_at >= PURGE_SECONDS:
                 store.purge_run_keys(now)
                 purged_at = now
+            if now >= prune_at:
+                left = self.prune_expired(store, now, PRUNE_BATCHES)
+                prune_at = now + (PRUNE_PAUSE if left else PRUNE_SECONDS)
             if len(due) < BATCH:
-                self.wait_for_stop(self._sleep_seconds(store, now))
+                # Pruning took a while: the next slot's wait counts from after it.
+                after = self.clock()
+                self.wait_for_stop(
+                    min(self._sleep_seconds(store, after), max(0.0, prune_at - after))
+                )
         return fired
+
+    def prune_expired(self, store: Store, now: float, max_batches: int | None = None) -> bool:
+        """Delete ended runs past BACKEND_RETENTION_DAYS; True if some are left (after
+        ``max_batches`` transactions)."""
+        cutoff = settings_cutoff(self.settings, now)
+        if cutoff is None:
+            return False
+        return prune(store, cutoff, max_batches=max_batches)[1]
 
     def _sleep_seconds(self, store: Store, now: float) -> float:
         poll = self.settings.scheduler_poll_seconds

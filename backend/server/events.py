@@ -3,8 +3,9 @@
 Events are read from the store's ordered event log, so the stream is the same for
 every client and every API instance: first the events after the client's position
 (``Last-Event-ID`` header, or ``?after=``), then new ones as the executors write them,
-polled. Each message carries the event id, so a client that reconnects with
-``Last-Event-ID`` gets every event exactly once. The stream ends after the run's final
+read by the process's one poller and shared by every stream of the run (event_hub.py).
+Each message carries the event id, so a client that reconnects with ``Last-Event-ID``
+gets every event exactly once. The stream ends after the run's final
 ``run_status`` event, when the server stops (the client resumes elsewhere), or soon
 after its API key is revoked (the key is looked up again every second).
 """
@@ -29,12 +30,12 @@ from backend.data.store import Store
 from backend.errors import InvalidInput
 from backend.server.auth import ReaderDep
 from backend.server.deps import StoreDep
+from backend.server.event_hub import Channel, hub_for
 from backend.server.redaction import Redactor, redactor
 from backend.server.routes_executions import own_run
 
 router = APIRouter(prefix="/api/v1", tags=["executions"])
 
-POLL_SECONDS = 0.1
 # A comment line now and then keeps proxies from closing a quiet stream.
 KEEPALIVE_SECONDS = 15.0
 # How long a revoked key may keep reading; each check is one indexed lookup.
@@ -82,16 +83,40 @@ async def stream_events(
     key_valid: Callable[[], bool],
     masked: Redactor,
 ) -> AsyncIterator[str]:
+    hub = hub_for(store, stopping)
+    channel = hub.join(run_id, after)
+    try:
+        async for message in _follow(store, channel, after, stopping, key_valid, masked):
+            yield message
+    finally:
+        hub.leave(channel)
+
+
+async def _follow(
+    store: Store,
+    channel: Channel,
+    after: int,
+    stopping: threading.Event,
+    key_valid: Callable[[], bool],
+    masked: Redactor,
+) -> AsyncIterator[str]:
     position = after
+    # No event of the run lies between position and here (an empty read of the store).
+    synced = after
     quiet_since = key_checked = time.monotonic()
-    ended = False
     while not stopping.is_set():
         if time.monotonic() - key_checked >= KEY_CHECK_SECONDS:
             if not await anyio.to_thread.run_sync(key_valid):
                 yield ": API key revoked\n\n"
                 return
             key_checked = time.monotonic()
-        batch = await anyio.to_thread.run_sync(store.events, run_id, position, _BATCH)
+        batch = channel.after(max(position, synced))
+        if batch is None:
+            # Behind what the hub keeps (a replay, a slow client): read the log itself.
+            mark = channel.floor
+            batch = await anyio.to_thread.run_sync(store.events, channel.run_id, position, _BATCH)
+            if not batch:
+                synced = max(synced, mark)
         for event in batch:
             position = event.id
             yield format_event(replace(event, data=masked.event(event.type, event.data)))
@@ -100,19 +125,17 @@ async def stream_events(
         if batch:
             quiet_since = time.monotonic()
             continue
-        if ended:
-            # Resumed after the final event: nothing more will come.
+        # The hub marks a run ended once its final event is read: resumed after that
+        # event, nothing more will come.
+        if channel.ended and max(position, synced) >= channel.position:
             return
-        # A run's final status and its final event are written in one transaction: once
-        # the run is seen ended, reading on until the log is exhausted sees that event.
-        run = await anyio.to_thread.run_sync(store.get_run, run_id)
-        if run.status.is_final:
-            ended = True
-            continue
         if time.monotonic() - quiet_since >= KEEPALIVE_SECONDS:
             quiet_since = time.monotonic()
             yield ": keepalive\n\n"
-        await anyio.sleep(POLL_SECONDS)
+        now = time.monotonic()
+        await channel.changed(
+            max(0.0, min(key_checked + KEY_CHECK_SECONDS, quiet_since + KEEPALIVE_SECONDS) - now)
+        )
 
 
 @router.get(

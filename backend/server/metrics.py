@@ -1,8 +1,9 @@
 """Prometheus text exposition, computed from the store at scrape time.
 
 Nothing is counted in this process: every number comes from the database, so it is the
-same whichever API instance is scraped and survives restarts, except the node duration
-histogram, which covers node executions that ended since this API process started.
+same whichever API instance is scraped and survives restarts. Each number is a read of
+counters or an indexed count, so a scrape costs the same however many node executions
+the database holds.
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ from collections.abc import Iterable
 
 from backend.blocks import get_block
 from backend.data.execution import RunStatus
+from backend.data.stats import DURATION_BOUNDS
 from backend.data.store import Store
 from backend.settings import Settings
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-DURATION_BOUNDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 _PREFIX = "agent_server"
 
 
@@ -40,7 +41,7 @@ def _family(name: str, kind: str, help_text: str) -> list[str]:
     return [f"# HELP {_PREFIX}_{name} {help_text}", f"# TYPE {_PREFIX}_{name} {kind}"]
 
 
-def render_metrics(store: Store, settings: Settings, started_at: float) -> str:
+def render_metrics(store: Store, settings: Settings) -> str:
     lines: list[str] = []
     counts = store.count_runs_by_status()
     lines += _family("runs", "gauge", "Graph runs in the database by status.")
@@ -77,9 +78,9 @@ def render_metrics(store: Store, settings: Settings, started_at: float) -> str:
 
     name = "node_execution_duration_seconds"
     lines += _family(
-        name, "histogram", "Node execution durations by block, since this API process started."
+        name, "histogram", "Node execution durations by block, since the database was created."
     )
-    for hist in store.node_duration_histograms(started_at, DURATION_BOUNDS):
+    for hist in store.node_duration_histograms():
         block = get_block(hist.block_id)
         base = [("block_id", hist.block_id), ("block", block.name if block else "unknown")]
         for bound, count in zip(DURATION_BOUNDS, hist.bucket_counts, strict=True):

@@ -3,16 +3,16 @@
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi import status as http_status
 
-from backend.data.execution import NodeExecution, NodeStatus, Run, RunStatus
+from backend.data.execution import NodeStatus, Run, RunStatus
+from backend.data.schema import INT_MAX
 from backend.data.store import Store
-from backend.errors import NotFound
+from backend.errors import InvalidInput, NotFound
 from backend.executor.limits import Limits
 from backend.executor.submit import cancel_run, rerun, resume
 from backend.server.auth import ReaderUserDep, UserDep
@@ -23,6 +23,9 @@ from backend.server.redaction import redactor
 from backend.settings import Settings
 
 TOKEN_KEYS = ("input_tokens", "output_tokens", "llm_calls")
+# Node executions per page of /executions/{id}/nodes: by default, and at most.
+NODES_PAGE = 100
+MAX_NODES_PAGE = 1000
 # A run view lists this many of its sub-agent runs; /executions?parent_id= pages them all.
 MAX_CHILDREN_SHOWN = 200
 
@@ -41,20 +44,22 @@ def own_run(store: Store, user: str, run_id: str) -> Run:
 
 
 def run_view(store: Store, run: Run) -> dict[str, Any]:
-    nodes = store.node_executions(run.id)
+    stats = store.run_stats(run.id)
     duration = (
         run.ended_at - run.started_at
         if run.ended_at is not None and run.started_at is not None
         else None
     )
+    models = {name: asdict(usage) for name, usage in stats.models.items()}
     view = {
         **run.to_dict(),
         "stats": {
-            "node_executions": len(nodes),
-            "node_status_counts": dict(Counter(n.status.value for n in nodes)),
-            "attempts": sum(n.attempt for n in nodes),
+            "node_executions": stats.node_executions,
+            "node_status_counts": stats.status_counts,
+            "attempts": stats.attempts,
             "duration_seconds": duration,
-            **token_usage(nodes),
+            **{key: sum(m[key] for m in models.values()) for key in TOKEN_KEYS},
+            "models": models,
         },
         "children": [
             {
@@ -68,21 +73,6 @@ def run_view(store: Store, run: Run) -> dict[str, Any]:
         ],
     }
     return redactor(store, run).run(view)
-
-
-def token_usage(nodes: Iterable[NodeExecution]) -> dict[str, Any]:
-    """LLM usage the run's nodes reported: totals, and per model."""
-    models: dict[str, dict[str, int]] = {}
-    for ne in nodes:
-        if not ne.stats.get("model"):
-            continue
-        per = models.setdefault(
-            str(ne.stats["model"]), {"input_tokens": 0, "output_tokens": 0, "llm_calls": 0}
-        )
-        for key in per:
-            per[key] += int(ne.stats.get(key, 0))
-    totals = {key: sum(m[key] for m in models.values()) for key in TOKEN_KEYS}
-    return {**totals, "models": models}
 
 
 @router.get("/executions", summary="List your runs, newest first")
@@ -121,10 +111,39 @@ def get_run(run_id: str, user: ReaderUserDep, store: StoreDep) -> dict[str, Any]
     "/executions/{run_id}/nodes",
     summary="The run's node executions with inputs, outputs, status and timings",
 )
-def list_run_nodes(run_id: str, user: ReaderUserDep, store: StoreDep) -> dict[str, Any]:
+def list_run_nodes(
+    run_id: str,
+    user: ReaderUserDep,
+    store: StoreDep,
+    status: NodeStatus | None = None,
+    node_id: Annotated[str | None, Query(description="Only this node's executions")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_NODES_PAGE)] = NODES_PAGE,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+) -> dict[str, Any]:
     run = own_run(store, user, run_id)
     masked = redactor(store, run)
-    return {"items": [masked.node(node.to_dict()) for node in store.node_executions(run.id)]}
+    nodes = store.node_executions_page(
+        run.id, limit, after_seq=_seq_cursor(cursor), status=status, node_id=node_id
+    )
+    last = nodes[-1] if len(nodes) == limit else None
+    return {
+        "items": [masked.node(node.to_dict()) for node in nodes],
+        "next_cursor": encode_cursor(float(last.seq), last.id) if last else None,
+    }
+
+
+def _seq_cursor(cursor: str | None) -> int | None:
+    """The seq of the last node execution a previous page returned."""
+    decoded = decode_cursor(cursor)
+    if decoded is None:
+        return None
+    seq = decoded[0]
+    if not seq.is_integer() or not 0 <= seq <= INT_MAX:
+        raise InvalidInput(
+            "invalid cursor: pass the next_cursor of a previous page unchanged",
+            details=[{"loc": ["query", "cursor"], "message": "invalid cursor"}],
+        )
+    return int(seq)
 
 
 @router.post(

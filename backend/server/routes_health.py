@@ -39,5 +39,5 @@ def ready(store: StoreDep) -> JSONResponse:
     response_class=PlainTextResponse,
 )
 def metrics(request: Request, store: StoreDep, settings: SettingsDep) -> PlainTextResponse:
-    text = render_metrics(store, settings, request.app.state.started_at)
+    text = render_metrics(store, settings)
     return PlainTextResponse(text, media_type=CONTENT_TYPE)

@@ -6,10 +6,8 @@ API's own views, masked by :mod:`backend.server.redaction`; nothing here reads t
 
 from __future__ import annotations
 
-import functools
 import json
 import time
-from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,18 +60,9 @@ class GraphNames:
 
 
 def node_counts(store: Store, run: Run) -> dict[str, int]:
-    """How many of the run's node executions are in each status."""
-    if run.status.is_final:  # an ended run's nodes no longer change: counted once
-        return dict(_final_counts(store, run.id, run.status, run.ended_at))
-    return dict(Counter(n.status.value for n in store.node_executions(run.id)))
-
-
-@functools.lru_cache(maxsize=1024)
-def _final_counts(
-    store: Store, run_id: str, status: RunStatus, ended_at: float | None
-) -> tuple[tuple[str, int], ...]:
-    # Keyed by status and end time too: a run that is resumed is counted afresh.
-    return tuple(Counter(n.status.value for n in store.node_executions(run_id)).items())
+    """How many of the run's node executions are in each status (kept counters: cheap
+    however big the run)."""
+    return dict(store.run_stats(run.id).status_counts)
 
 
 def run_row(store: Store, run: Run, names: GraphNames) -> dict[str, Any]:
