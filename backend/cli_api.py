@@ -16,24 +16,24 @@ import time
 from pathlib import Path
 from typing import Any
 
+from backend.cli_common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    UsageError,
+    client_options,
+    connect,
+    format_value,
+    open_database,
+    parse_inputs,
+    print_json,
+    read_graph_json,
+    when,
+)
 from backend.client import ApiClient, ApiError
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
 
 # Answers that mean the request itself was wrong: the user can fix them.
 _USAGE_STATUSES = {400, 401, 404, 413, 422}
-
-
-def _print_json(value: Any) -> None:
-    print(json.dumps(value, default=str, ensure_ascii=False, indent=None))
-
-
-def _when(timestamp: float | None) -> str:
-    if timestamp is None:
-        return "-"
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
 
 
 def api_error_exit(exc: ApiError) -> int:
@@ -54,16 +54,6 @@ def api_error_exit(exc: ApiError) -> int:
 # -- api keys (database) -----------------------------------------------------------------
 
 
-def _open_store() -> Any:
-    from backend.data.open import open_store
-    from backend.settings import load_settings
-
-    settings = load_settings()
-    store = open_store(settings)
-    store.prepare(settings.auto_migrate)
-    return store
-
-
 def cmd_api_key_create(args: argparse.Namespace) -> int:
     from backend.data.api_keys import hash_key, new_key, shown_prefix
 
@@ -71,7 +61,7 @@ def cmd_api_key_create(args: argparse.Namespace) -> int:
     if not user or len(user) > 64:
         print("error: --user must be 1 to 64 characters", file=sys.stderr)
         return EXIT_USAGE
-    store = _open_store()
+    store = open_database()
     try:
         key = new_key()
         record = store.create_api_key(
@@ -80,7 +70,7 @@ def cmd_api_key_create(args: argparse.Namespace) -> int:
     finally:
         store.close()
     if args.json:
-        _print_json({"user": user, "key": key, "id": record.id})
+        print_json({"user": user, "key": key, "id": record.id})
     else:
         print(key)
         print(
@@ -91,25 +81,25 @@ def cmd_api_key_create(args: argparse.Namespace) -> int:
 
 
 def cmd_api_key_list(args: argparse.Namespace) -> int:
-    store = _open_store()
+    store = open_database()
     try:
         keys = store.list_api_keys(args.user)
     finally:
         store.close()
     if args.json:
-        _print_json([key.to_dict() for key in keys])
+        print_json([key.to_dict() for key in keys])
         return EXIT_OK
     for key in keys:
-        state = f"revoked {_when(key.revoked_at)}" if key.revoked else "active"
+        state = f"revoked {when(key.revoked_at)}" if key.revoked else "active"
         label = f"  {key.name}" if key.name else ""
-        print(f"{key.id}  {key.prefix}…  {key.user_id}  {_when(key.created_at)}  {state}{label}")
+        print(f"{key.id}  {key.prefix}…  {key.user_id}  {when(key.created_at)}  {state}{label}")
     return EXIT_OK
 
 
 def cmd_api_key_revoke(args: argparse.Namespace) -> int:
     from backend.errors import Conflict, NotFound
 
-    store = _open_store()
+    store = open_database()
     try:
         key = store.revoke_api_key(args.key, time.time())
     except (NotFound, Conflict) as exc:
@@ -124,29 +114,17 @@ def cmd_api_key_revoke(args: argparse.Namespace) -> int:
 # -- API client commands -------------------------------------------------------------------
 
 
-def _client(args: argparse.Namespace) -> ApiClient:
-    from backend.settings import load_settings
-
-    settings = load_settings()
-    key = args.api_key or settings.api_key
-    if not key:
-        raise ApiError(401, "unauthorized", "no API key: pass --api-key or set BACKEND_API_KEY")
-    return ApiClient(args.api_url or settings.api_url, key)
-
-
 def _import_graph(client: ApiClient, path: str) -> dict[str, Any]:
-    from backend.cli import read_graph_json
-
     data = read_graph_json(path)
     # The server validates the graph and reports every problem (422, exit code 2).
     return client.create_graph(data)
 
 
 def cmd_graph_import(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with connect(args) as client:
         graph = _import_graph(client, args.file)
     if args.json:
-        _print_json(graph)
+        print_json(graph)
     else:
         print(graph["id"])
         print(f"imported {graph['name'] or 'graph'} as version {graph['version']}", file=sys.stderr)
@@ -171,7 +149,7 @@ def _print_credentials_needed(graph: dict[str, Any]) -> None:
 
 
 def cmd_graph_export(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with connect(args) as client:
         export = client.export_graph(args.graph_id)
     export.pop("credentials_required", None)
     print(json.dumps(export, default=str, ensure_ascii=False, indent=2))
@@ -197,13 +175,13 @@ def _offer_schedule(graph: dict[str, Any]) -> None:
 
 
 def cmd_graph_list(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with connect(args) as client:
         page = client.list_graphs(limit=args.limit)
     if args.json:
-        _print_json(page["items"])
+        print_json(page["items"])
         return EXIT_OK
     for graph in page["items"]:
-        print(f"{graph['id']}  v{graph['version']}  {_when(graph['created_at'])}  {graph['name']}")
+        print(f"{graph['id']}  v{graph['version']}  {when(graph['created_at'])}  {graph['name']}")
     return EXIT_OK
 
 
@@ -212,11 +190,9 @@ def _run_exit(status: str) -> int:
 
 
 def _print_run(run: dict[str, Any]) -> None:
-    from backend.cli import _format_value
-
     for name, values in run["outputs"].items():
         for value in values:
-            print(f"{name}: {_format_value(value)}")
+            print(f"{name}: {format_value(value)}")
     stats = run.get("stats", {})
     print(f"status: {run['status']} ({stats.get('node_executions', 0)} node executions)")
     for model, used in stats.get("models", {}).items():
@@ -248,12 +224,10 @@ def _watch(client: ApiClient, run_id: str) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from backend.cli import UsageError, parse_inputs
-
     inputs, problems = parse_inputs(args.input)
     if problems:
         raise UsageError("bad run inputs", problems)
-    with _client(args) as client:
+    with connect(args) as client:
         target = args.graph
         if target == "-" or Path(target).is_file():
             target = _import_graph(client, target)["id"]
@@ -269,7 +243,7 @@ def report_run(
     run_id = accepted["id"]
     if not args.wait:
         if args.json:
-            _print_json(accepted)
+            print_json(accepted)
         else:
             print(run_id)
             print(note, file=sys.stderr)
@@ -283,48 +257,43 @@ def report_run(
         _watch(client, run_id)
     run = client.run(run_id)
     if args.json:
-        _print_json(run)
+        print_json(run)
     else:
         _print_run(run)
     return _run_exit(run["status"])
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with connect(args) as client:
         run = client.run(args.run_id)
     if args.json:
-        _print_json(run)
+        print_json(run)
     else:
         print(f"run {run['id']} (graph {run['graph_id']} v{run['graph_version']})")
-        print(f"created {_when(run['created_at'])}, ended {_when(run['ended_at'])}")
+        print(f"created {when(run['created_at'])}, ended {when(run['ended_at'])}")
         _print_run(run)
     return EXIT_FAILED if run["status"] in ("FAILED", "TERMINATED") else EXIT_OK
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with connect(args) as client:
         result = client.cancel(args.run_id)
     print(f"run {result['id']}: cancellation requested ({result['status']})")
     return EXIT_OK
 
 
 def cmd_runs_list(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with connect(args) as client:
         page = client.list_runs(graph_id=args.graph, status=args.status, limit=args.limit)
     if args.json:
-        _print_json(page["items"])
+        print_json(page["items"])
         return EXIT_OK
     for run in page["items"]:
-        print(f"{run['id']}  {run['status']:<10}  {_when(run['created_at'])}  {run['graph_id']}")
+        print(f"{run['id']}  {run['status']:<10}  {when(run['created_at'])}  {run['graph_id']}")
     return EXIT_OK
 
 
 # -- parser --------------------------------------------------------------------------------
-
-
-def _client_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--api-url", help="REST API address (default: BACKEND_API_URL)")
-    parser.add_argument("--api-key", help="API key (default: BACKEND_API_KEY)")
 
 
 def add_api_commands(sub: Any) -> None:
@@ -349,18 +318,18 @@ def add_api_commands(sub: Any) -> None:
     imp = graph_sub.add_parser("import", help="upload a graph file; prints its new id")
     imp.add_argument("file", metavar="FILE.json", help="graph file (AutoGPT export), - for stdin")
     imp.add_argument("--json", action="store_true", help="print the stored graph")
-    _client_options(imp)
+    client_options(imp)
     imp.set_defaults(func=cmd_graph_import)
     export = graph_sub.add_parser(
         "export", help="print a graph as an AutoGPT export, with its sub-graphs"
     )
     export.add_argument("graph_id", metavar="GRAPH_ID")
-    _client_options(export)
+    client_options(export)
     export.set_defaults(func=cmd_graph_export)
     glist = graph_sub.add_parser("list", help="list your graphs")
     glist.add_argument("--limit", type=int, default=50)
     glist.add_argument("--json", action="store_true", help="print a JSON list")
-    _client_options(glist)
+    client_options(glist)
     glist.set_defaults(func=cmd_graph_list)
 
     run = sub.add_parser("run", help="start a run on the server (a file is imported first)")
@@ -376,18 +345,18 @@ def add_api_commands(sub: Any) -> None:
     run.add_argument("--version", type=int, help="graph version (default: the active one)")
     run.add_argument("--wait", action="store_true", help="follow the run, then print outputs")
     run.add_argument("--json", action="store_true", help="print JSON (the final run with --wait)")
-    _client_options(run)
+    client_options(run)
     run.set_defaults(func=cmd_run)
 
     status = sub.add_parser("status", help="show a run: status, outputs, error")
     status.add_argument("run_id", metavar="RUN_ID")
     status.add_argument("--json", action="store_true", help="print the run object")
-    _client_options(status)
+    client_options(status)
     status.set_defaults(func=cmd_status)
 
     cancel = sub.add_parser("cancel", help="request cancellation of a run")
     cancel.add_argument("run_id", metavar="RUN_ID")
-    _client_options(cancel)
+    client_options(cancel)
     cancel.set_defaults(func=cmd_cancel)
 
     runs = sub.add_parser("runs", help="list runs")
@@ -399,5 +368,5 @@ def add_api_commands(sub: Any) -> None:
     )
     rlist.add_argument("--limit", type=int, default=50)
     rlist.add_argument("--json", action="store_true", help="print a JSON list")
-    _client_options(rlist)
+    client_options(rlist)
     rlist.set_defaults(func=cmd_runs_list)

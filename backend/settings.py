@@ -1,4 +1,5 @@
-"""One typed settings object, read from BACKEND_* environment variables and `.env`.
+"""One typed settings object, read from BACKEND_* environment variables and a settings file
+(backend/envfile.py picks which: --env-file, BACKEND_ENV_FILE, /etc/agent-server/env, .env).
 
 Every field is documented in docs/settings.md; a test keeps that table in sync.
 """
@@ -21,6 +22,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from backend.envfile import env_file
 from backend.errors import ConfigError
 
 ENV_PREFIX = "BACKEND_"
@@ -302,9 +304,10 @@ class Settings(BaseSettings):
 
 
 def load_settings() -> Settings:
-    """Read the settings, turning a validation failure into one ConfigError line."""
+    """Read the settings from the environment and the settings file ``env_file()`` picks,
+    turning a validation failure into one ConfigError line."""
     try:
-        return Settings()
+        return Settings(_env_file=env_file())
     except ValidationError as exc:
         first = exc.errors()[0]
         message = first["msg"].removeprefix("Value error, ")
