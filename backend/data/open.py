@@ -6,7 +6,6 @@ are never imported back by it.
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -31,12 +30,15 @@ def open_store(settings: Settings, create: bool = True) -> Store:
             _require_sqlite_file(url)
         return SQLiteStore(url)
     if scheme in ("postgresql", "postgres"):
-        if importlib.util.find_spec("psycopg") is None:
+        try:
+            from backend.data.postgres import PostgresStore
+        except ModuleNotFoundError as exc:
+            if (exc.name or "").split(".")[0] != "psycopg":
+                raise
             raise ConfigError(
                 f"BACKEND_DATABASE_URL={masked_url(url)!r} needs the PostgreSQL driver, "
                 f"which is not installed: pip install '{POSTGRES_EXTRA}'"
-            )
-        from backend.data.postgres import PostgresStore
+            ) from None
 
         return PostgresStore(url)
     raise ConfigError(
