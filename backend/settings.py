@@ -55,6 +55,9 @@ class Settings(BaseSettings):
         description="sqlite:///PATH or postgresql://...; empty means DATA_DIR/backend.db.",
     )
     auto_migrate: bool = Field(True, description="Upgrade the schema at start.")
+    database_wait_seconds: float = Field(
+        300.0, ge=0, description="How long a starting process waits for a database server."
+    )
     num_graph_workers: int = Field(4, ge=1, le=1024, description="Runs at once per executor.")
     num_node_workers: int = Field(4, ge=1, le=1024, description="Nodes at once per run.")
     lease_seconds: float = Field(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from backend.data.api_keys import ApiKey
 from backend.data.credentials import CredentialRecord
@@ -23,6 +23,10 @@ from backend.data.stats import DurationHistogram
 
 
 class Store(ABC):
+    # A database server that may be down for a while (a start waits for it); an embedded
+    # database's errors are the set-up's and fail at once.
+    waits_for_server: ClassVar[bool] = False
+
     # -- lifecycle ---------------------------------------------------------------------
 
     @abstractmethod
