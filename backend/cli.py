@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from backend.cli_api import add_api_commands, api_error_exit
+from backend.cli_backup import add_backup_command
 from backend.cli_common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -216,6 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     purge.set_defaults(func=cmd_purge_files)
 
     add_init_command(sub)
+    add_backup_command(sub)
     add_api_commands(sub)
     add_credentials_commands(sub)
     add_schedule_commands(sub)
