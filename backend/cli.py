@@ -30,6 +30,7 @@ from backend.cli_common import (
     read_graph_json,
 )
 from backend.cli_credentials import add_credentials_commands
+from backend.cli_graphs import add_graph_commands
 from backend.cli_init import add_init_command
 from backend.cli_schedules import add_schedule_commands
 from backend.client import ApiError
@@ -219,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_init_command(sub)
     add_backup_command(sub)
     add_api_commands(sub)
+    add_graph_commands(sub)
     add_credentials_commands(sub)
     add_schedule_commands(sub)
     return parser

@@ -10,10 +10,8 @@ or the server/environment failed, 2 the user gave something unusable.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from backend.cli_common import (
@@ -27,9 +25,9 @@ from backend.cli_common import (
     open_database,
     parse_inputs,
     print_json,
-    read_graph_json,
     when,
 )
+from backend.cli_graphs import import_graph_file, is_graph_file
 from backend.client import ApiClient, ApiError
 
 # Answers that mean the request itself was wrong: the user can fix them.
@@ -114,77 +112,6 @@ def cmd_api_key_revoke(args: argparse.Namespace) -> int:
 # -- API client commands -------------------------------------------------------------------
 
 
-def _import_graph(client: ApiClient, path: str) -> dict[str, Any]:
-    data = read_graph_json(path)
-    # The server validates the graph and reports every problem (422, exit code 2).
-    return client.create_graph(data)
-
-
-def cmd_graph_import(args: argparse.Namespace) -> int:
-    with connect(args) as client:
-        graph = _import_graph(client, args.file)
-    if args.json:
-        print_json(graph)
-    else:
-        print(graph["id"])
-        print(f"imported {graph['name'] or 'graph'} as version {graph['version']}", file=sys.stderr)
-        for sub in graph.get("sub_graphs_imported", []):
-            how = "reused your unchanged copy" if sub["reused"] else "stored"
-            print(
-                f"sub-graph {sub['name']!r}: {how} as {sub['id']} v{sub['version']}",
-                file=sys.stderr,
-            )
-        _print_credentials_needed(graph)
-        _offer_schedule(graph)
-    return EXIT_OK
-
-
-def _print_credentials_needed(graph: dict[str, Any]) -> None:
-    for need in graph.get("credentials_required", []):
-        if need["available"]:
-            where = "you have one, or the server has a default"
-        else:
-            where = f"none yet: agent-server credentials add --provider {need['provider']}"
-        print(f"needs {need['provider']} credentials ({need['field']}): {where}", file=sys.stderr)
-
-
-def cmd_graph_export(args: argparse.Namespace) -> int:
-    with connect(args) as client:
-        export = client.export_graph(args.graph_id)
-    export.pop("credentials_required", None)
-    print(json.dumps(export, default=str, ensure_ascii=False, indent=2))
-    return EXIT_OK
-
-
-def _offer_schedule(graph: dict[str, Any]) -> None:
-    """Tell the user about the schedule an AutoGPT export recommends (never applied)."""
-    offer = graph.get("suggested_schedule")
-    if not offer:
-        return
-    if not offer["valid"]:
-        print(
-            f"its recommended schedule {offer['cron']!r} is unusable: {offer['problem']}",
-            file=sys.stderr,
-        )
-        return
-    print(
-        f"it recommends running on the schedule {offer['cron']} ({offer['description']}); "
-        f"add it with: agent-server schedule add {graph['id']} --cron '{offer['cron']}'",
-        file=sys.stderr,
-    )
-
-
-def cmd_graph_list(args: argparse.Namespace) -> int:
-    with connect(args) as client:
-        page = client.list_graphs(limit=args.limit)
-    if args.json:
-        print_json(page["items"])
-        return EXIT_OK
-    for graph in page["items"]:
-        print(f"{graph['id']}  v{graph['version']}  {when(graph['created_at'])}  {graph['name']}")
-    return EXIT_OK
-
-
 def _run_exit(status: str) -> int:
     return EXIT_OK if status == "COMPLETED" else EXIT_FAILED
 
@@ -229,8 +156,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError("bad run inputs", problems)
     with connect(args) as client:
         target = args.graph
-        if target == "-" or Path(target).is_file():
-            target = _import_graph(client, target)["id"]
+        if is_graph_file(target):
+            graph = import_graph_file(client, target, reuse=True)
+            target = graph["id"]
+            how = "reusing graph" if graph["reused"] else "imported it as graph"
+            print(f"{args.graph}: {how} {target} v{graph['version']}", file=sys.stderr)
         accepted = client.execute(target, inputs, args.version)
         return report_run(client, args, accepted, f"run {accepted['id']} queued")
 
@@ -312,25 +242,6 @@ def add_api_commands(sub: Any) -> None:
     revoke = key_sub.add_parser("revoke", help="revoke a key by id or shown prefix")
     revoke.add_argument("key", metavar="KEY_ID_OR_PREFIX")
     revoke.set_defaults(func=cmd_api_key_revoke)
-
-    graph = sub.add_parser("graph", help="import and list graphs on the server")
-    graph_sub = graph.add_subparsers(dest="graph_command", metavar="ACTION", required=True)
-    imp = graph_sub.add_parser("import", help="upload a graph file; prints its new id")
-    imp.add_argument("file", metavar="FILE.json", help="graph file (AutoGPT export), - for stdin")
-    imp.add_argument("--json", action="store_true", help="print the stored graph")
-    client_options(imp)
-    imp.set_defaults(func=cmd_graph_import)
-    export = graph_sub.add_parser(
-        "export", help="print a graph as an AutoGPT export, with its sub-graphs"
-    )
-    export.add_argument("graph_id", metavar="GRAPH_ID")
-    client_options(export)
-    export.set_defaults(func=cmd_graph_export)
-    glist = graph_sub.add_parser("list", help="list your graphs")
-    glist.add_argument("--limit", type=int, default=50)
-    glist.add_argument("--json", action="store_true", help="print a JSON list")
-    client_options(glist)
-    glist.set_defaults(func=cmd_graph_list)
 
     run = sub.add_parser("run", help="start a run on the server (a file is imported first)")
     run.add_argument("graph", metavar="GRAPH_ID_OR_FILE")

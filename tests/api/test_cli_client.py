@@ -130,6 +130,61 @@ def test_run_json_prints_the_final_run_and_exit_codes_follow_the_status(
     assert "already ended" in capsys.readouterr().err
 
 
+def test_run_file_reuses_the_graph_of_the_same_content(
+    key: str, executor: None, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert run_command(["run", CALCULATOR, "-i", "Input=8", "--wait"]) == 0
+    first = capsys.readouterr().err.splitlines()[0]
+    assert first.startswith(f"{CALCULATOR}: imported it as graph ")
+    graph_id = first.split()[-2]
+    for _ in range(2):
+        assert run_command(["run", CALCULATOR, "-i", "Input=8"]) == 0
+        assert f"{CALCULATOR}: reusing graph {graph_id} v1" in capsys.readouterr().err
+    # Another copy of the same content is the same graph; changed content is a new one.
+    copy = tmp_path / "copy.json"
+    copy.write_text(Path(CALCULATOR).read_text())
+    assert run_command(["run", str(copy), "-i", "Input=8"]) == 0
+    assert f"reusing graph {graph_id}" in capsys.readouterr().err
+    changed = json.loads(copy.read_text())
+    changed["name"] = "Calculator, renamed"
+    copy.write_text(json.dumps(changed))
+    assert run_command(["run", str(copy), "-i", "Input=8"]) == 0
+    assert "imported it as graph" in capsys.readouterr().err
+    assert run_command(["graph", "list", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 2
+    # `graph import` still stores a copy every time, as AutoGPT's import does.
+    assert run_command(["graph", "import", CALCULATOR]) == 0
+    assert capsys.readouterr().out.strip() != graph_id
+
+
+def test_a_path_that_is_not_a_file_says_so(
+    key: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    for missing in ("graphs/calculatr.json", "calculatr.json", str(tmp_path / "x")):
+        assert run_command(["run", missing]) == 2
+        assert capsys.readouterr().err.strip() == f"error: no such file: {missing}"
+    assert run_command(["run", "no-such-graph-id"]) == 2
+    assert "not found" in capsys.readouterr().err
+
+
+def test_graph_show_and_delete(key: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_command(["graph", "import", CALCULATOR]) == 0
+    graph_id = capsys.readouterr().out.strip()
+    assert run_command(["graph", "show", graph_id]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"{graph_id}  v1  Calculator agent"
+    assert "  3 nodes, 2 links" in lines
+    assert any(line.endswith("  CalculatorBlock") for line in lines)
+    assert run_command(["graph", "show", graph_id, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["id"] == graph_id
+
+    assert run_command(["graph", "delete", graph_id]) == 0
+    assert f"deleted graph {graph_id}" in capsys.readouterr().out
+    assert run_command(["graph", "show", graph_id]) == 2
+    assert "not found" in capsys.readouterr().err
+    assert run_command(["graph", "delete", graph_id]) == 2
+
+
 def test_usage_and_validation_errors_exit_2(
     key: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
