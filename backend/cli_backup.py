@@ -12,6 +12,7 @@ from backend.cli_common import EXIT_FAILED, EXIT_OK
 
 def cmd_backup(args: argparse.Namespace) -> int:
     from backend.data.backup import NotSQLite, backup_sqlite, pg_dump_command, sqlite_file
+    from backend.data.open import require_sqlite_file
     from backend.data.vault import key_file_path
     from backend.settings import load_settings
 
@@ -26,6 +27,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_FAILED
+    require_sqlite_file(settings.resolved_database_url)
     target = Path(args.path)
     size = backup_sqlite(source, target)
     print(f"backed up sqlite:///{source} to {target} ({size} bytes)")

@@ -31,7 +31,7 @@ def cmd_init(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     settings = load_settings()
     url = masked_url(settings.resolved_database_url)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # A SQLite database's directory (BACKEND_DATA_DIR by default) is made with it.
     store = open_store(settings, create=True)
     try:
         store.prepare(auto_migrate=True)

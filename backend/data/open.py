@@ -27,7 +27,7 @@ def open_store(settings: Settings, create: bool = True) -> Store:
         from backend.data.sqlite import SQLiteStore
 
         if not create:
-            _require_sqlite_file(url)
+            require_sqlite_file(url)
         return SQLiteStore(url)
     if scheme in ("postgresql", "postgres"):
         try:
@@ -47,7 +47,8 @@ def open_store(settings: Settings, create: bool = True) -> Store:
     )
 
 
-def _require_sqlite_file(url: str) -> None:
+def require_sqlite_file(url: str) -> None:
+    """StoreError naming ``url`` and the settings file when its SQLite file is missing."""
     try:
         database = sa.engine.make_url(url).database
     except (sa.exc.ArgumentError, ValueError):

@@ -101,7 +101,9 @@ def test_backup_refuses_a_missing_database_and_points_postgresql_at_pg_dump(
 ) -> None:
     clean_env.setenv("BACKEND_DATA_DIR", str(tmp_path / "none"))
     assert run_command(["backup", str(tmp_path / "b.db")]) == 1
-    assert "no database at sqlite:///" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"no database at sqlite:///{tmp_path / 'none' / 'backend.db'}" in err
+    assert "agent-server init" in err
     assert not (tmp_path / "none").exists()
 
     clean_env.setenv("BACKEND_DATABASE_URL", "postgresql://agent:pw-secret@db.internal:5433/a")
