@@ -99,3 +99,14 @@ except ConfigError as exc:
     assert "needs the PostgreSQL driver" in line
     assert "pip install 'agent-server[postgres]'" in line
     assert "secret" not in line
+
+
+def test_the_lock_pins_every_declared_package() -> None:
+    pins: dict[str, str] = {}
+    for line in (REPO_ROOT / "requirements.lock").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, sep, version = line.partition("==")
+            assert sep and version, line
+            pins[name.lower().replace("_", "-")] = version
+    assert declared("postgres", "dev") - {"agent-server"} <= set(pins)
+    assert "agent-server" not in pins
