@@ -205,6 +205,42 @@ def cmd_status(args: argparse.Namespace) -> int:
     return EXIT_FAILED if run["status"] in ("FAILED", "TERMINATED") else EXIT_OK
 
 
+def cmd_watch(args: argparse.Namespace) -> int:
+    """Attach to a run (running or ended): its progress so far and on, then as `run --wait`."""
+    args.wait = True
+    with connect(args) as client:
+        return report_run(client, args, {"id": args.run_id}, f"watching run {args.run_id}")
+
+
+def _seconds(node: dict[str, Any]) -> str:
+    if node["started_at"] is None:
+        return "-"
+    if node["ended_at"] is None:
+        return "running"
+    return f"{node['ended_at'] - node['started_at']:.3f}s"
+
+
+def cmd_nodes(args: argparse.Namespace) -> int:
+    with connect(args) as client:
+        nodes = client.node_executions(args.run_id)
+        names = {} if args.json else {b["id"]: b["name"] for b in client.blocks()}
+    if args.status:
+        nodes = [node for node in nodes if node["status"] == args.status]
+    if args.json:
+        print_json(nodes)
+        return EXIT_OK
+    for node in nodes:
+        block = names.get(node["block_id"], node["block_id"])
+        line = f"{node['seq']:>5}  {node['node_id'][:8]}  {block:<24}  {node['status']:<10}"
+        line += f"  {_seconds(node)}"
+        if node["attempt"] > 1:
+            line += f"  attempt {node['attempt']}"
+        if node["error"]:
+            line += f"  {' '.join(str(node['error']).split())[:120]}"
+        print(line)
+    return EXIT_OK
+
+
 def cmd_cancel(args: argparse.Namespace) -> int:
     with connect(args) as client:
         result = client.cancel(args.run_id)
@@ -264,6 +300,23 @@ def add_api_commands(sub: Any) -> None:
     status.add_argument("--json", action="store_true", help="print the run object")
     client_options(status)
     status.set_defaults(func=cmd_status)
+
+    watch = sub.add_parser(
+        "watch", help="attach to a run: its progress node by node, then its outputs"
+    )
+    watch.add_argument("run_id", metavar="RUN_ID")
+    watch.add_argument("--json", action="store_true", help="print only the final run object")
+    client_options(watch)
+    watch.set_defaults(func=cmd_watch)
+
+    nodes = sub.add_parser("nodes", help="list a run's node executions: block, status, time")
+    nodes.add_argument("run_id", metavar="RUN_ID")
+    nodes.add_argument(
+        "--status", choices=["INCOMPLETE", "QUEUED", "RUNNING", "COMPLETED", "FAILED", "TERMINATED"]
+    )
+    nodes.add_argument("--json", action="store_true", help="print the node executions")
+    client_options(nodes)
+    nodes.set_defaults(func=cmd_nodes)
 
     cancel = sub.add_parser("cancel", help="request cancellation of a run")
     cancel.add_argument("run_id", metavar="RUN_ID")

@@ -152,6 +152,11 @@ class ApiClient:
         result: dict[str, Any] = self.request("GET", f"/api/v1/executions/{run_id}")
         return result
 
+    def node_executions(self, run_id: str) -> list[dict[str, Any]]:
+        result: dict[str, Any] = self.request("GET", f"/api/v1/executions/{_q(run_id)}/nodes")
+        items: list[dict[str, Any]] = result["items"]
+        return items
+
     def list_runs(self, **filters: Any) -> dict[str, Any]:
         params = {k: v for k, v in filters.items() if v is not None}
         result: dict[str, Any] = self.request("GET", "/api/v1/executions", params=params)

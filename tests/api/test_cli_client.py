@@ -185,6 +185,28 @@ def test_graph_show_and_delete(key: str, capsys: pytest.CaptureFixture[str]) -> 
     assert run_command(["graph", "delete", graph_id]) == 2
 
 
+def test_watch_attaches_to_a_run_and_nodes_lists_its_node_executions(
+    key: str, executor: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_command(["run", CALCULATOR, "-i", "Input=8"]) == 0
+    run_id = capsys.readouterr().out.strip()
+    assert run_command(["watch", run_id]) == 0
+    out = capsys.readouterr()
+    assert "Output: 42.0" in out.out.splitlines()
+    assert "CalculatorBlock: COMPLETED" in out.err
+    assert out.err.splitlines()[-1] == f"run {run_id}: COMPLETED"
+
+    assert run_command(["nodes", run_id]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3
+    assert all("COMPLETED" in line for line in lines)
+    assert any("CalculatorBlock" in line for line in lines)
+    assert run_command(["nodes", run_id, "--json", "--status", "COMPLETED"]) == 0
+    nodes = json.loads(capsys.readouterr().out)
+    assert [node["status"] for node in nodes] == ["COMPLETED"] * 3
+    assert run_command(["nodes", "no-such-run"]) == 2
+
+
 def test_usage_and_validation_errors_exit_2(
     key: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
