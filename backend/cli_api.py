@@ -133,19 +133,43 @@ def _print_run(run: dict[str, Any]) -> None:
         print(f"error: {run['error']}")
 
 
+# Node lines printed in full before only failures and retries are; a 2,000-node run
+# must not bury its outcome under 6,000 lines.
+NODE_LINES = 60
+_NODE_ENDS = ("COMPLETED", "FAILED", "TERMINATED")
+
+
 def _watch(client: ApiClient, run_id: str) -> None:
-    """Progress on stderr, node by node, until the run ends."""
+    """Progress on stderr, node by node (the first NODE_LINES lines, then failures and
+    retries only), a count of the ended nodes, then the run's status."""
     names = {block["id"]: block["name"] for block in client.blocks()}
+    printed = 0
+    ended = dict.fromkeys(_NODE_ENDS, 0)
+    started = time.monotonic()
     for event in client.follow_events(run_id):
         data = event.data
         if event.type == "node_status" and data["status"] != "INCOMPLETE":
+            status = data["status"]
+            if status in ended:
+                ended[status] += 1
+            retry = data.get("attempt", 0) > 1
+            if printed >= NODE_LINES and status != "FAILED" and not retry:
+                continue
+            printed += 1
             block = names.get(data["block_id"], data["block_id"])
-            line = f"  node {data['node_id'][:8]} {block}: {data['status']}"
-            if data.get("attempt", 0) > 1:
+            line = f"  node {data['node_id'][:8]} {block}: {status}"
+            if retry:
                 line += f" (attempt {data['attempt']})"
             if data.get("error"):
                 line += f" - {data['error']}"
             print(line, file=sys.stderr)
+            if printed == NODE_LINES:
+                print("  ... further node lines only for failures and retries", file=sys.stderr)
+        elif event.type == "run_status" and data["status"] in _NODE_ENDS:
+            counts = ", ".join(f"{n} {status}" for status, n in ended.items() if n)
+            took = time.monotonic() - started
+            print(f"nodes: {counts or 'none ended'} ({took:.1f} s watched)", file=sys.stderr)
+            print(f"run {run_id}: {data['status']}", file=sys.stderr)
         elif event.type == "run_status":
             print(f"run {run_id}: {data['status']}", file=sys.stderr)
 

@@ -19,6 +19,7 @@ import pytest
 from pydantic import SecretStr
 
 from backend.cli import run_command
+from backend.cli_api import NODE_LINES
 from backend.client import ApiClient
 from backend.data.credentials_manager import CredentialsManager
 from backend.data.open import open_store
@@ -27,6 +28,7 @@ from backend.executor.manager import ExecutionManager
 from backend.providers.credentials import CredentialsMetaInput
 from backend.settings import Settings
 from tests.api.conftest import FIXTURES, LiveServer, wait_graph
+from tests.graphs import STORE_VALUE
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -205,6 +207,33 @@ def test_watch_attaches_to_a_run_and_nodes_lists_its_node_executions(
     nodes = json.loads(capsys.readouterr().out)
     assert [node["status"] for node in nodes] == ["COMPLETED"] * 3
     assert run_command(["nodes", "no-such-run"]) == 2
+
+
+def test_wait_on_a_big_run_prints_a_bounded_progress_and_a_count(
+    key: str, executor: None, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    count = 80
+    nodes = [
+        {"id": f"n{i}", "block_id": STORE_VALUE, "input_default": {"input": i}}
+        for i in range(count)
+    ]
+    links = [
+        {
+            "source_id": f"n{i}",
+            "source_name": "output",
+            "sink_id": f"n{i + 1}",
+            "sink_name": "input",
+        }
+        for i in range(count - 1)
+    ]
+    path = tmp_path / "long.json"
+    path.write_text(json.dumps({"name": "long", "nodes": nodes, "links": links}))
+    assert run_command(["run", str(path), "--wait"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert sum(line.startswith("  node ") for line in err) == NODE_LINES
+    assert "  ... further node lines only for failures and retries" in err
+    assert err[-2].startswith(f"nodes: {count} COMPLETED (")
+    assert err[-1].endswith(": COMPLETED")
 
 
 def test_usage_and_validation_errors_exit_2(
