@@ -23,8 +23,10 @@ from backend.cli_common import (
     connect,
     format_value,
     open_database,
+    paging_options,
     parse_inputs,
     print_json,
+    print_next_page,
     when,
 )
 from backend.cli_graphs import import_graph_file, is_graph_file
@@ -274,12 +276,16 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 def cmd_runs_list(args: argparse.Namespace) -> int:
     with connect(args) as client:
-        page = client.list_runs(graph_id=args.graph, status=args.status, limit=args.limit)
+        page = client.list_runs(
+            graph_id=args.graph, status=args.status, limit=args.limit, cursor=args.cursor
+        )
     if args.json:
         print_json(page["items"])
-        return EXIT_OK
-    for run in page["items"]:
-        print(f"{run['id']}  {run['status']:<10}  {when(run['created_at'])}  {run['graph_id']}")
+    else:
+        for run in page["items"]:
+            created = when(run["created_at"])
+            print(f"{run['id']}  {run['status']:<10}  {created}  {run['graph_id']}")
+    print_next_page(page)
     return EXIT_OK
 
 
@@ -354,7 +360,7 @@ def add_api_commands(sub: Any) -> None:
     rlist.add_argument(
         "--status", choices=["QUEUED", "RUNNING", "COMPLETED", "FAILED", "TERMINATED"]
     )
-    rlist.add_argument("--limit", type=int, default=50)
+    paging_options(rlist)
     rlist.add_argument("--json", action="store_true", help="print a JSON list")
     client_options(rlist)
     rlist.set_defaults(func=cmd_runs_list)

@@ -121,6 +121,17 @@ def client_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def paging_options(parser: argparse.ArgumentParser) -> None:
+    """--limit and --cursor on a list; ``print_next_page`` says how to get the next one."""
+    parser.add_argument("--limit", type=int, default=50, help="at most this many (50)")
+    parser.add_argument("--cursor", help="the page after the one that printed this cursor")
+
+
+def print_next_page(page: dict[str, Any]) -> None:
+    if page.get("next_cursor"):
+        print(f"more: --cursor {page['next_cursor']}", file=sys.stderr)
+
+
 # -- the database ---------------------------------------------------------------------------
 
 

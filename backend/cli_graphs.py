@@ -18,7 +18,9 @@ from backend.cli_common import (
     UsageError,
     client_options,
     connect,
+    paging_options,
     print_json,
+    print_next_page,
     read_graph_json,
     when,
 )
@@ -100,12 +102,14 @@ def _offer_schedule(graph: dict[str, Any]) -> None:
 
 def cmd_graph_list(args: argparse.Namespace) -> int:
     with connect(args) as client:
-        page = client.list_graphs(limit=args.limit)
+        page = client.list_graphs(limit=args.limit, cursor=args.cursor)
     if args.json:
         print_json(page["items"])
-        return EXIT_OK
-    for graph in page["items"]:
-        print(f"{graph['id']}  v{graph['version']}  {when(graph['created_at'])}  {graph['name']}")
+    else:
+        for graph in page["items"]:
+            created = when(graph["created_at"])
+            print(f"{graph['id']}  v{graph['version']}  {created}  {graph['name']}")
+    print_next_page(page)
     return EXIT_OK
 
 
@@ -151,7 +155,7 @@ def add_graph_commands(sub: Any) -> None:
     client_options(export)
     export.set_defaults(func=cmd_graph_export)
     glist = graph_sub.add_parser("list", help="list your graphs")
-    glist.add_argument("--limit", type=int, default=50)
+    paging_options(glist)
     glist.add_argument("--json", action="store_true", help="print a JSON list")
     client_options(glist)
     glist.set_defaults(func=cmd_graph_list)

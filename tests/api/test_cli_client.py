@@ -236,6 +236,23 @@ def test_wait_on_a_big_run_prints_a_bounded_progress_and_a_count(
     assert err[-1].endswith(": COMPLETED")
 
 
+def test_lists_page_with_limit_and_cursor(key: str, capsys: pytest.CaptureFixture[str]) -> None:
+    for _ in range(3):
+        assert run_command(["graph", "import", CALCULATOR]) == 0
+    ids = capsys.readouterr().out.split()
+    assert run_command(["graph", "list", "--limit", "2"]) == 0
+    first = capsys.readouterr()
+    assert len(first.out.splitlines()) == 2
+    (more,) = first.err.splitlines()
+    assert more.startswith("more: --cursor ")
+    cursor = more.split()[-1]
+    assert run_command(["graph", "list", "--limit", "2", "--cursor", cursor, "--json"]) == 0
+    rest = capsys.readouterr()
+    assert len(json.loads(rest.out)) == 1 and rest.err == ""
+    seen = [line.split()[0] for line in first.out.splitlines()] + [json.loads(rest.out)[0]["id"]]
+    assert sorted(seen) == sorted(ids)
+
+
 def test_usage_and_validation_errors_exit_2(
     key: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
