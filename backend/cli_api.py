@@ -1,8 +1,9 @@
-"""`agent-server` subcommands for API keys (database) and the REST API (HTTP client).
+"""`agent-server` subcommands for API keys (database) and runs (the REST API's client).
 
-``api-key`` commands open the database directly: they are how the first key comes to
-exist, and they work while the server is down. Every other command here is a client of
-the REST API at BACKEND_API_URL with the key from --api-key or BACKEND_API_KEY.
+``api-key`` commands open the database directly (`init` makes the first key), and they
+work while the server is down. The run commands (run, watch, nodes, status, cancel, runs)
+are clients of the REST API at BACKEND_API_URL with the key from --api-key or
+BACKEND_API_KEY; graph commands live in cli_graphs.py.
 Exit codes follow cli.py: 0 done (a run COMPLETED), 1 the run FAILED or was TERMINATED,
 or the server/environment failed, 2 the user gave something unusable.
 """
