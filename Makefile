@@ -3,14 +3,28 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LOCK := requirements.lock
+LOCK_VENV := .lock-venv
 
-.PHONY: run test lint bench bench-smoke clean
+.PHONY: run test lint bench bench-smoke clean lock
 
-$(STAMP): pyproject.toml
+# The pinned versions of $(LOCK), as constraints: the same install on every machine.
+$(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -c $(LOCK) -e '.[dev]'
 	touch $(STAMP)
+
+# Resolve pyproject.toml afresh (newest versions its ranges allow) and pin the result.
+lock:
+	rm -rf $(LOCK_VENV)
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install --quiet --upgrade pip
+	$(LOCK_VENV)/bin/pip install --quiet -e '.[dev]'
+	head -n 3 $(LOCK) > $(LOCK).new
+	$(LOCK_VENV)/bin/pip freeze --exclude-editable >> $(LOCK).new
+	mv $(LOCK).new $(LOCK)
+	rm -rf $(LOCK_VENV)
 
 var:
 	mkdir -p var
@@ -27,7 +41,7 @@ test: lint
 	$(BIN)/pytest -q
 
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) $(LOCK_VENV) var
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run

@@ -11,80 +11,43 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from backend.cli_api import add_api_commands, api_error_exit
+from backend.cli_backup import add_backup_command
+from backend.cli_common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    UsageError,
+    format_value,
+    parse_inputs,
+    read_graph_json,
+)
 from backend.cli_credentials import add_credentials_commands
+from backend.cli_graphs import add_graph_commands
+from backend.cli_init import add_init_command
 from backend.cli_schedules import add_schedule_commands
 from backend.client import ApiError
 from backend.data.graph import Graph
+from backend.envfile import ENV_FILE_VARIABLE
 from backend.errors import BackendError, InvalidInput
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
 
 Command = Callable[[argparse.Namespace], int]
 
 
-class UsageError(Exception):
-    """Something the user gave cannot be used; ``problems`` are printed one per line."""
-
-    def __init__(self, message: str, problems: Sequence[str] = ()) -> None:
-        super().__init__(message)
-        self.message = message
-        self.problems = list(problems)
-
-
 # -- helpers --------------------------------------------------------------------------------
-
-
-def parse_input_value(text: str) -> Any:
-    """JSON when the text parses as JSON (numbers, lists, objects, true), else the text."""
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
-def parse_inputs(pairs: Sequence[str]) -> tuple[dict[str, Any], list[str]]:
-    """The run inputs given as NAME=VALUE, and a problem line for each malformed one."""
-    inputs: dict[str, Any] = {}
-    problems = []
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        name = name.strip()
-        if not sep or not name:
-            problems.append(f"--input {pair!r}: expected NAME=VALUE")
-        elif name in inputs:
-            problems.append(f"--input {name!r} is given more than once")
-        else:
-            inputs[name] = parse_input_value(value)
-    return inputs, problems
 
 
 def _pydantic_problems(exc: ValidationError) -> list[str]:
     return [
         f"{'.'.join(str(p) for p in err['loc']) or '<graph>'}: {err['msg']}" for err in exc.errors()
     ]
-
-
-def read_graph_json(path: str) -> Any:
-    """The JSON document in a graph file (``-`` is stdin)."""
-    try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise UsageError(f"cannot read graph file {path}: {reason}") from None
-    try:
-        return json.loads(text)
-    except ValueError as exc:
-        raise UsageError(f"graph file {path} is not valid JSON: {exc}") from None
 
 
 def parse_graph(data: Any, path: str) -> Graph:
@@ -97,13 +60,6 @@ def parse_graph(data: Any, path: str) -> Graph:
         ) from None
     except ValueError as exc:
         raise UsageError(f"graph file {path} is not a valid graph: {exc}") from None
-
-
-def _format_value(value: Any) -> str:
-    # Text prints as-is so templates read naturally; everything else as JSON.
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, default=str, ensure_ascii=False)
 
 
 # -- commands -------------------------------------------------------------------------------
@@ -152,7 +108,7 @@ def cmd_run_local(args: argparse.Namespace) -> int:
     else:
         for name, values in summary["outputs"].items():
             for value in values:
-                print(f"{name}: {_format_value(value)}")
+                print(f"{name}: {format_value(value)}")
         print(f"status: {summary['status']} ({summary['node_executions']} node executions)")
         if summary["error"]:
             print(f"error: {summary['error']}")
@@ -176,7 +132,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     from backend.data.open import open_store
     from backend.settings import load_settings
 
-    store = open_store(load_settings())
+    store = open_store(load_settings(), create=False)
     try:
         store.prepare(auto_migrate=True)
     finally:
@@ -196,7 +152,7 @@ def cmd_purge_files(args: argparse.Namespace) -> int:
     if cutoff is None:
         print("files are kept forever (BACKEND_FILE_RETENTION_DAYS=0): nothing to purge")
         return EXIT_OK
-    store = open_store(settings)
+    store = open_store(settings, create=False)
     try:
         store.prepare(auto_migrate=settings.auto_migrate)
         purged = store.purge_files(cutoff)
@@ -217,7 +173,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
     if cutoff is None:
         raise UsageError("--older-than must be more than 0 days")
     settings = load_settings()
-    store = open_store(settings)
+    store = open_store(settings, create=False)
     try:
         store.prepare(auto_migrate=settings.auto_migrate)
         counts, _ = prune(store, cutoff, dry_run=args.dry_run)
@@ -234,6 +190,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="agent-server", description="Self-hosted execution backend for agent graphs."
     )
+    parser.add_argument("--version", action="version", version=f"agent-server {_version()}")
+    parser.add_argument(
+        "--env-file",
+        metavar="PATH",
+        help=f"settings file to read (default: {ENV_FILE_VARIABLE}, else "
+        "/etc/agent-server/env if it exists, else .env)",
+    )
+    # The client options of the subcommands, also accepted before the subcommand.
+    parser.add_argument("--api-url", help="REST API address (default: BACKEND_API_URL)")
+    parser.add_argument("--api-key", help="API key (default: BACKEND_API_KEY)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     run_local = sub.add_parser(
@@ -287,7 +253,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     prune_cmd.set_defaults(func=cmd_prune)
 
+    add_init_command(sub)
+    add_backup_command(sub)
     add_api_commands(sub)
+    add_graph_commands(sub)
     add_credentials_commands(sub)
     add_schedule_commands(sub)
     return parser
@@ -297,6 +266,10 @@ def run_command(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` and run the command; returns its exit code (argparse may exit 2)."""
     args = build_parser().parse_args(argv)
     func: Command = args.func
+    previous = os.environ.get(ENV_FILE_VARIABLE)
+    if args.env_file:
+        # Every settings read of the command (and of anything it starts) uses this file.
+        os.environ[ENV_FILE_VARIABLE] = args.env_file
     try:
         return func(args)
     except ApiError as exc:
@@ -316,6 +289,25 @@ def run_command(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    finally:
+        if args.env_file:
+            _restore_env(ENV_FILE_VARIABLE, previous)
+
+
+def _restore_env(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("agent-server")
+    except PackageNotFoundError:  # a checkout run without installing it
+        return "unknown (not installed)"
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -1,8 +1,9 @@
-"""`agent-server` subcommands for API keys (database) and the REST API (HTTP client).
+"""`agent-server` subcommands for API keys (database) and runs (the REST API's client).
 
-``api-key`` commands open the database directly: they are how the first key comes to
-exist, and they work while the server is down. Every other command here is a client of
-the REST API at BACKEND_API_URL with the key from --api-key or BACKEND_API_KEY.
+``api-key`` commands open the database directly (`init` makes the first key), and they
+work while the server is down. The run commands (run, watch, nodes, status, cancel, runs)
+are clients of the REST API at BACKEND_API_URL with the key from --api-key or
+BACKEND_API_KEY; graph commands live in cli_graphs.py.
 Exit codes follow cli.py: 0 done (a run COMPLETED), 1 the run FAILED or was TERMINATED,
 or the server/environment failed, 2 the user gave something unusable.
 """
@@ -10,30 +11,30 @@ or the server/environment failed, 2 the user gave something unusable.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
+from backend.cli_common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    UsageError,
+    client_options,
+    connect,
+    format_value,
+    open_database,
+    paging_options,
+    parse_inputs,
+    print_json,
+    print_next_page,
+    when,
+)
+from backend.cli_graphs import import_graph_file, is_graph_file
 from backend.client import ApiClient, ApiError
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
 
 # Answers that mean the request itself was wrong: the user can fix them.
 _USAGE_STATUSES = {400, 401, 404, 413, 422}
-
-
-def _print_json(value: Any) -> None:
-    print(json.dumps(value, default=str, ensure_ascii=False, indent=None))
-
-
-def _when(timestamp: float | None) -> str:
-    if timestamp is None:
-        return "-"
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
 
 
 def api_error_exit(exc: ApiError) -> int:
@@ -54,16 +55,6 @@ def api_error_exit(exc: ApiError) -> int:
 # -- api keys (database) -----------------------------------------------------------------
 
 
-def _open_store() -> Any:
-    from backend.data.open import open_store
-    from backend.settings import load_settings
-
-    settings = load_settings()
-    store = open_store(settings)
-    store.prepare(settings.auto_migrate)
-    return store
-
-
 def cmd_api_key_create(args: argparse.Namespace) -> int:
     from backend.data.api_keys import hash_key, new_key, shown_prefix
 
@@ -71,7 +62,7 @@ def cmd_api_key_create(args: argparse.Namespace) -> int:
     if not user or len(user) > 64:
         print("error: --user must be 1 to 64 characters", file=sys.stderr)
         return EXIT_USAGE
-    store = _open_store()
+    store = open_database()
     try:
         key = new_key()
         record = store.create_api_key(
@@ -80,7 +71,7 @@ def cmd_api_key_create(args: argparse.Namespace) -> int:
     finally:
         store.close()
     if args.json:
-        _print_json({"user": user, "key": key, "id": record.id})
+        print_json({"user": user, "key": key, "id": record.id})
     else:
         print(key)
         print(
@@ -91,25 +82,25 @@ def cmd_api_key_create(args: argparse.Namespace) -> int:
 
 
 def cmd_api_key_list(args: argparse.Namespace) -> int:
-    store = _open_store()
+    store = open_database()
     try:
         keys = store.list_api_keys(args.user)
     finally:
         store.close()
     if args.json:
-        _print_json([key.to_dict() for key in keys])
+        print_json([key.to_dict() for key in keys])
         return EXIT_OK
     for key in keys:
-        state = f"revoked {_when(key.revoked_at)}" if key.revoked else "active"
+        state = f"revoked {when(key.revoked_at)}" if key.revoked else "active"
         label = f"  {key.name}" if key.name else ""
-        print(f"{key.id}  {key.prefix}…  {key.user_id}  {_when(key.created_at)}  {state}{label}")
+        print(f"{key.id}  {key.prefix}…  {key.user_id}  {when(key.created_at)}  {state}{label}")
     return EXIT_OK
 
 
 def cmd_api_key_revoke(args: argparse.Namespace) -> int:
     from backend.errors import Conflict, NotFound
 
-    store = _open_store()
+    store = open_database()
     try:
         key = store.revoke_api_key(args.key, time.time())
     except (NotFound, Conflict) as exc:
@@ -124,99 +115,14 @@ def cmd_api_key_revoke(args: argparse.Namespace) -> int:
 # -- API client commands -------------------------------------------------------------------
 
 
-def _client(args: argparse.Namespace) -> ApiClient:
-    from backend.settings import load_settings
-
-    settings = load_settings()
-    key = args.api_key or settings.api_key
-    if not key:
-        raise ApiError(401, "unauthorized", "no API key: pass --api-key or set BACKEND_API_KEY")
-    return ApiClient(args.api_url or settings.api_url, key)
-
-
-def _import_graph(client: ApiClient, path: str) -> dict[str, Any]:
-    from backend.cli import read_graph_json
-
-    data = read_graph_json(path)
-    # The server validates the graph and reports every problem (422, exit code 2).
-    return client.create_graph(data)
-
-
-def cmd_graph_import(args: argparse.Namespace) -> int:
-    with _client(args) as client:
-        graph = _import_graph(client, args.file)
-    if args.json:
-        _print_json(graph)
-    else:
-        print(graph["id"])
-        print(f"imported {graph['name'] or 'graph'} as version {graph['version']}", file=sys.stderr)
-        for sub in graph.get("sub_graphs_imported", []):
-            how = "reused your unchanged copy" if sub["reused"] else "stored"
-            print(
-                f"sub-graph {sub['name']!r}: {how} as {sub['id']} v{sub['version']}",
-                file=sys.stderr,
-            )
-        _print_credentials_needed(graph)
-        _offer_schedule(graph)
-    return EXIT_OK
-
-
-def _print_credentials_needed(graph: dict[str, Any]) -> None:
-    for need in graph.get("credentials_required", []):
-        if need["available"]:
-            where = "you have one, or the server has a default"
-        else:
-            where = f"none yet: agent-server credentials add --provider {need['provider']}"
-        print(f"needs {need['provider']} credentials ({need['field']}): {where}", file=sys.stderr)
-
-
-def cmd_graph_export(args: argparse.Namespace) -> int:
-    with _client(args) as client:
-        export = client.export_graph(args.graph_id)
-    export.pop("credentials_required", None)
-    print(json.dumps(export, default=str, ensure_ascii=False, indent=2))
-    return EXIT_OK
-
-
-def _offer_schedule(graph: dict[str, Any]) -> None:
-    """Tell the user about the schedule an AutoGPT export recommends (never applied)."""
-    offer = graph.get("suggested_schedule")
-    if not offer:
-        return
-    if not offer["valid"]:
-        print(
-            f"its recommended schedule {offer['cron']!r} is unusable: {offer['problem']}",
-            file=sys.stderr,
-        )
-        return
-    print(
-        f"it recommends running on the schedule {offer['cron']} ({offer['description']}); "
-        f"add it with: agent-server schedule add {graph['id']} --cron '{offer['cron']}'",
-        file=sys.stderr,
-    )
-
-
-def cmd_graph_list(args: argparse.Namespace) -> int:
-    with _client(args) as client:
-        page = client.list_graphs(limit=args.limit)
-    if args.json:
-        _print_json(page["items"])
-        return EXIT_OK
-    for graph in page["items"]:
-        print(f"{graph['id']}  v{graph['version']}  {_when(graph['created_at'])}  {graph['name']}")
-    return EXIT_OK
-
-
 def _run_exit(status: str) -> int:
     return EXIT_OK if status == "COMPLETED" else EXIT_FAILED
 
 
 def _print_run(run: dict[str, Any]) -> None:
-    from backend.cli import _format_value
-
     for name, values in run["outputs"].items():
         for value in values:
-            print(f"{name}: {_format_value(value)}")
+            print(f"{name}: {format_value(value)}")
     stats = run.get("stats", {})
     print(f"status: {run['status']} ({stats.get('node_executions', 0)} node executions)")
     for model, used in stats.get("models", {}).items():
@@ -230,33 +136,58 @@ def _print_run(run: dict[str, Any]) -> None:
         print(f"error: {run['error']}")
 
 
+# Node lines printed in full before only failures and retries are; a 2,000-node run
+# must not bury its outcome under 6,000 lines.
+NODE_LINES = 60
+_NODE_ENDS = ("COMPLETED", "FAILED", "TERMINATED")
+
+
 def _watch(client: ApiClient, run_id: str) -> None:
-    """Progress on stderr, node by node, until the run ends."""
+    """Progress on stderr, node by node (the first NODE_LINES lines, then failures and
+    retries only), a count of the ended nodes, then the run's status."""
     names = {block["id"]: block["name"] for block in client.blocks()}
+    printed = 0
+    ended = dict.fromkeys(_NODE_ENDS, 0)
+    started = time.monotonic()
     for event in client.follow_events(run_id):
         data = event.data
         if event.type == "node_status" and data["status"] != "INCOMPLETE":
+            status = data["status"]
+            if status in ended:
+                ended[status] += 1
+            retry = data.get("attempt", 0) > 1
+            if printed >= NODE_LINES and status != "FAILED" and not retry:
+                continue
+            printed += 1
             block = names.get(data["block_id"], data["block_id"])
-            line = f"  node {data['node_id'][:8]} {block}: {data['status']}"
-            if data.get("attempt", 0) > 1:
+            line = f"  node {data['node_id'][:8]} {block}: {status}"
+            if retry:
                 line += f" (attempt {data['attempt']})"
             if data.get("error"):
                 line += f" - {data['error']}"
             print(line, file=sys.stderr)
+            if printed == NODE_LINES:
+                print("  ... further node lines only for failures and retries", file=sys.stderr)
+        elif event.type == "run_status" and data["status"] in _NODE_ENDS:
+            counts = ", ".join(f"{n} {status}" for status, n in ended.items() if n)
+            took = time.monotonic() - started
+            print(f"nodes: {counts or 'none ended'} ({took:.1f} s watched)", file=sys.stderr)
+            print(f"run {run_id}: {data['status']}", file=sys.stderr)
         elif event.type == "run_status":
             print(f"run {run_id}: {data['status']}", file=sys.stderr)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from backend.cli import UsageError, parse_inputs
-
     inputs, problems = parse_inputs(args.input)
     if problems:
         raise UsageError("bad run inputs", problems)
-    with _client(args) as client:
+    with connect(args) as client:
         target = args.graph
-        if target == "-" or Path(target).is_file():
-            target = _import_graph(client, target)["id"]
+        if is_graph_file(target):
+            graph = import_graph_file(client, target, reuse=True)
+            target = graph["id"]
+            how = "reusing graph" if graph["reused"] else "imported it as graph"
+            print(f"{args.graph}: {how} {target} v{graph['version']}", file=sys.stderr)
         accepted = client.execute(target, inputs, args.version)
         return report_run(client, args, accepted, f"run {accepted['id']} queued")
 
@@ -269,7 +200,7 @@ def report_run(
     run_id = accepted["id"]
     if not args.wait:
         if args.json:
-            _print_json(accepted)
+            print_json(accepted)
         else:
             print(run_id)
             print(note, file=sys.stderr)
@@ -283,48 +214,83 @@ def report_run(
         _watch(client, run_id)
     run = client.run(run_id)
     if args.json:
-        _print_json(run)
+        print_json(run)
     else:
         _print_run(run)
     return _run_exit(run["status"])
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with connect(args) as client:
         run = client.run(args.run_id)
     if args.json:
-        _print_json(run)
+        print_json(run)
     else:
         print(f"run {run['id']} (graph {run['graph_id']} v{run['graph_version']})")
-        print(f"created {_when(run['created_at'])}, ended {_when(run['ended_at'])}")
+        print(f"created {when(run['created_at'])}, ended {when(run['ended_at'])}")
         _print_run(run)
     return EXIT_FAILED if run["status"] in ("FAILED", "TERMINATED") else EXIT_OK
 
 
+def cmd_watch(args: argparse.Namespace) -> int:
+    """Attach to a run (running or ended): its progress so far and on, then as `run --wait`."""
+    args.wait = True
+    with connect(args) as client:
+        return report_run(client, args, {"id": args.run_id}, f"watching run {args.run_id}")
+
+
+def _seconds(node: dict[str, Any]) -> str:
+    if node["started_at"] is None:
+        return "-"
+    if node["ended_at"] is None:
+        return "running"
+    return f"{node['ended_at'] - node['started_at']:.3f}s"
+
+
+def cmd_nodes(args: argparse.Namespace) -> int:
+    with connect(args) as client:
+        nodes = client.node_executions(args.run_id)
+        names = {} if args.json else {b["id"]: b["name"] for b in client.blocks()}
+    if args.status:
+        nodes = [node for node in nodes if node["status"] == args.status]
+    if args.json:
+        print_json(nodes)
+        return EXIT_OK
+    for node in nodes:
+        block = names.get(node["block_id"], node["block_id"])
+        line = f"{node['seq']:>5}  {node['node_id'][:8]}  {block:<24}  {node['status']:<10}"
+        line += f"  {_seconds(node)}"
+        if node["attempt"] > 1:
+            line += f"  attempt {node['attempt']}"
+        if node["error"]:
+            line += f"  {' '.join(str(node['error']).split())[:120]}"
+        print(line)
+    return EXIT_OK
+
+
 def cmd_cancel(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with connect(args) as client:
         result = client.cancel(args.run_id)
     print(f"run {result['id']}: cancellation requested ({result['status']})")
     return EXIT_OK
 
 
 def cmd_runs_list(args: argparse.Namespace) -> int:
-    with _client(args) as client:
-        page = client.list_runs(graph_id=args.graph, status=args.status, limit=args.limit)
+    with connect(args) as client:
+        page = client.list_runs(
+            graph_id=args.graph, status=args.status, limit=args.limit, cursor=args.cursor
+        )
     if args.json:
-        _print_json(page["items"])
-        return EXIT_OK
-    for run in page["items"]:
-        print(f"{run['id']}  {run['status']:<10}  {_when(run['created_at'])}  {run['graph_id']}")
+        print_json(page["items"])
+    else:
+        for run in page["items"]:
+            created = when(run["created_at"])
+            print(f"{run['id']}  {run['status']:<10}  {created}  {run['graph_id']}")
+    print_next_page(page)
     return EXIT_OK
 
 
 # -- parser --------------------------------------------------------------------------------
-
-
-def _client_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--api-url", help="REST API address (default: BACKEND_API_URL)")
-    parser.add_argument("--api-key", help="API key (default: BACKEND_API_KEY)")
 
 
 def add_api_commands(sub: Any) -> None:
@@ -344,25 +310,6 @@ def add_api_commands(sub: Any) -> None:
     revoke.add_argument("key", metavar="KEY_ID_OR_PREFIX")
     revoke.set_defaults(func=cmd_api_key_revoke)
 
-    graph = sub.add_parser("graph", help="import and list graphs on the server")
-    graph_sub = graph.add_subparsers(dest="graph_command", metavar="ACTION", required=True)
-    imp = graph_sub.add_parser("import", help="upload a graph file; prints its new id")
-    imp.add_argument("file", metavar="FILE.json", help="graph file (AutoGPT export), - for stdin")
-    imp.add_argument("--json", action="store_true", help="print the stored graph")
-    _client_options(imp)
-    imp.set_defaults(func=cmd_graph_import)
-    export = graph_sub.add_parser(
-        "export", help="print a graph as an AutoGPT export, with its sub-graphs"
-    )
-    export.add_argument("graph_id", metavar="GRAPH_ID")
-    _client_options(export)
-    export.set_defaults(func=cmd_graph_export)
-    glist = graph_sub.add_parser("list", help="list your graphs")
-    glist.add_argument("--limit", type=int, default=50)
-    glist.add_argument("--json", action="store_true", help="print a JSON list")
-    _client_options(glist)
-    glist.set_defaults(func=cmd_graph_list)
-
     run = sub.add_parser("run", help="start a run on the server (a file is imported first)")
     run.add_argument("graph", metavar="GRAPH_ID_OR_FILE")
     run.add_argument(
@@ -376,18 +323,35 @@ def add_api_commands(sub: Any) -> None:
     run.add_argument("--version", type=int, help="graph version (default: the active one)")
     run.add_argument("--wait", action="store_true", help="follow the run, then print outputs")
     run.add_argument("--json", action="store_true", help="print JSON (the final run with --wait)")
-    _client_options(run)
+    client_options(run)
     run.set_defaults(func=cmd_run)
 
     status = sub.add_parser("status", help="show a run: status, outputs, error")
     status.add_argument("run_id", metavar="RUN_ID")
     status.add_argument("--json", action="store_true", help="print the run object")
-    _client_options(status)
+    client_options(status)
     status.set_defaults(func=cmd_status)
+
+    watch = sub.add_parser(
+        "watch", help="attach to a run: its progress node by node, then its outputs"
+    )
+    watch.add_argument("run_id", metavar="RUN_ID")
+    watch.add_argument("--json", action="store_true", help="print only the final run object")
+    client_options(watch)
+    watch.set_defaults(func=cmd_watch)
+
+    nodes = sub.add_parser("nodes", help="list a run's node executions: block, status, time")
+    nodes.add_argument("run_id", metavar="RUN_ID")
+    nodes.add_argument(
+        "--status", choices=["INCOMPLETE", "QUEUED", "RUNNING", "COMPLETED", "FAILED", "TERMINATED"]
+    )
+    nodes.add_argument("--json", action="store_true", help="print the node executions")
+    client_options(nodes)
+    nodes.set_defaults(func=cmd_nodes)
 
     cancel = sub.add_parser("cancel", help="request cancellation of a run")
     cancel.add_argument("run_id", metavar="RUN_ID")
-    _client_options(cancel)
+    client_options(cancel)
     cancel.set_defaults(func=cmd_cancel)
 
     runs = sub.add_parser("runs", help="list runs")
@@ -397,7 +361,7 @@ def add_api_commands(sub: Any) -> None:
     rlist.add_argument(
         "--status", choices=["QUEUED", "RUNNING", "COMPLETED", "FAILED", "TERMINATED"]
     )
-    rlist.add_argument("--limit", type=int, default=50)
+    paging_options(rlist)
     rlist.add_argument("--json", action="store_true", help="print a JSON list")
-    _client_options(rlist)
+    client_options(rlist)
     rlist.set_defaults(func=cmd_runs_list)

@@ -13,7 +13,14 @@ import getpass
 import sys
 from typing import Any
 
-from backend.cli_api import EXIT_OK, EXIT_USAGE, _client, _client_options, _open_store, _print_json
+from backend.cli_common import (
+    EXIT_OK,
+    EXIT_USAGE,
+    client_options,
+    connect,
+    open_database,
+    print_json,
+)
 
 _SECRET_FIELD = {"api_key": "api_key", "user_password": "password"}
 
@@ -46,10 +53,10 @@ def cmd_credentials_add(args: argparse.Namespace) -> int:
     if not secret.strip():
         return _usage("the secret is empty; nothing was stored")
     body[_SECRET_FIELD[args.type]] = secret
-    with _client(args) as client:
+    with connect(args) as client:
         record = client.create_credentials(body)
     if args.json:
-        _print_json(record)
+        print_json(record)
     else:
         print(record["id"])
         print(
@@ -60,10 +67,10 @@ def cmd_credentials_add(args: argparse.Namespace) -> int:
 
 
 def cmd_credentials_list(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with connect(args) as client:
         items = client.list_credentials(args.provider)
     if args.json:
-        _print_json(items)
+        print_json(items)
         return EXIT_OK
     for item in items:
         title = f"  {item['title']}" if item["title"] else ""
@@ -72,7 +79,7 @@ def cmd_credentials_list(args: argparse.Namespace) -> int:
 
 
 def cmd_credentials_delete(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with connect(args) as client:
         client.delete_credentials(args.credentials_id)
     print(f"deleted credentials {args.credentials_id}")
     return EXIT_OK
@@ -89,7 +96,7 @@ def cmd_key_rotate(args: argparse.Namespace) -> int:
     from backend.data.vault import open_vault, reencrypt_all
     from backend.settings import load_settings
 
-    store = _open_store()
+    store = open_database()
     try:
         vault = open_vault(load_settings(), store)
         count = reencrypt_all(store, vault)
@@ -118,16 +125,16 @@ def add_credentials_commands(sub: Any) -> None:
         help="read the secret (API key or password) from stdin instead of a prompt",
     )
     add.add_argument("--json", action="store_true", help="print the stored record")
-    _client_options(add)
+    client_options(add)
     add.set_defaults(func=cmd_credentials_add)
     listing = creds_sub.add_parser("list", help="list your credentials (hints, never secrets)")
     listing.add_argument("--provider", help="only this provider's")
     listing.add_argument("--json", action="store_true", help="print a JSON list")
-    _client_options(listing)
+    client_options(listing)
     listing.set_defaults(func=cmd_credentials_list)
     delete = creds_sub.add_parser("delete", help="delete one of your credentials")
     delete.add_argument("credentials_id", metavar="CREDENTIALS_ID")
-    _client_options(delete)
+    client_options(delete)
     delete.set_defaults(func=cmd_credentials_delete)
 
     key = sub.add_parser("encryption-key", help="make a key; re-encrypt secrets after rotation")

@@ -15,7 +15,15 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from backend.cli_api import EXIT_OK, _client, _client_options, _print_json, report_run
+from backend.cli_api import report_run
+from backend.cli_common import (
+    EXIT_OK,
+    UsageError,
+    client_options,
+    connect,
+    parse_inputs,
+    print_json,
+)
 
 MISFIRE_POLICIES = ("skip", "once", "each")
 _ZONEINFO_MARK = "zoneinfo/"
@@ -53,8 +61,6 @@ def _print_schedule(schedule: dict[str, Any], with_times: bool = True) -> None:
 
 
 def cmd_schedule_add(args: argparse.Namespace) -> int:
-    from backend.cli import UsageError, parse_inputs
-
     inputs, problems = parse_inputs(args.input)
     if problems:
         raise UsageError("bad run inputs", problems)
@@ -69,20 +75,20 @@ def cmd_schedule_add(args: argparse.Namespace) -> int:
     }
     if args.version is not None:
         body["graph_version"] = "latest" if args.version == "latest" else int(args.version)
-    with _client(args) as client:
+    with connect(args) as client:
         schedule = client.create_schedule(body)
     if args.json:
-        _print_json(schedule)
+        print_json(schedule)
     else:
         _print_schedule(schedule)
     return EXIT_OK
 
 
 def cmd_schedule_list(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with connect(args) as client:
         items = client.list_schedules(args.graph)
     if args.json:
-        _print_json(items)
+        print_json(items)
         return EXIT_OK
     for schedule in items:
         _print_schedule(schedule, with_times=args.times)
@@ -90,7 +96,7 @@ def cmd_schedule_list(args: argparse.Namespace) -> int:
 
 
 def _set_enabled(args: argparse.Namespace, enabled: bool) -> int:
-    with _client(args) as client:
+    with connect(args) as client:
         schedule = client.set_schedule_enabled(args.schedule_id, enabled)
     _print_schedule(schedule, with_times=enabled)
     return EXIT_OK
@@ -105,21 +111,21 @@ def cmd_schedule_resume(args: argparse.Namespace) -> int:
 
 
 def cmd_schedule_delete(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with connect(args) as client:
         client.delete_schedule(args.schedule_id)
     print(f"deleted schedule {args.schedule_id}")
     return EXIT_OK
 
 
 def cmd_rerun(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with connect(args) as client:
         accepted = client.rerun(args.run_id)
         note = f"run {accepted['id']} queued: a rerun of {args.run_id}"
         return report_run(client, args, accepted, note)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with connect(args) as client:
         accepted = client.resume(args.run_id)
         reused = len(accepted["reused"])
         to_run = ", ".join(accepted["to_run"]) or "nothing"
@@ -135,7 +141,7 @@ def _run_command(sub: Any, name: str, help_text: str, func: Any) -> None:
     parser.add_argument("run_id", metavar="RUN_ID")
     parser.add_argument("--wait", action="store_true", help="follow the run, then print outputs")
     parser.add_argument("--json", action="store_true", help="print JSON")
-    _client_options(parser)
+    client_options(parser)
     parser.set_defaults(func=func)
 
 
@@ -162,13 +168,13 @@ def add_schedule_commands(sub: Any) -> None:
     add.add_argument("--name", default="", help="a label")
     add.add_argument("--paused", action="store_true", help="create it paused")
     add.add_argument("--json", action="store_true", help="print the schedule")
-    _client_options(add)
+    client_options(add)
     add.set_defaults(func=cmd_schedule_add)
     listing = actions.add_parser("list", help="list your schedules")
     listing.add_argument("--graph", help="only this graph's")
     listing.add_argument("--times", action="store_true", help="also the next five fire times")
     listing.add_argument("--json", action="store_true", help="print a JSON list")
-    _client_options(listing)
+    client_options(listing)
     listing.set_defaults(func=cmd_schedule_list)
     for name, func, text in (
         ("pause", cmd_schedule_pause, "stop firing (slots while paused never run)"),
@@ -177,7 +183,7 @@ def add_schedule_commands(sub: Any) -> None:
     ):
         action = actions.add_parser(name, help=text)
         action.add_argument("schedule_id", metavar="SCHEDULE_ID")
-        _client_options(action)
+        client_options(action)
         action.set_defaults(func=func)
 
     _run_command(sub, "rerun", "start a run again (same graph version, same inputs)", cmd_rerun)

@@ -107,9 +107,21 @@ class ApiClient:
         result: list[dict[str, Any]] = self.request("GET", "/api/v1/blocks")
         return result
 
-    def create_graph(self, graph: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = self.request("POST", "/api/v1/graphs", json=graph)
+    def create_graph(self, graph: dict[str, Any], reuse: bool = False) -> dict[str, Any]:
+        """Store ``graph``; with ``reuse``, your live graph of the same content if any."""
+        params = {"reuse": "true"} if reuse else None
+        result: dict[str, Any] = self.request("POST", "/api/v1/graphs", json=graph, params=params)
         return result
+
+    def get_graph(self, graph_id: str, version: int | None = None) -> dict[str, Any]:
+        params = {"version": version} if version is not None else None
+        result: dict[str, Any] = self.request(
+            "GET", f"/api/v1/graphs/{_q(graph_id)}", params=params
+        )
+        return result
+
+    def delete_graph(self, graph_id: str) -> None:
+        self.request("DELETE", f"/api/v1/graphs/{_q(graph_id)}")
 
     def export_graph(self, graph_id: str) -> dict[str, Any]:
         """The graph as an AutoGPT export, with the sub-graphs it runs."""
@@ -139,6 +151,11 @@ class ApiClient:
     def run(self, run_id: str) -> dict[str, Any]:
         result: dict[str, Any] = self.request("GET", f"/api/v1/executions/{run_id}")
         return result
+
+    def node_executions(self, run_id: str) -> list[dict[str, Any]]:
+        result: dict[str, Any] = self.request("GET", f"/api/v1/executions/{_q(run_id)}/nodes")
+        items: list[dict[str, Any]] = result["items"]
+        return items
 
     def list_runs(self, **filters: Any) -> dict[str, Any]:
         params = {k: v for k, v in filters.items() if v is not None}

@@ -1,4 +1,5 @@
-"""One typed settings object, read from BACKEND_* environment variables and `.env`.
+"""One typed settings object, read from BACKEND_* environment variables and a settings file
+(backend/envfile.py picks which: --env-file, BACKEND_ENV_FILE, /etc/agent-server/env, .env).
 
 Every field is documented in docs/settings.md; a test keeps that table in sync.
 """
@@ -22,6 +23,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from backend.envfile import env_file
 from backend.errors import ConfigError
 
 ENV_PREFIX = "BACKEND_"
@@ -64,6 +66,9 @@ class Settings(BaseSettings):
         description="sqlite:///PATH or postgresql://...; empty means DATA_DIR/backend.db.",
     )
     auto_migrate: bool = Field(True, description="Upgrade the schema at start.")
+    database_wait_seconds: float = Field(
+        300.0, ge=0, description="How long a starting process waits for a database server."
+    )
     num_graph_workers: int = Field(4, ge=1, le=1024, description="Runs at once per executor.")
     num_node_workers: int = Field(4, ge=1, le=1024, description="Nodes at once per run.")
     lease_seconds: float = Field(
@@ -375,9 +380,10 @@ class Settings(BaseSettings):
 
 
 def load_settings() -> Settings:
-    """Read the settings, turning a validation failure into one ConfigError line."""
+    """Read the settings from the environment and the settings file ``env_file()`` picks,
+    turning a validation failure into one ConfigError line."""
     try:
-        return Settings()
+        return Settings(_env_file=env_file())
     except ValidationError as exc:
         first = exc.errors()[0]
         message = first["msg"].removeprefix("Value error, ")

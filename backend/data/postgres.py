@@ -39,6 +39,8 @@ RECONNECT_BACKOFF = (0.1, 5.0)
 
 
 class PostgresStore(SQLStore):
+    waits_for_server = True
+
     def __init__(self, url: str) -> None:
         parsed = psycopg_url(url)
         masked = sa.make_url(url).render_as_string(hide_password=True)

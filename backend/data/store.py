@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from backend.data.api_keys import ApiKey
 from backend.data.credentials import CredentialRecord
@@ -32,6 +32,10 @@ from backend.data.store_ops import OperationsStore
 
 
 class Store(OperationsStore):
+    # A database server that may be down for a while (a start waits for it); an embedded
+    # database's errors are the set-up's and fail at once.
+    waits_for_server: ClassVar[bool] = False
+
     # -- lifecycle ---------------------------------------------------------------------
 
     @abstractmethod

@@ -39,6 +39,7 @@ from backend.data.graph import Graph
 from backend.data.open import open_store
 from backend.data.store import Store
 from backend.data.vault import open_vault
+from backend.data.wait import wait_for_database
 from backend.errors import BackendError, LeaseLost
 from backend.executor.credentials import lookup as credentials_lookup
 from backend.executor.engine import RunState
@@ -110,6 +111,9 @@ class ExecutionManager(AppProcess):
         await asyncio.to_thread(preload_llm)
         try:
             self.store: Store = await self.db(open_store, self.settings)
+            wait = self.settings.database_wait_seconds
+            if not await self.db(wait_for_database, self.store, wait, self.wait_for_stop):
+                return
             await self.db(self.store.prepare, self.settings.auto_migrate)
             # A wrong or missing encryption key stops the executor here, at start.
             vault = await self.db(open_vault, self.settings, self.store)

@@ -25,6 +25,7 @@ from backend.data.retention import settings_cutoff
 from backend.data.run_keys import RunKey, fingerprint
 from backend.data.schedules import ScheduleAdvance, ScheduleRecord
 from backend.data.store import Store
+from backend.data.wait import wait_for_database
 from backend.errors import InvalidInput, NotFound, ScheduleMoved
 from backend.executor.limits import Limits
 from backend.executor.submit import load_live_graph, submit_keyed_run
@@ -86,6 +87,9 @@ class Scheduler(AppProcess):
         store = self._given_store or open_store(self.settings)
         try:
             if self._given_store is None:
+                wait = self.settings.database_wait_seconds
+                if not wait_for_database(store, wait, self.wait_for_stop):
+                    return 0
                 store.prepare(self.settings.auto_migrate)
                 logger.info("scheduler started")
             return self._loop(store, until_idle)

@@ -21,6 +21,7 @@ import uvicorn
 from backend.data.open import open_store
 from backend.data.store import Store
 from backend.data.vault import open_vault
+from backend.data.wait import wait_for_database
 from backend.errors import ConfigError
 from backend.server.app import create_app
 from backend.util.process import AppProcess
@@ -67,6 +68,8 @@ class AgentServer(AppProcess):
     def run(self) -> None:
         settings = self.settings
         self._store = store = open_store(settings)
+        if not wait_for_database(store, settings.database_wait_seconds, self.wait_for_stop):
+            return
         store.prepare(settings.auto_migrate)
         app = create_app(settings, store, open_vault(settings, store))
         sock = bind(settings.api_host, settings.api_port)

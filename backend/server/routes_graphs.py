@@ -15,7 +15,7 @@ from fastapi import APIRouter, Body, Query, Response, status
 from pydantic import AliasChoices, BaseModel, Field, ValidationError
 
 from backend.data.credentials_manager import CredentialsManager
-from backend.data.graph import Graph
+from backend.data.graph import Graph, content_hash
 from backend.data.schema import INT_MAX
 from backend.errors import InvalidInput
 from backend.executor.credentials import credentials_report
@@ -91,18 +91,36 @@ def _parse_graph(body: dict[str, Any], graph_id: str) -> Graph:
     summary="Create a graph (a new id, version 1)",
 )
 def create_graph(
-    user: UserDep, store: StoreDep, resolver: CredentialsDep, body: GraphBody
+    user: UserDep,
+    store: StoreDep,
+    resolver: CredentialsDep,
+    body: GraphBody,
+    response: Response,
+    reuse: Annotated[
+        bool,
+        Query(
+            description="Answer 200 with your live graph of the same content, if you have "
+            "one, instead of storing a copy; the answer says `reused`."
+        ),
+    ] = False,
 ) -> dict[str, Any]:
-    # Always a fresh id, as AutoGPT does on import: importing the same export twice, or
-    # one another user imported, makes two independent graphs instead of a clash.
+    # A fresh id unless ?reuse, as AutoGPT does on import: importing the same export
+    # twice, or one another user imported, makes two independent graphs, never a clash.
     graph = _parse_graph(body, str(uuid.uuid4()))
     sub_graphs = parse_sub_graphs(body)
     if sub_graphs:
         graph, imported = import_graph(store, user, graph, sub_graphs)
     else:
         imported = []
-    saved = save_graph(store, user, graph)
+    existing = store.find_graph(user, content_hash(graph.to_json())) if reuse else None
+    if existing is not None:
+        saved = Graph.from_json(existing)
+        response.status_code = status.HTTP_200_OK
+    else:
+        saved = save_graph(store, user, graph)
     stored = {**_with_report(saved, user, resolver), "sub_graphs_imported": imported}
+    if reuse:
+        stored["reused"] = existing is not None
     # An AutoGPT export's recommended_schedule_cron is offered, never started by itself.
     if (offer := suggested_schedule(saved)) is not None:
         stored["suggested_schedule"] = offer

@@ -19,6 +19,7 @@ import pytest
 from pydantic import SecretStr
 
 from backend.cli import run_command
+from backend.cli_api import NODE_LINES
 from backend.client import ApiClient
 from backend.data.credentials_manager import CredentialsManager
 from backend.data.open import open_store
@@ -27,6 +28,7 @@ from backend.executor.manager import ExecutionManager
 from backend.providers.credentials import CredentialsMetaInput
 from backend.settings import Settings
 from tests.api.conftest import FIXTURES, LiveServer, wait_graph
+from tests.graphs import STORE_VALUE
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -128,6 +130,127 @@ def test_run_json_prints_the_final_run_and_exit_codes_follow_the_status(
     assert "status: TERMINATED" in capsys.readouterr().out
     assert run_command(["cancel", run_id]) == 1
     assert "already ended" in capsys.readouterr().err
+
+
+def test_run_file_reuses_the_graph_of_the_same_content(
+    key: str, executor: None, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert run_command(["run", CALCULATOR, "-i", "Input=8", "--wait"]) == 0
+    first = capsys.readouterr().err.splitlines()[0]
+    assert first.startswith(f"{CALCULATOR}: imported it as graph ")
+    graph_id = first.split()[-2]
+    for _ in range(2):
+        assert run_command(["run", CALCULATOR, "-i", "Input=8"]) == 0
+        assert f"{CALCULATOR}: reusing graph {graph_id} v1" in capsys.readouterr().err
+    # Another copy of the same content is the same graph; changed content is a new one.
+    copy = tmp_path / "copy.json"
+    copy.write_text(Path(CALCULATOR).read_text())
+    assert run_command(["run", str(copy), "-i", "Input=8"]) == 0
+    assert f"reusing graph {graph_id}" in capsys.readouterr().err
+    changed = json.loads(copy.read_text())
+    changed["name"] = "Calculator, renamed"
+    copy.write_text(json.dumps(changed))
+    assert run_command(["run", str(copy), "-i", "Input=8"]) == 0
+    assert "imported it as graph" in capsys.readouterr().err
+    assert run_command(["graph", "list", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 2
+    # `graph import` still stores a copy every time, as AutoGPT's import does.
+    assert run_command(["graph", "import", CALCULATOR]) == 0
+    assert capsys.readouterr().out.strip() != graph_id
+
+
+def test_a_path_that_is_not_a_file_says_so(
+    key: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    for missing in ("graphs/calculatr.json", "calculatr.json", str(tmp_path / "x")):
+        assert run_command(["run", missing]) == 2
+        assert capsys.readouterr().err.strip() == f"error: no such file: {missing}"
+    assert run_command(["run", "no-such-graph-id"]) == 2
+    assert "not found" in capsys.readouterr().err
+
+
+def test_graph_show_and_delete(key: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_command(["graph", "import", CALCULATOR]) == 0
+    graph_id = capsys.readouterr().out.strip()
+    assert run_command(["graph", "show", graph_id]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"{graph_id}  v1  Calculator agent"
+    assert "  3 nodes, 2 links" in lines
+    assert any(line.endswith("  CalculatorBlock") for line in lines)
+    assert run_command(["graph", "show", graph_id, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["id"] == graph_id
+
+    assert run_command(["graph", "delete", graph_id]) == 0
+    assert f"deleted graph {graph_id}" in capsys.readouterr().out
+    assert run_command(["graph", "show", graph_id]) == 2
+    assert "not found" in capsys.readouterr().err
+    assert run_command(["graph", "delete", graph_id]) == 2
+
+
+def test_watch_attaches_to_a_run_and_nodes_lists_its_node_executions(
+    key: str, executor: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_command(["run", CALCULATOR, "-i", "Input=8"]) == 0
+    run_id = capsys.readouterr().out.strip()
+    assert run_command(["watch", run_id]) == 0
+    out = capsys.readouterr()
+    assert "Output: 42.0" in out.out.splitlines()
+    assert "CalculatorBlock: COMPLETED" in out.err
+    assert out.err.splitlines()[-1] == f"run {run_id}: COMPLETED"
+
+    assert run_command(["nodes", run_id]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3
+    assert all("COMPLETED" in line for line in lines)
+    assert any("CalculatorBlock" in line for line in lines)
+    assert run_command(["nodes", run_id, "--json", "--status", "COMPLETED"]) == 0
+    nodes = json.loads(capsys.readouterr().out)
+    assert [node["status"] for node in nodes] == ["COMPLETED"] * 3
+    assert run_command(["nodes", "no-such-run"]) == 2
+
+
+def test_wait_on_a_big_run_prints_a_bounded_progress_and_a_count(
+    key: str, executor: None, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    count = 80
+    nodes = [
+        {"id": f"n{i}", "block_id": STORE_VALUE, "input_default": {"input": i}}
+        for i in range(count)
+    ]
+    links = [
+        {
+            "source_id": f"n{i}",
+            "source_name": "output",
+            "sink_id": f"n{i + 1}",
+            "sink_name": "input",
+        }
+        for i in range(count - 1)
+    ]
+    path = tmp_path / "long.json"
+    path.write_text(json.dumps({"name": "long", "nodes": nodes, "links": links}))
+    assert run_command(["run", str(path), "--wait"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert sum(line.startswith("  node ") for line in err) == NODE_LINES
+    assert "  ... further node lines only for failures and retries" in err
+    assert err[-2].startswith(f"nodes: {count} COMPLETED (")
+    assert err[-1].endswith(": COMPLETED")
+
+
+def test_lists_page_with_limit_and_cursor(key: str, capsys: pytest.CaptureFixture[str]) -> None:
+    for _ in range(3):
+        assert run_command(["graph", "import", CALCULATOR]) == 0
+    ids = capsys.readouterr().out.split()
+    assert run_command(["graph", "list", "--limit", "2"]) == 0
+    first = capsys.readouterr()
+    assert len(first.out.splitlines()) == 2
+    (more,) = first.err.splitlines()
+    assert more.startswith("more: --cursor ")
+    cursor = more.split()[-1]
+    assert run_command(["graph", "list", "--limit", "2", "--cursor", cursor, "--json"]) == 0
+    rest = capsys.readouterr()
+    assert len(json.loads(rest.out)) == 1 and rest.err == ""
+    seen = [line.split()[0] for line in first.out.splitlines()] + [json.loads(rest.out)[0]["id"]]
+    assert sorted(seen) == sorted(ids)
 
 
 def test_usage_and_validation_errors_exit_2(

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from backend.cli import main, parse_input_value
+from backend.cli import main
+from backend.cli_common import parse_input_value
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 REF1 = str(FIXTURES / "ref1_template.json")

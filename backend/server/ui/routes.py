@@ -272,8 +272,9 @@ def import_graph(
     resolver: CredentialsDep,
     session: ChangeDep,
     body: Annotated[dict[str, Any], Body()],
+    response: Response,
 ) -> dict[str, Any]:
-    created = routes_graphs.create_graph(session.user, store, resolver, body)
+    created = routes_graphs.create_graph(session.user, store, resolver, body, response)
     return {"id": created["id"], "version": created["version"]}
 
 
