@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from backend.data.credentials_manager import CredentialsManager
@@ -18,9 +22,12 @@ from backend.data.vault import open_vault
 from backend.errors import BackendError
 from backend.providers.credentials import CredentialsMetaInput, CredentialsType
 from backend.providers.oauth import GrantRevoked, TokenSet
+from backend.server.ui import connect
 from backend.settings import Settings
-from tests.api.conftest import make_settings
-from tests.oauth_server import CLIENT_ID, CLIENT_SECRET, OAuthServer
+from tests.api.conftest import create_key, make_settings
+from tests.oauth_server import CLIENT_ID, CLIENT_SECRET, EMAIL, OAuthServer
+
+API = "/api/v1"
 
 
 @pytest.fixture
@@ -153,3 +160,129 @@ def test_without_a_registered_client_an_expired_token_says_so(
     record = creds.add_oauth("alice", "google", granted(oauth, expires_in=-5))
     with pytest.raises(BackendError, match="has not registered a google OAuth2 client"):
         creds.resolve("alice", ref_of(record.id), "google")
+
+
+# -- the monitor's connect flow -------------------------------------------------------------
+
+
+@pytest.fixture
+def alice_key(store: Store) -> str:
+    return create_key(store, "alice")
+
+
+@pytest.fixture
+def signed_in(client: TestClient, alice_key: str) -> None:
+    assert client.post("/ui/login", json={"key": alice_key}).status_code == 204
+
+
+def start_flow(client: TestClient) -> dict[str, str]:
+    """Click "Connect Google": the query of the authorization URL the browser is sent to."""
+    page = client.get("/ui/credentials")
+    assert page.status_code == 200 and 'href="/ui/oauth/google/start"' in page.text
+    started = client.get("/ui/oauth/google/start", follow_redirects=False)
+    assert started.status_code == 303, started.text
+    location = started.headers["location"]
+    assert location.startswith(OAUTH_AUTH_PATH_MARK)
+    return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(location).query))
+
+
+OAUTH_AUTH_PATH_MARK = "http://127.0.0.1:"
+
+
+def consent(oauth: OAuthServer, query: dict[str, str]) -> str:
+    """What the user's browser does at Google: the path and query it is sent back to."""
+    granted_page = httpx.get(oauth.auth_url, params=query, follow_redirects=False)
+    assert granted_page.status_code == 302
+    back = urllib.parse.urlsplit(granted_page.headers["location"])
+    assert f"{back.scheme}://{back.netloc}{back.path}" == "http://testserver/ui/oauth/callback"
+    return f"{back.path}?{back.query}"
+
+
+def test_connect_google_stores_a_credential_whose_tokens_never_show(
+    client: TestClient, store: Store, alice_key: str, signed_in: None, oauth: OAuthServer
+) -> None:
+    query = start_flow(client)
+    assert query["code_challenge_method"] == "S256" and len(query["code_challenge"]) == 43
+    assert query["client_id"] == CLIENT_ID and query["access_type"] == "offline"
+    assert "https://www.googleapis.com/auth/gmail.send" in query["scope"].split()
+    assert "https://www.googleapis.com/auth/calendar.readonly" in query["scope"].split()
+
+    done = client.get(consent(oauth, query))
+
+    assert done.status_code == 200, done.text
+    assert "Account connected" in done.text and EMAIL in done.text
+    [record] = store.list_credentials("alice")
+    assert record.provider == "google" and record.type is CredentialsType.OAUTH2
+    assert "https://www.googleapis.com/auth/gmail.readonly" in record.scopes
+    listed = client.get(f"{API}/credentials", headers={"Authorization": f"Bearer {alice_key}"})
+    assert listed.status_code == 200
+    page = client.get("/ui/credentials")
+    assert "gmail.readonly" in page.text and record.id in page.text
+    for shown in (listed.text, page.text, done.text):
+        for token in [*oauth.access_tokens, *oauth.refresh_tokens, CLIENT_SECRET]:
+            assert token not in shown
+    # The stored tokens are the ones the token endpoint gave.
+    got = manager_of(client).resolve("alice", ref_of(record.id), "google")
+    assert got.access_token is not None
+    assert got.access_token.get_secret_value() == oauth.access_tokens[-1]
+
+
+def manager_of(client: TestClient) -> CredentialsManager:
+    app = client.app
+    assert isinstance(app, FastAPI)
+    manager: CredentialsManager = app.state.credentials
+    return manager
+
+
+def test_a_state_is_used_once(
+    client: TestClient, store: Store, signed_in: None, oauth: OAuthServer
+) -> None:
+    back = consent(oauth, start_flow(client))
+    assert client.get(back).status_code == 200
+    again = client.get(back)
+    assert again.status_code == 400 and "already used" in again.text
+    assert len(store.list_credentials("alice")) == 1
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    ["wrong state", "no state", "expired", "another browser", "another user", "denied"],
+)
+def test_a_bad_callback_is_400_and_stores_nothing(
+    tamper: str,
+    client: TestClient,
+    store: Store,
+    signed_in: None,
+    oauth: OAuthServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if tamper == "expired":
+        monkeypatch.setattr(connect, "STATE_TTL_SECONDS", -1)
+    query = start_flow(client)
+    back = consent(oauth, query)
+    path, _, raw = back.partition("?")
+    params = dict(urllib.parse.parse_qsl(raw))
+    if tamper == "wrong state":
+        params["state"] = "x" + params["state"]
+    elif tamper == "no state":
+        del params["state"]
+    elif tamper == "another browser":
+        client.cookies.delete(connect.FLOW_COOKIE, path=connect.FLOW_COOKIE_PATH)
+    elif tamper == "another user":
+        client.post("/ui/login", json={"key": create_key(store, "mallory")})
+    elif tamper == "denied":
+        params = {"error": "access_denied", "state": params["state"]}
+
+    answer = client.get(path, params=params)
+
+    assert answer.status_code == 400, answer.text
+    assert store.list_credentials("alice") == [] and store.list_credentials("mallory") == []
+    # The code was never exchanged.
+    assert "/token" not in oauth.paths("POST")
+
+
+def test_without_a_session_the_credentials_page_asks_to_sign_in(client: TestClient) -> None:
+    page = client.get("/ui/credentials", follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"].startswith("/ui/login")
+    start = client.get("/ui/oauth/google/start", follow_redirects=False)
+    assert start.status_code == 303 and start.headers["location"].startswith("/ui/login")
