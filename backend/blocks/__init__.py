@@ -41,6 +41,7 @@ from .data_structures import (
 from .dataforseo import DataForSeoKeywordSuggestionsBlock, DataForSeoRelatedKeywordsBlock
 from .dates import GetCurrentDateAndTimeBlock, GetCurrentDateBlock, GetCurrentTimeBlock
 from .firecrawl import FirecrawlCrawlBlock, FirecrawlExtractBlock, FirecrawlMapWebsiteBlock
+from .gmail import GmailReadBlock, GmailSendBlock
 from .google_maps import GoogleMapsSearchBlock
 from .ideogram import IdeogramModelBlock
 from .io import AGENT_INPUT_VARIANTS
@@ -133,6 +134,8 @@ BUILTIN_BLOCKS: tuple[type[Block], ...] = (
     DataForSeoRelatedKeywordsBlock,
     AirtableCreateBaseBlock,
     AirtableCreateRecordsBlock,
+    GmailReadBlock,
+    GmailSendBlock,
 )
 
 __all__ = [

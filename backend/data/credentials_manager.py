@@ -32,7 +32,7 @@ from backend.data.store import Store
 from backend.data.vault import Vault
 from backend.errors import Conflict, InvalidInput, MissingCredentials, ProviderError
 from backend.providers.credentials import Credentials, CredentialsMetaInput, CredentialsType
-from backend.providers.oauth import GrantRevoked, OAuthClient, TokenSet, oauth_clients
+from backend.providers.oauth import GOOGLE, GrantRevoked, OAuthClient, TokenSet, oauth_clients
 from backend.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -74,6 +74,9 @@ class SystemCredentials:
 
     Without stored credentials, a reference resolves to its provider's default.
     """
+
+    # Providers whose credentials come from a connect flow, not from a pasted secret.
+    oauth_providers = frozenset({GOOGLE})
 
     def __init__(self, settings: Settings) -> None:
         self._defaults: dict[str, Credentials] = {}
@@ -143,6 +146,13 @@ class SystemCredentials:
         found = self.default(provider)
         if found is not None:
             return found
+        if provider in self.oauth_providers:
+            raise MissingCredentials(
+                f"no credentials for provider {provider!r}: connect an account at "
+                f"/ui/credentials and set the node's {field!r} input to its reference "
+                "(id, provider, type, title)",
+                details={"provider": provider, "field": field},
+            )
         message = (
             f"no credentials for provider {provider!r}: add yours with `agent-server "
             f"credentials add --provider {provider}` (or POST /api/v1/credentials) and set "

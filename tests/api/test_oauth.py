@@ -24,7 +24,8 @@ from backend.providers.credentials import CredentialsMetaInput, CredentialsType
 from backend.providers.oauth import GrantRevoked, TokenSet
 from backend.server.ui import connect
 from backend.settings import Settings
-from tests.api.conftest import create_key, make_settings
+from tests.api.conftest import create_key, drain, make_settings
+from tests.gmail_server import GmailServer
 from tests.oauth_server import CLIENT_ID, CLIENT_SECRET, EMAIL, OAuthServer
 
 API = "/api/v1"
@@ -37,13 +38,24 @@ def oauth() -> Iterator[OAuthServer]:
 
 
 @pytest.fixture
+def gmail() -> Iterator[GmailServer]:
+    with GmailServer() as server:
+        yield server
+
+
+@pytest.fixture
 def settings(
-    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch, oauth: OAuthServer
+    tmp_path: Path,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    oauth: OAuthServer,
+    gmail: GmailServer,
 ) -> Settings:
     monkeypatch.setenv("BACKEND_DATABASE_URL", database_url)
     return make_settings(
         tmp_path,
         database_url=database_url,
+        gmail_base_url=gmail.url,
         google_client_id=CLIENT_ID,
         google_client_secret=CLIENT_SECRET,
         google_auth_url=oauth.auth_url,
@@ -286,3 +298,73 @@ def test_without_a_session_the_credentials_page_asks_to_sign_in(client: TestClie
     assert page.status_code == 303 and page.headers["location"].startswith("/ui/login")
     start = client.get("/ui/oauth/google/start", follow_redirects=False)
     assert start.status_code == 303 and start.headers["location"].startswith("/ui/login")
+
+
+# -- a node with an OAuth2 credential, through the executor -------------------------------
+
+GMAIL_SEND = "6c27abc2-e51d-499e-a85f-5a0041ba94f0"
+
+
+def send_graph(record_id: str) -> dict[str, object]:
+    ref = {"id": record_id, "provider": "google", "type": "oauth2", "title": "Google account"}
+    send = {"credentials": ref, "to": ["bob@example.com"], "subject": "Hi", "body": "Hello"}
+    return {
+        "name": "send",
+        "nodes": [{"id": "send", "block_id": GMAIL_SEND, "input_default": send}],
+        "links": [],
+    }
+
+
+def run_send(client: TestClient, key: str, settings: Settings, record_id: str) -> str:
+    alice = {"Authorization": f"Bearer {key}"}
+    made = client.post(f"{API}/graphs", json=send_graph(record_id), headers=alice)
+    assert made.status_code == 201, made.text
+    run_id: str = client.post(
+        f"{API}/graphs/{made.json()['id']}/execute", json={"inputs": {}}, headers=alice
+    ).json()["id"]
+    drain(settings)
+    return run_id
+
+
+def test_a_node_runs_with_the_token_refreshed_just_before(
+    client: TestClient,
+    store: Store,
+    settings: Settings,
+    alice_key: str,
+    oauth: OAuthServer,
+    gmail: GmailServer,
+) -> None:
+    record = manager(settings, store).add_oauth("alice", "google", granted(oauth, expires_in=20))
+    gmail.token = "ya29.access-1"  # the first token the fake authorization server gives
+
+    run_id = run_send(client, alice_key, settings, record.id)
+
+    alice = {"Authorization": f"Bearer {alice_key}"}
+    run = client.get(f"{API}/executions/{run_id}", headers=alice).json()
+    nodes = client.get(f"{API}/executions/{run_id}/nodes", headers=alice).text
+    assert run["status"] == "COMPLETED", (run, nodes)
+    assert '"sent-1"' in nodes
+    assert oauth.access_tokens == ["ya29.access-1"]
+    assert gmail.requests[-1].headers["authorization"] == "Bearer ya29.access-1"
+    for token in ["ya29.access-1", "ya29.old-access", "1//refresh-test"]:
+        assert token not in nodes and token not in str(run)
+
+
+def test_a_revoked_grant_fails_the_node_asking_to_reconnect(
+    client: TestClient,
+    store: Store,
+    settings: Settings,
+    alice_key: str,
+    oauth: OAuthServer,
+    gmail: GmailServer,
+) -> None:
+    record = manager(settings, store).add_oauth("alice", "google", granted(oauth, expires_in=-1))
+    oauth.revoked.add("1//refresh-test")
+
+    run_id = run_send(client, alice_key, settings, record.id)
+
+    alice = {"Authorization": f"Bearer {alice_key}"}
+    nodes = client.get(f"{API}/executions/{run_id}/nodes", headers=alice).text
+    assert "invalid_grant" in nodes and "connect the account again" in nodes
+    assert client.get(f"{API}/executions/{run_id}", headers=alice).json()["status"] == "FAILED"
+    assert gmail.requests == []

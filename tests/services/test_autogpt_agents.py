@@ -32,6 +32,7 @@ from tests import (
     dataforseo_server,
     e2b_server,
     firecrawl_server,
+    gmail_server,
     google_maps_server,
     ideogram_server,
     jina_server,
@@ -68,6 +69,8 @@ VALUE_BLOCKS = {
     "8f2e4d6a-1b3c-4a5e-9d7f-2c8e6a4b3f1d": ("related_keywords", "dataforseo"),
     "f59b88a8-54ce-4676-a508-fd614b4e8dce": ("base_id", "airtable"),
     "42527e98-47b6-44ce-ac0e-86b4883721d3": ("records", "airtable"),
+    "25310c70-b89b-43ba-b25c-4dfa7e2a481c": ("emails", "google"),
+    "6c27abc2-e51d-499e-a85f-5a0041ba94f0": ("result", "google"),
 }
 # Linked pins that need a value of a certain form (any text would be refused).
 SAMPLE_PINS = {"youtube_url": f"https://youtu.be/{youtube_server.VIDEO}"}
@@ -153,6 +156,12 @@ def fake_service(stack: ExitStack, provider: str) -> tuple[str, dict[str, Any]]:
     if provider == "dataforseo":
         server = stack.enter_context(dataforseo_server.DataForSeoServer())
         return dataforseo_server.PASSWORD, {"dataforseo_base_url": server.url}
+    if provider == "google":
+        server = stack.enter_context(gmail_server.GmailServer())
+        server.messages["m1"] = gmail_server.message(
+            "m1", "Hello", [{"mimeType": "text/plain", "body": {"data": gmail_server.b64("Hi")}}]
+        )
+        return gmail_server.TOKEN, {"gmail_base_url": server.url}
     if provider == "firecrawl":
         server = stack.enter_context(firecrawl_server.FirecrawlServer())
         return firecrawl_server.KEY, {
@@ -163,7 +172,15 @@ def fake_service(stack: ExitStack, provider: str) -> tuple[str, dict[str, Any]]:
     return google_maps_server.KEY, {"google_maps_base_url": server.url}
 
 
-WEB_PROVIDERS = {"jina", "google_maps", "firecrawl", "webshare_proxy", "dataforseo", "airtable"}
+WEB_PROVIDERS = {
+    "jina",
+    "google_maps",
+    "firecrawl",
+    "webshare_proxy",
+    "dataforseo",
+    "airtable",
+    "google",
+}
 
 
 def run_against_fake(
@@ -195,6 +212,12 @@ def run_against_fake(
             ctx.credentials = {"credentials": login(provider, youtube_server.USERNAME, key)}
         if provider == "dataforseo":
             ctx.credentials = {"credentials": login(provider, dataforseo_server.USERNAME, key)}
+        if provider == "google":
+            ctx.credentials = {
+                "credentials": Credentials(
+                    provider, CredentialsType.OAUTH2, id="cred-1", access_token=SecretStr(key)
+                )
+            }
         return run_block(block, data, ctx)
 
 

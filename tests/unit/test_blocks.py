@@ -112,6 +112,8 @@ AUTOGPT_WEB_BLOCK_IDS = {
     "8f2e4d6a-1b3c-4a5e-9d7f-2c8e6a4b3f1d": "DataForSeoRelatedKeywordsBlock",
     "f59b88a8-54ce-4676-a508-fd614b4e8dce": "AirtableCreateBaseBlock",
     "42527e98-47b6-44ce-ac0e-86b4883721d3": "AirtableCreateRecordsBlock",
+    "25310c70-b89b-43ba-b25c-4dfa7e2a481c": "GmailReadBlock",
+    "6c27abc2-e51d-499e-a85f-5a0041ba94f0": "GmailSendBlock",
 }
 OWN_BLOCK_IDS = {"0c4a7902-fb25-4abf-a256-136f29ba2dc4": "WaitBlock"}
 

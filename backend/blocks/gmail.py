@@ -1,0 +1,170 @@
+"""GmailReadBlock and GmailSendBlock: AutoGPT's Gmail blocks (same ids, pins and outputs),
+run with the access token of the node's Google OAuth2 credential."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import urllib.parse
+from typing import Any, Literal
+
+from pydantic import Field
+
+from backend.errors import ProviderError
+from backend.providers.downloads import download
+from backend.providers.gmail import Gmail, build_message
+from backend.providers.oauth import GOOGLE
+from backend.providers.services import access_token
+
+from .base import BlockContext, BlockOutput, BlockSchema, TestVector
+from .files import content_type_of
+from .service_base import CREDENTIALS_FIELD, CredentialsRef, ServiceBlock
+
+# Gmail's own limit on a whole message.
+MAX_ATTACHMENT_BYTES = 25 * 1024 * 1024
+NO_ACCOUNT = (
+    "this block needs a connected google account (an OAuth2 credential): connect one at "
+    "/ui/credentials and set the node's credentials input to it"
+)
+
+
+def google_credentials_field(scope: str) -> Any:
+    return Field(
+        None,
+        description=f"A connected Google account (an OAuth2 credential) granting {scope}.",
+    )
+
+
+class GmailBlock(ServiceBlock):
+    provider = GOOGLE
+    categories = ("COMMUNICATION",)
+
+    def gmail(self, ctx: BlockContext) -> Gmail:
+        token = access_token(self.provider, ctx.credentials.get(CREDENTIALS_FIELD))
+        return Gmail(self.clients(ctx), token, ctx.deadline)
+
+    @staticmethod
+    def scopes(ctx: BlockContext) -> tuple[str, ...]:
+        found = ctx.credentials.get(CREDENTIALS_FIELD)
+        return found.scopes if found else ()
+
+
+class GmailReadBlock(GmailBlock):
+    """Reads the messages matching a Gmail search: each on ``email``, then all on
+    ``emails`` (subject, sender, recipients, date, body as text, attachments' names)."""
+
+    id = "25310c70-b89b-43ba-b25c-4dfa7e2a481c"
+    description = (
+        "Retrieves and reads emails from a Gmail account matching a search, with subject, "
+        "sender, body and attachments."
+    )
+
+    class Input(BlockSchema):
+        credentials: CredentialsRef = google_credentials_field("gmail.readonly")
+        query: str = Field("is:unread", description="Search query for reading emails")
+        max_results: int = Field(
+            10, ge=1, le=500, description="Maximum number of emails to retrieve"
+        )
+
+    class Output(BlockSchema):
+        email: dict[str, Any] = Field(description="Email data")
+        emails: list[dict[str, Any]] = Field(description="List of email data")
+
+    test_vectors = (TestVector({"query": "is:unread"}, [("error", NO_ACCOUNT)]),)
+
+    async def outputs(self, pins: Input, ctx: BlockContext) -> BlockOutput:
+        emails = await self.gmail(ctx).read(pins.query, pins.max_results, self.scopes(ctx))
+        for email in emails:
+            yield "email", email
+        yield "emails", emails
+
+
+class GmailSendBlock(GmailBlock):
+    """Sends an email: HTML when the body looks like HTML (or ``content_type`` says so),
+    plain text without hard line wrapping otherwise, with any attachments."""
+
+    id = "6c27abc2-e51d-499e-a85f-5a0041ba94f0"
+    description = (
+        "Sends emails via Gmail, detecting HTML bodies; plain text is sent without "
+        "78-character line wrapping."
+    )
+
+    class Input(BlockSchema):
+        credentials: CredentialsRef = google_credentials_field("gmail.send")
+        to: list[str] = Field(description="Recipient email addresses")
+        subject: str = Field(description="Email subject")
+        body: str = Field(description="Email body (plain text or HTML)")
+        cc: list[str] = Field(default_factory=list, description="CC recipients")
+        bcc: list[str] = Field(default_factory=list, description="BCC recipients")
+        content_type: Literal["auto", "plain", "html"] | None = Field(
+            None, description="Content type: 'auto' (default - detects HTML), 'plain', or 'html'"
+        )
+        attachments: list[str] = Field(
+            default_factory=list, description="Files to attach (URLs or data: URIs)"
+        )
+
+    class Output(BlockSchema):
+        result: dict[str, Any] = Field(description="Send confirmation")
+
+    test_vectors = (
+        TestVector(
+            {"to": ["someone@example.com"], "subject": "Hi", "body": "Hello"},
+            [("error", NO_ACCOUNT)],
+        ),
+        TestVector(
+            {"to": [""], "subject": "Hi", "body": "Hello"},
+            [
+                (
+                    "error",
+                    "At least one recipient, subject, and body are required for sending an email",
+                )
+            ],
+        ),
+    )
+
+    async def outputs(self, pins: Input, ctx: BlockContext) -> BlockOutput:
+        to = [address.strip() for address in pins.to if address.strip()]
+        if not to or not pins.subject or not pins.body:
+            raise ProviderError(
+                "At least one recipient, subject, and body are required for sending an email"
+            )
+        gmail = self.gmail(ctx)
+        files = [await _attachment(ctx, item, n) for n, item in enumerate(pins.attachments, 1)]
+        if sum(len(data) for _, _, data in files) > MAX_ATTACHMENT_BYTES:
+            raise ProviderError("the attachments are larger than Gmail's 25 MB limit")
+        raw = build_message(
+            to,
+            pins.subject,
+            pins.body,
+            [a for a in pins.cc if a.strip()],
+            [a for a in pins.bcc if a.strip()],
+            pins.content_type,
+            files,
+        )
+        yield "result", await gmail.send(raw)
+
+
+async def _attachment(ctx: BlockContext, item: str, number: int) -> tuple[str, str, bytes]:
+    """(file name, content type, bytes) of an attachment given as a data: URI or a URL
+    (fetched under the network policy)."""
+    if item.startswith("data:"):
+        header, _, encoded = item.partition(",")
+        mime = header.removeprefix("data:").split(";")[0] or "application/octet-stream"
+        try:
+            data = (
+                base64.b64decode(encoded, validate=True)
+                if header.endswith(";base64")
+                else urllib.parse.unquote_to_bytes(encoded)
+            )
+        except (binascii.Error, ValueError):
+            raise ProviderError(f"attachment {number} is not a valid data: URI") from None
+        extension = mime.rpartition("/")[2] or "bin"
+        return f"attachment-{number}.{extension}", mime, data
+    got = await download(
+        item,
+        allow_private=ctx.allow_private_network,
+        max_bytes=MAX_ATTACHMENT_BYTES,
+        deadline=ctx.deadline,
+        what=f"attachment {number}",
+    )
+    return got.name, content_type_of(got.name, got.content_type), got.data
