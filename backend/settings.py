@@ -233,6 +233,9 @@ class Settings(BaseSettings):
     gmail_base_url: str = Field(
         "https://gmail.googleapis.com", description="Where Gmail's REST API v1 is called."
     )
+    google_calendar_base_url: str = Field(
+        "https://www.googleapis.com", description="Where Google Calendar's API v3 is called."
+    )
     service_connect_timeout_seconds: float = Field(
         10.0, gt=0, description="Longest wait to connect to a media or code service."
     )

@@ -42,6 +42,7 @@ from .dataforseo import DataForSeoKeywordSuggestionsBlock, DataForSeoRelatedKeyw
 from .dates import GetCurrentDateAndTimeBlock, GetCurrentDateBlock, GetCurrentTimeBlock
 from .firecrawl import FirecrawlCrawlBlock, FirecrawlExtractBlock, FirecrawlMapWebsiteBlock
 from .gmail import GmailReadBlock, GmailSendBlock
+from .google_calendar import GoogleCalendarReadEventsBlock
 from .google_maps import GoogleMapsSearchBlock
 from .ideogram import IdeogramModelBlock
 from .io import AGENT_INPUT_VARIANTS
@@ -136,6 +137,7 @@ BUILTIN_BLOCKS: tuple[type[Block], ...] = (
     AirtableCreateRecordsBlock,
     GmailReadBlock,
     GmailSendBlock,
+    GoogleCalendarReadEventsBlock,
 )
 
 __all__ = [

@@ -35,9 +35,10 @@ def google_credentials_field(scope: str) -> Any:
     )
 
 
-class GmailBlock(ServiceBlock):
+class GoogleBlock(ServiceBlock):
+    """A block calling a Google API with the node's Google OAuth2 credential."""
+
     provider = GOOGLE
-    categories = ("COMMUNICATION",)
 
     def gmail(self, ctx: BlockContext) -> Gmail:
         token = access_token(self.provider, ctx.credentials.get(CREDENTIALS_FIELD))
@@ -49,11 +50,12 @@ class GmailBlock(ServiceBlock):
         return found.scopes if found else ()
 
 
-class GmailReadBlock(GmailBlock):
+class GmailReadBlock(GoogleBlock):
     """Reads the messages matching a Gmail search: each on ``email``, then all on
     ``emails`` (subject, sender, recipients, date, body as text, attachments' names)."""
 
     id = "25310c70-b89b-43ba-b25c-4dfa7e2a481c"
+    categories = ("COMMUNICATION",)
     description = (
         "Retrieves and reads emails from a Gmail account matching a search, with subject, "
         "sender, body and attachments."
@@ -79,11 +81,12 @@ class GmailReadBlock(GmailBlock):
         yield "emails", emails
 
 
-class GmailSendBlock(GmailBlock):
+class GmailSendBlock(GoogleBlock):
     """Sends an email: HTML when the body looks like HTML (or ``content_type`` says so),
     plain text without hard line wrapping otherwise, with any attachments."""
 
     id = "6c27abc2-e51d-499e-a85f-5a0041ba94f0"
+    categories = ("COMMUNICATION",)
     description = (
         "Sends emails via Gmail, detecting HTML bodies; plain text is sent without "
         "78-character line wrapping."

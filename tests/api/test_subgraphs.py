@@ -147,6 +147,5 @@ SERVICE_BLOCKS = {
     "f884b2fb-04f4-4265-9658-14f433926ac9",  # GmailAddLabelBlock
     "64d2301c-b3f5-4174-8ac0-111ca1e1a7c0",  # GmailForwardBlock
     "12bf5a24-9b90-4f40-9090-4e86e6995e60",  # GmailReplyBlock
-    "80bc3ed1-e9a4-449e-8163-a8fc86f74f6a",  # GoogleCalendarReadEventsBlock
     "ee4fe08c-18f9-442f-a985-235379b932e1",  # WordPressCreatePostBlock
 }

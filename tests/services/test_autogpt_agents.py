@@ -29,6 +29,7 @@ from backend.providers.llm import LLMClient
 from backend.settings import Settings
 from tests import (
     airtable_server,
+    calendar_server,
     dataforseo_server,
     e2b_server,
     firecrawl_server,
@@ -71,9 +72,13 @@ VALUE_BLOCKS = {
     "42527e98-47b6-44ce-ac0e-86b4883721d3": ("records", "airtable"),
     "25310c70-b89b-43ba-b25c-4dfa7e2a481c": ("emails", "google"),
     "6c27abc2-e51d-499e-a85f-5a0041ba94f0": ("result", "google"),
+    "80bc3ed1-e9a4-449e-8163-a8fc86f74f6a": ("events", "google"),
 }
 # Linked pins that need a value of a certain form (any text would be refused).
-SAMPLE_PINS = {"youtube_url": f"https://youtu.be/{youtube_server.VIDEO}"}
+SAMPLE_PINS = {
+    "youtube_url": f"https://youtu.be/{youtube_server.VIDEO}",
+    "start_time": "2026-12-03T00:00:00Z",
+}
 # A sample value for a linked pin of a type other than text.
 SAMPLES: dict[Any, Any] = {
     int: 3,
@@ -161,7 +166,12 @@ def fake_service(stack: ExitStack, provider: str) -> tuple[str, dict[str, Any]]:
         server.messages["m1"] = gmail_server.message(
             "m1", "Hello", [{"mimeType": "text/plain", "body": {"data": gmail_server.b64("Hi")}}]
         )
-        return gmail_server.TOKEN, {"gmail_base_url": server.url}
+        calendar = stack.enter_context(calendar_server.CalendarServer(gmail_server.TOKEN))
+        calendar.events["primary"] = [{"id": "e1", "start": {"date": "2026-12-03"}}]
+        return gmail_server.TOKEN, {
+            "gmail_base_url": server.url,
+            "google_calendar_base_url": calendar.url,
+        }
     if provider == "firecrawl":
         server = stack.enter_context(firecrawl_server.FirecrawlServer())
         return firecrawl_server.KEY, {
