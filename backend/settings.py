@@ -230,6 +230,10 @@ class Settings(BaseSettings):
         "https://oauth2.googleapis.com/token",
         description="Where Google codes are exchanged and tokens refreshed (token endpoint).",
     )
+    google_revoke_url: str = Field(
+        "https://oauth2.googleapis.com/revoke",
+        description="Where a deleted Google credential's grant is revoked.",
+    )
     gmail_base_url: str = Field(
         "https://gmail.googleapis.com", description="Where Gmail's REST API v1 is called."
     )

@@ -186,6 +186,23 @@ class CredentialsManager(SystemCredentials):
         self.oauth = dict(oauth) if oauth is not None else oauth_clients(settings)
         self.clock = clock
 
+    def delete(self, user_id: str, credentials_id: str) -> None:
+        """Delete the user's credential; an OAuth2 one's grant is revoked at the provider
+        first, so the account no longer trusts us. A revocation that fails is logged and
+        the credential deleted all the same (the user can revoke it in their account)."""
+        record, token = self.store.get_credentials_secret(user_id, credentials_id)
+        client = self.oauth.get(record.provider)
+        if record.type is CredentialsType.OAUTH2 and client is not None:
+            payload = self.vault.decrypt(token, f"credentials {record.id}")
+            grant = payload.get("refresh_token") or payload.get("access_token")
+            if grant:
+                try:
+                    client.revoke(grant)
+                except ProviderError as exc:
+                    logger.warning("credentials %s: %s", record.id, exc.message)
+        self.store.delete_credentials(user_id, credentials_id)
+        logger.info("credentials %s deleted for user %s", credentials_id, user_id)
+
     def add_oauth(self, user_id: str, provider: str, tokens: TokenSet) -> CredentialRecord:
         """Store the tokens a connect flow got, named after the account when known."""
         title = f"{provider.capitalize()} account"

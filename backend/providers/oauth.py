@@ -87,12 +87,14 @@ class OAuthClient:
         auth_url: str,
         token_url: str,
         scopes: tuple[str, ...],
+        revoke_url: str = "",
     ) -> None:
         self.provider = provider
         self.client_id = client_id
         self._client_secret = client_secret
         self.auth_url = auth_url
         self.token_url = token_url
+        self.revoke_url = revoke_url
         self.scopes = scopes
 
     @property
@@ -142,6 +144,25 @@ class OAuthClient:
             expires_at=tokens.expires_at,
             scopes=tokens.scopes or scopes,
         )
+
+    def revoke(self, token: str) -> None:
+        """Revoke the grant ``token`` (a refresh or access token) belongs to; a token
+        already revoked or expired counts as done. ProviderError when it cannot be."""
+        if not self.revoke_url:
+            return
+        try:
+            response = httpx2.post(
+                self.revoke_url, data={"token": token}, timeout=TOKEN_TIMEOUT_SECONDS
+            )
+        except httpx2.HTTPError as exc:
+            raise ProviderError(
+                f"cannot revoke the {self.provider} grant: {type(exc).__name__}"
+            ) from None
+        error = str(_json(response).get("error") or "")
+        if response.status_code >= 400 and error != "invalid_token":
+            raise ProviderError(
+                f"cannot revoke the {self.provider} grant: {error[:100] or response.status_code}"
+            )
 
     def _token(self, form: dict[str, str], what: str) -> TokenSet:
         form = {
@@ -219,5 +240,6 @@ def oauth_clients(settings: Settings) -> dict[str, OAuthClient]:
             settings.google_auth_url,
             settings.google_token_url,
             GOOGLE_SCOPES,
+            settings.google_revoke_url,
         )
     }

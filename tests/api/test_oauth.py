@@ -27,6 +27,7 @@ from backend.settings import Settings
 from tests.api.conftest import create_key, drain, make_settings
 from tests.gmail_server import GmailServer
 from tests.oauth_server import CLIENT_ID, CLIENT_SECRET, EMAIL, OAuthServer
+from tests.service_server import Json
 
 API = "/api/v1"
 
@@ -60,6 +61,7 @@ def settings(
         google_client_secret=CLIENT_SECRET,
         google_auth_url=oauth.auth_url,
         google_token_url=oauth.token_url,
+        google_revoke_url=f"{oauth.url}/revoke",
     )
 
 
@@ -368,3 +370,25 @@ def test_a_revoked_grant_fails_the_node_asking_to_reconnect(
     assert "invalid_grant" in nodes and "connect the account again" in nodes
     assert client.get(f"{API}/executions/{run_id}", headers=alice).json()["status"] == "FAILED"
     assert gmail.requests == []
+
+
+@pytest.mark.parametrize("revocation", ["works", "fails"])
+def test_deleting_an_oauth2_credential_revokes_its_grant(
+    revocation: str,
+    client: TestClient,
+    store: Store,
+    settings: Settings,
+    alice_key: str,
+    oauth: OAuthServer,
+) -> None:
+    record = manager(settings, store).add_oauth("alice", "google", granted(oauth, expires_in=600))
+    if revocation == "fails":
+        oauth.script(r"/revoke", Json({"error": "server_error"}, 503))
+
+    alice = {"Authorization": f"Bearer {alice_key}"}
+    assert client.delete(f"{API}/credentials/{record.id}", headers=alice).status_code == 204
+
+    assert store.list_credentials("alice") == []
+    revokes = [r for r in oauth.requests if r.path == "/revoke"]
+    assert len(revokes) == 1 and b"token=1%2F%2Frefresh-test" in revokes[0].body
+    assert oauth.revoked == ({"1//refresh-test"} if revocation == "works" else set())
