@@ -57,6 +57,7 @@ class GmailServer(ServiceServer):
         self.messages: dict[str, dict[str, Any]] = {}
         self.attachments: dict[str, str] = {}
         self.sent: list[dict[str, Any]] = []
+        self.labels: list[dict[str, str]] = [{"id": "INBOX", "name": "INBOX", "type": "system"}]
         prefix = r"/gmail/v1/users/me"
         super().__init__(
             {
@@ -66,6 +67,9 @@ class GmailServer(ServiceServer):
                     self._attachment
                 ),
                 ("POST", prefix + r"/messages/send"): self._send,
+                ("GET", prefix + r"/labels"): self._labels,
+                ("POST", prefix + r"/labels"): self._create_label,
+                ("POST", prefix + r"/messages/(?P<id>[^/]+)/modify"): self._modify,
             }
         )
 
@@ -99,3 +103,25 @@ class GmailServer(ServiceServer):
             return Json(DENIED, 401)
         self.sent.append(recorded.json)
         return Json({"id": f"sent-{len(self.sent)}", "threadId": "t-new", "labelIds": ["SENT"]})
+
+    def _labels(self, recorded: Recorded, match: re.Match[str]) -> Json:
+        if self._denied(recorded):
+            return Json(DENIED, 401)
+        return Json({"labels": self.labels})
+
+    def _create_label(self, recorded: Recorded, match: re.Match[str]) -> Json:
+        if self._denied(recorded):
+            return Json(DENIED, 401)
+        label = {"id": f"Label_{len(self.labels)}", "name": recorded.json["name"], "type": "user"}
+        self.labels.append(label)
+        return Json(label)
+
+    def _modify(self, recorded: Recorded, match: re.Match[str]) -> Json:
+        if self._denied(recorded):
+            return Json(DENIED, 401)
+        found = self.messages.get(match["id"])
+        if found is None:
+            return Json({"error": {"code": 404, "message": "Requested entity was not found."}}, 404)
+        labels = found.setdefault("labelIds", [])
+        labels.extend(i for i in recorded.json.get("addLabelIds", []) if i not in labels)
+        return Json({"id": found["id"], "threadId": found["threadId"], "labelIds": labels})

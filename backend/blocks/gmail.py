@@ -1,5 +1,5 @@
-"""GmailReadBlock and GmailSendBlock: AutoGPT's Gmail blocks (same ids, pins and outputs),
-run with the access token of the node's Google OAuth2 credential."""
+"""GmailReadBlock, GmailSendBlock and GmailAddLabelBlock: AutoGPT's Gmail blocks (same
+ids, pins and outputs), run with the access token of the node's Google OAuth2 credential."""
 
 from __future__ import annotations
 
@@ -145,6 +145,34 @@ class GmailSendBlock(GoogleBlock):
             files,
         )
         yield "result", await gmail.send(raw)
+
+
+class GmailAddLabelBlock(GoogleBlock):
+    """Adds a label to a message, creating the label when the mailbox has none of that
+    name."""
+
+    id = "f884b2fb-04f4-4265-9658-14f433926ac9"
+    description = (
+        "Adds a label to a specific email message in Gmail, creating the label if it doesn't exist."
+    )
+    categories = ("COMMUNICATION",)
+
+    class Input(BlockSchema):
+        credentials: CredentialsRef = google_credentials_field("gmail.modify")
+        message_id: str = Field(description="Message ID to add label to")
+        label_name: str = Field(description="Label name to add")
+
+    class Output(BlockSchema):
+        result: dict[str, Any] = Field(description="Label addition result")
+
+    test_vectors = (
+        TestVector({"message_id": "m1", "label_name": "Important"}, [("error", NO_ACCOUNT)]),
+    )
+
+    async def outputs(self, pins: Input, ctx: BlockContext) -> BlockOutput:
+        if not pins.message_id.strip() or not pins.label_name.strip():
+            raise ProviderError("a message id and a label name are required to add a label")
+        yield "result", await self.gmail(ctx).add_label(pins.message_id.strip(), pins.label_name)
 
 
 async def _attachment(ctx: BlockContext, item: str, number: int) -> tuple[str, str, bytes]:

@@ -4,6 +4,8 @@ Reading is ``GET /gmail/v1/users/me/messages`` (ids matching a search) and then
 ``GET .../messages/{id}`` for each (``format=full``: headers, parts with base64url bodies);
 a body Gmail keeps as an attachment is fetched from ``.../attachments/{id}``. Sending is
 ``POST .../messages/send`` with the whole RFC 5322 message base64url-encoded in ``raw``.
+Labelling finds the label by name in ``GET .../labels`` (creating it with ``POST
+.../labels`` when missing) and adds it with ``POST .../messages/{id}/modify``.
 The base URL is a setting (BACKEND_GMAIL_BASE_URL), so proxies and test servers work.
 """
 
@@ -150,6 +152,34 @@ class Gmail:
         with time_budget(self.deadline):
             sent = await self.call.request("POST", f"{API}/messages/send", json={"raw": raw})
         return {"id": str(dig(sent, self.call, "id")), "status": "sent"}
+
+    async def add_label(self, message_id: str, label_name: str) -> dict[str, str]:
+        """Put the label named ``label_name`` on the message, creating the label first
+        when the mailbox has none of that name (as AutoGPT does)."""
+        with time_budget(self.deadline):
+            listed = await self.call.request("GET", f"{API}/labels")
+            labels = listed.get("labels") if isinstance(listed, Mapping) else None
+            label_id = next(
+                (
+                    str(label["id"])
+                    for label in labels or []
+                    if isinstance(label, Mapping) and label.get("name") == label_name
+                ),
+                None,
+            )
+            if label_id is None:
+                created = await self.call.request(
+                    "POST", f"{API}/labels", json={"name": label_name}
+                )
+                label_id = str(dig(created, self.call, "id"))
+            modified = await self.call.request(
+                "POST",
+                f"{API}/messages/{quote(message_id, safe='')}/modify",
+                json={"addLabelIds": [label_id]},
+            )
+        applied = isinstance(modified, Mapping) and bool(modified.get("labelIds"))
+        status = "Label added successfully" if applied else "Label already applied or not found"
+        return {"status": status, "label_id": label_id}
 
     async def _email(self, message: Any) -> dict[str, Any]:
         payload = dig(message, self.call, "payload")

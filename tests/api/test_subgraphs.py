@@ -144,7 +144,6 @@ def test_every_shipped_agent_imports_with_its_sub_graphs(
 # The blocks of the shipped agents still missing: Google's and WordPress's, which need
 # OAuth2 credentials.
 SERVICE_BLOCKS = {
-    "f884b2fb-04f4-4265-9658-14f433926ac9",  # GmailAddLabelBlock
     "64d2301c-b3f5-4174-8ac0-111ca1e1a7c0",  # GmailForwardBlock
     "12bf5a24-9b90-4f40-9090-4e86e6995e60",  # GmailReplyBlock
     "ee4fe08c-18f9-442f-a985-235379b932e1",  # WordPressCreatePostBlock

@@ -73,11 +73,13 @@ VALUE_BLOCKS = {
     "25310c70-b89b-43ba-b25c-4dfa7e2a481c": ("emails", "google"),
     "6c27abc2-e51d-499e-a85f-5a0041ba94f0": ("result", "google"),
     "80bc3ed1-e9a4-449e-8163-a8fc86f74f6a": ("events", "google"),
+    "f884b2fb-04f4-4265-9658-14f433926ac9": ("result", "google"),
 }
 # Linked pins that need a value of a certain form (any text would be refused).
 SAMPLE_PINS = {
     "youtube_url": f"https://youtu.be/{youtube_server.VIDEO}",
     "start_time": "2026-12-03T00:00:00Z",
+    "message_id": "m1",  # the message the fake Gmail holds
 }
 # A sample value for a linked pin of a type other than text.
 SAMPLES: dict[Any, Any] = {

@@ -14,7 +14,7 @@ import pytest
 from pydantic import SecretStr
 
 from backend.blocks.base import BlockContext
-from backend.blocks.gmail import GmailReadBlock, GmailSendBlock
+from backend.blocks.gmail import GmailAddLabelBlock, GmailReadBlock, GmailSendBlock
 from backend.providers.credentials import Credentials, CredentialsType
 from tests.gmail_server import TOKEN, GmailServer, b64, message
 from tests.service_server import Hold, Json, Raw
@@ -22,6 +22,7 @@ from tests.services.conftest import Waits, run_block, service_clients
 
 READ = GmailReadBlock()
 SEND = GmailSendBlock()
+LABEL = GmailAddLabelBlock()
 READONLY = "https://www.googleapis.com/auth/gmail.readonly"
 
 
@@ -210,3 +211,24 @@ def test_send_needs_a_recipient_subject_and_body(gmail: GmailServer, waits: Wait
     [(pin, error)] = run(SEND, gmail, waits, {"to": [""], "subject": "x", "body": "y"})
     assert pin == "error" and "At least one recipient" in error
     assert gmail.requests == []
+
+
+def test_add_label_creates_a_missing_label_then_reuses_it(gmail: GmailServer, waits: Waits) -> None:
+    gmail.messages["m1"] = message("m1", "Hi", [])
+    data = {"message_id": "m1", "label_name": "agent-processed"}
+    added = {"status": "Label added successfully", "label_id": "Label_1"}
+    assert run(LABEL, gmail, waits, data) == [("result", added)]
+    assert gmail.paths() == [
+        "/gmail/v1/users/me/labels",
+        "/gmail/v1/users/me/labels",
+        "/gmail/v1/users/me/messages/m1/modify",
+    ]
+    assert gmail.requests[1].json == {"name": "agent-processed"}
+    assert gmail.requests[2].json == {"addLabelIds": ["Label_1"]}
+    assert run(LABEL, gmail, waits, data) == [("result", added)]
+    assert [label["name"] for label in gmail.labels].count("agent-processed") == 1
+
+
+def test_add_label_to_an_unknown_message_is_an_error(gmail: GmailServer, waits: Waits) -> None:
+    [(pin, error)] = run(LABEL, gmail, waits, {"message_id": "nope", "label_name": "x"})
+    assert pin == "error" and "404" in error
