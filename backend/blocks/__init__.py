@@ -41,7 +41,7 @@ from .data_structures import (
 from .dataforseo import DataForSeoKeywordSuggestionsBlock, DataForSeoRelatedKeywordsBlock
 from .dates import GetCurrentDateAndTimeBlock, GetCurrentDateBlock, GetCurrentTimeBlock
 from .firecrawl import FirecrawlCrawlBlock, FirecrawlExtractBlock, FirecrawlMapWebsiteBlock
-from .gmail import GmailAddLabelBlock, GmailReadBlock, GmailSendBlock
+from .gmail import GmailAddLabelBlock, GmailReadBlock, GmailReplyBlock, GmailSendBlock
 from .google_calendar import GoogleCalendarReadEventsBlock
 from .google_maps import GoogleMapsSearchBlock
 from .ideogram import IdeogramModelBlock
@@ -138,6 +138,7 @@ BUILTIN_BLOCKS: tuple[type[Block], ...] = (
     GmailReadBlock,
     GmailSendBlock,
     GmailAddLabelBlock,
+    GmailReplyBlock,
     GoogleCalendarReadEventsBlock,
 )
 

@@ -1,11 +1,13 @@
-"""GmailReadBlock, GmailSendBlock and GmailAddLabelBlock: AutoGPT's Gmail blocks (same
-ids, pins and outputs), run with the access token of the node's Google OAuth2 credential."""
+"""GmailReadBlock, GmailSendBlock, GmailAddLabelBlock and GmailReplyBlock: AutoGPT's Gmail
+blocks (same ids, pins and outputs), run with the access token of the node's Google OAuth2
+credential."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import urllib.parse
+from email.utils import getaddresses, parseaddr
 from typing import Any, Literal
 
 from pydantic import Field
@@ -173,6 +175,118 @@ class GmailAddLabelBlock(GoogleBlock):
         if not pins.message_id.strip() or not pins.label_name.strip():
             raise ProviderError("a message id and a label name are required to add a label")
         yield "result", await self.gmail(ctx).add_label(pins.message_id.strip(), pins.label_name)
+
+
+def reply_headers(
+    parent: dict[str, str], to: list[str], cc: list[str], bcc: list[str], reply_all: bool
+) -> tuple[list[str], dict[str, str]]:
+    """The recipients of a reply (the given ones, else the parent's sender, or with
+    ``reply_all`` its sender and recipients) and its threading headers."""
+    if not (to or cc or bcc):
+        if reply_all:
+            found = [parseaddr(parent.get("from", ""))[1]]
+            found += [a for _, a in getaddresses([parent.get("to", ""), parent.get("cc", "")])]
+            to = list(dict.fromkeys(a for a in found if a))
+        else:
+            sender = parseaddr(parent.get("reply-to") or parent.get("from", ""))[1]
+            to = [sender] if sender else []
+    headers = {}
+    references = parent.get("references", "").split()
+    if parent.get("message-id"):
+        headers["In-Reply-To"] = parent["message-id"]
+        references.append(parent["message-id"])
+    if references:
+        headers["References"] = " ".join(references)
+    return to, headers
+
+
+class GmailReplyBlock(GoogleBlock):
+    """Replies in a thread: to the given recipients, else to the parent message's sender
+    (its Reply-To first) or, with ``replyAll``, to everyone on it; threaded by
+    In-Reply-To and References."""
+
+    id = "12bf5a24-9b90-4f40-9090-4e86e6995e60"
+    description = (
+        "Replies to Gmail threads with automatic HTML detection; plain text replies keep "
+        "their paragraphs without 78-character line wrapping."
+    )
+    categories = ("COMMUNICATION",)
+
+    class Input(BlockSchema):
+        credentials: CredentialsRef = google_credentials_field("gmail.send and gmail.readonly")
+        threadId: str = Field(description="Thread ID to reply in")
+        parentMessageId: str = Field(description="ID of the message being replied to")
+        to: list[str] = Field(default_factory=list, description="To recipients")
+        cc: list[str] = Field(default_factory=list, description="CC recipients")
+        bcc: list[str] = Field(default_factory=list, description="BCC recipients")
+        replyAll: bool = Field(False, description="Reply to all original recipients")
+        subject: str = Field("", description="Email subject")
+        body: str = Field(description="Email body (plain text or HTML)")
+        content_type: Literal["auto", "plain", "html"] | None = Field(
+            None, description="Content type: 'auto' (default - detects HTML), 'plain', or 'html'"
+        )
+        attachments: list[str] = Field(
+            default_factory=list, description="Files to attach (URLs or data: URIs)"
+        )
+
+    class Output(BlockSchema):
+        messageId: str = Field(description="Sent message ID")
+        threadId: str = Field(description="Thread ID")
+        message: dict[str, Any] = Field(description="Raw Gmail message object")
+        email: dict[str, Any] = Field(description="Parsed email object of the reply")
+
+    test_vectors = (
+        TestVector(
+            {"threadId": "t1", "parentMessageId": "m1", "body": "Thanks"},
+            [("error", NO_ACCOUNT)],
+        ),
+    )
+
+    async def outputs(self, pins: Input, ctx: BlockContext) -> BlockOutput:
+        gmail = self.gmail(ctx)
+        parent = await gmail.headers_of(pins.parentMessageId)
+        to, threading = reply_headers(
+            parent,
+            [a.strip() for a in pins.to if a.strip()],
+            [a.strip() for a in pins.cc if a.strip()],
+            [a.strip() for a in pins.bcc if a.strip()],
+            pins.replyAll,
+        )
+        if not to and not pins.cc and not pins.bcc:
+            raise ProviderError("the reply has no recipient: the parent message names no sender")
+        parent_subject = parent.get("subject", "").strip()
+        subject = pins.subject or (
+            parent_subject
+            if parent_subject.lower().startswith("re:")
+            else (f"Re: {parent_subject}" if parent_subject else "Re:")
+        )
+        files = [await _attachment(ctx, item, n) for n, item in enumerate(pins.attachments, 1)]
+        raw = build_message(
+            to, subject, pins.body, pins.cc, pins.bcc, pins.content_type, files, threading
+        )
+        sent = await gmail.send_message(raw, pins.threadId or None)
+        thread_id = str(sent.get("threadId") or pins.threadId)
+        yield "messageId", str(sent["id"])
+        yield "threadId", thread_id
+        yield "message", sent
+        yield (
+            "email",
+            {
+                "threadId": thread_id,
+                "labelIds": list(sent.get("labelIds") or []),
+                "id": str(sent["id"]),
+                "subject": pins.subject or "",
+                "snippet": str(sent.get("snippet") or ""),
+                "from_": "",
+                "to": to,
+                "cc": pins.cc,
+                "bcc": pins.bcc,
+                "date": "",
+                "body": pins.body,
+                "sizeEstimate": int(sent.get("sizeEstimate") or 0),
+                "attachments": [],
+            },
+        )
 
 
 async def _attachment(ctx: BlockContext, item: str, number: int) -> tuple[str, str, bytes]:

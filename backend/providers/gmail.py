@@ -91,6 +91,7 @@ def build_message(
     bcc: list[str],
     content_type: str | None,
     attachments: list[tuple[str, str, bytes]],
+    extra_headers: Mapping[str, str] | None = None,
 ) -> str:
     """The message as Gmail's ``raw`` wants it (base64url). ``content_type`` "plain",
     "html", or "auto"/None: HTML when the start of the body has tags."""
@@ -101,6 +102,8 @@ def build_message(
     if bcc:
         message["Bcc"] = ", ".join(bcc)
     message["Subject"] = subject
+    for name, value in (extra_headers or {}).items():
+        message[name] = value
     kind = content_type if content_type in ("plain", "html") else None
     if kind is None:
         head = body[:500]
@@ -149,9 +152,32 @@ class Gmail:
             return emails
 
     async def send(self, raw: str) -> dict[str, str]:
-        with time_budget(self.deadline):
-            sent = await self.call.request("POST", f"{API}/messages/send", json={"raw": raw})
+        sent = await self.send_message(raw)
         return {"id": str(dig(sent, self.call, "id")), "status": "sent"}
+
+    async def send_message(self, raw: str, thread_id: str | None = None) -> dict[str, Any]:
+        """Gmail's answer (the sent message: id, threadId, labelIds) to sending ``raw``,
+        in ``thread_id`` when given."""
+        body = {"raw": raw, **({"threadId": thread_id} if thread_id else {})}
+        with time_budget(self.deadline):
+            sent = await self.call.request("POST", f"{API}/messages/send", json=body)
+        if not isinstance(sent, dict) or "id" not in sent:
+            raise self.call.malformed("no id in the sent message")
+        return sent
+
+    async def headers_of(self, message_id: str) -> dict[str, str]:
+        """A message's headers by lower-case name (the first of repeated ones)."""
+        with time_budget(self.deadline):
+            message = await self.call.request(
+                "GET",
+                f"{API}/messages/{quote(message_id, safe='')}",
+                params={"format": "metadata"},
+            )
+        headers: dict[str, str] = {}
+        for header in dig(message, self.call, "payload").get("headers") or []:
+            if isinstance(header, Mapping):
+                headers.setdefault(str(header.get("name", "")).lower(), str(header.get("value")))
+        return headers
 
     async def add_label(self, message_id: str, label_name: str) -> dict[str, str]:
         """Put the label named ``label_name`` on the message, creating the label first

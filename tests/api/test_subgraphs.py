@@ -145,6 +145,5 @@ def test_every_shipped_agent_imports_with_its_sub_graphs(
 # OAuth2 credentials.
 SERVICE_BLOCKS = {
     "64d2301c-b3f5-4174-8ac0-111ca1e1a7c0",  # GmailForwardBlock
-    "12bf5a24-9b90-4f40-9090-4e86e6995e60",  # GmailReplyBlock
     "ee4fe08c-18f9-442f-a985-235379b932e1",  # WordPressCreatePostBlock
 }

@@ -74,12 +74,14 @@ VALUE_BLOCKS = {
     "6c27abc2-e51d-499e-a85f-5a0041ba94f0": ("result", "google"),
     "80bc3ed1-e9a4-449e-8163-a8fc86f74f6a": ("events", "google"),
     "f884b2fb-04f4-4265-9658-14f433926ac9": ("result", "google"),
+    "12bf5a24-9b90-4f40-9090-4e86e6995e60": ("messageId", "google"),
 }
 # Linked pins that need a value of a certain form (any text would be refused).
 SAMPLE_PINS = {
     "youtube_url": f"https://youtu.be/{youtube_server.VIDEO}",
     "start_time": "2026-12-03T00:00:00Z",
     "message_id": "m1",  # the message the fake Gmail holds
+    "parentMessageId": "m1",
 }
 # A sample value for a linked pin of a type other than text.
 SAMPLES: dict[Any, Any] = {

@@ -14,7 +14,12 @@ import pytest
 from pydantic import SecretStr
 
 from backend.blocks.base import BlockContext
-from backend.blocks.gmail import GmailAddLabelBlock, GmailReadBlock, GmailSendBlock
+from backend.blocks.gmail import (
+    GmailAddLabelBlock,
+    GmailReadBlock,
+    GmailReplyBlock,
+    GmailSendBlock,
+)
 from backend.providers.credentials import Credentials, CredentialsType
 from tests.gmail_server import TOKEN, GmailServer, b64, message
 from tests.service_server import Hold, Json, Raw
@@ -23,6 +28,7 @@ from tests.services.conftest import Waits, run_block, service_clients
 READ = GmailReadBlock()
 SEND = GmailSendBlock()
 LABEL = GmailAddLabelBlock()
+REPLY = GmailReplyBlock()
 READONLY = "https://www.googleapis.com/auth/gmail.readonly"
 
 
@@ -232,3 +238,39 @@ def test_add_label_creates_a_missing_label_then_reuses_it(gmail: GmailServer, wa
 def test_add_label_to_an_unknown_message_is_an_error(gmail: GmailServer, waits: Waits) -> None:
     [(pin, error)] = run(LABEL, gmail, waits, {"message_id": "nope", "label_name": "x"})
     assert pin == "error" and "404" in error
+
+
+def parent_with(gmail: GmailServer, **headers: str) -> None:
+    gmail.messages["m1"] = found = message("m1", "Question", [])
+    found["payload"]["headers"] += [
+        {"name": k.replace("_", "-"), "value": v} for k, v in headers.items()
+    ]
+
+
+def test_reply_goes_to_the_sender_in_the_thread(gmail: GmailServer, waits: Waits) -> None:
+    parent_with(gmail, Message_ID="<abc@mail.example.com>", References="<root@mail.example.com>")
+    data = {"threadId": "t-m1", "parentMessageId": "m1", "body": "Thanks!"}
+
+    outputs = run(REPLY, gmail, waits, data)
+
+    sent_answer = {"id": "sent-1", "threadId": "t-new", "labelIds": ["SENT"]}
+    assert outputs[:3] == [("messageId", "sent-1"), ("threadId", "t-new"), ("message", sent_answer)]
+    assert outputs[3][0] == "email" and outputs[3][1]["to"] == ["bob@example.com"]
+    assert gmail.requests[0].query == {"format": "metadata"}
+    assert gmail.sent[-1]["threadId"] == "t-m1"
+    sent = sent_message(gmail)
+    assert sent["To"] == "bob@example.com" and sent["Subject"] == "Re: Question"
+    assert sent["In-Reply-To"] == "<abc@mail.example.com>"
+    assert sent["References"] == "<root@mail.example.com> <abc@mail.example.com>"
+
+
+def test_reply_all_and_reply_to(gmail: GmailServer, waits: Waits) -> None:
+    parent_with(gmail, Reply_To="Help <help@example.com>")
+    data = {"threadId": "t-m1", "parentMessageId": "m1", "body": "Hi"}
+    run(REPLY, gmail, waits, data)
+    assert sent_message(gmail)["To"] == "help@example.com"
+    run(REPLY, gmail, waits, {**data, "replyAll": True, "subject": "Re: Question"})
+    everyone = "bob@example.com, alice@example.com, carol@example.com, dave@example.com"
+    assert sent_message(gmail)["To"] == everyone
+    run(REPLY, gmail, waits, {**data, "to": ["zed@example.com"]})
+    assert sent_message(gmail)["To"] == "zed@example.com"
