@@ -41,7 +41,13 @@ from .data_structures import (
 from .dataforseo import DataForSeoKeywordSuggestionsBlock, DataForSeoRelatedKeywordsBlock
 from .dates import GetCurrentDateAndTimeBlock, GetCurrentDateBlock, GetCurrentTimeBlock
 from .firecrawl import FirecrawlCrawlBlock, FirecrawlExtractBlock, FirecrawlMapWebsiteBlock
-from .gmail import GmailAddLabelBlock, GmailReadBlock, GmailReplyBlock, GmailSendBlock
+from .gmail import (
+    GmailAddLabelBlock,
+    GmailForwardBlock,
+    GmailReadBlock,
+    GmailReplyBlock,
+    GmailSendBlock,
+)
 from .google_calendar import GoogleCalendarReadEventsBlock
 from .google_maps import GoogleMapsSearchBlock
 from .ideogram import IdeogramModelBlock
@@ -139,6 +145,7 @@ BUILTIN_BLOCKS: tuple[type[Block], ...] = (
     GmailSendBlock,
     GmailAddLabelBlock,
     GmailReplyBlock,
+    GmailForwardBlock,
     GoogleCalendarReadEventsBlock,
 )
 

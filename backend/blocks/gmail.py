@@ -1,6 +1,5 @@
-"""GmailReadBlock, GmailSendBlock, GmailAddLabelBlock and GmailReplyBlock: AutoGPT's Gmail
-blocks (same ids, pins and outputs), run with the access token of the node's Google OAuth2
-credential."""
+"""AutoGPT's Gmail blocks (same ids, pins and outputs): read, send, add a label, reply and
+forward, run with the access token of the node's Google OAuth2 credential."""
 
 from __future__ import annotations
 
@@ -14,7 +13,7 @@ from pydantic import Field
 
 from backend.errors import ProviderError
 from backend.providers.downloads import download
-from backend.providers.gmail import Gmail, build_message
+from backend.providers.gmail import Gmail, build_message, looks_html
 from backend.providers.oauth import GOOGLE
 from backend.providers.services import access_token
 
@@ -287,6 +286,95 @@ class GmailReplyBlock(GoogleBlock):
                 "attachments": [],
             },
         )
+
+
+class GmailForwardBlock(GoogleBlock):
+    """Forwards a message: an optional note, the original's From, Date, Subject and To,
+    its body, and (by default) its attachments."""
+
+    id = "64d2301c-b3f5-4174-8ac0-111ca1e1a7c0"
+    description = (
+        "Forwards Gmail messages to other recipients with automatic HTML detection, "
+        "keeping the original's attachments."
+    )
+    categories = ("COMMUNICATION",)
+
+    class Input(BlockSchema):
+        credentials: CredentialsRef = google_credentials_field("gmail.send and gmail.readonly")
+        messageId: str = Field(description="ID of the message to forward")
+        to: list[str] = Field(description="Recipients to forward the message to")
+        cc: list[str] = Field(default_factory=list, description="CC recipients")
+        bcc: list[str] = Field(default_factory=list, description="BCC recipients")
+        subject: str = Field(
+            "", description="Optional custom subject (defaults to 'Fwd: [original subject]')"
+        )
+        forwardMessage: str = Field(
+            "", description="Optional message to include before the forwarded content"
+        )
+        includeAttachments: bool = Field(
+            True, description="Include attachments from the original message"
+        )
+        content_type: Literal["auto", "plain", "html"] | None = Field(
+            None, description="Content type: 'auto' (default - detects HTML), 'plain', or 'html'"
+        )
+        additionalAttachments: list[str] = Field(
+            default_factory=list, description="Additional files to attach (URLs or data: URIs)"
+        )
+
+    class Output(BlockSchema):
+        messageId: str = Field(description="Forwarded message ID")
+        threadId: str = Field(description="Thread ID")
+        status: str = Field(description="Forward status")
+
+    test_vectors = (
+        TestVector({"messageId": "m1", "to": ["a@example.com"]}, [("error", NO_ACCOUNT)]),
+        TestVector(
+            {"messageId": "m1", "to": []},
+            [("error", "At least one recipient is required for forwarding")],
+        ),
+    )
+
+    async def outputs(self, pins: Input, ctx: BlockContext) -> BlockOutput:
+        to = [a.strip() for a in pins.to if a.strip()]
+        if not to:
+            raise ProviderError("At least one recipient is required for forwarding")
+        gmail = self.gmail(ctx)
+        headers, original = await gmail.original(pins.messageId)
+        original_subject = headers.get("subject", "No Subject")
+        subject = pins.subject or (
+            original_subject
+            if original_subject.lower().startswith("fwd:")
+            else f"Fwd: {original_subject}"
+        )
+        header = (
+            "---------- Forwarded message ---------\n"
+            f"From: {headers.get('from', 'Unknown')}\n"
+            f"Date: {headers.get('date', 'Unknown')}\n"
+            f"Subject: {original_subject}\n"
+            f"To: {headers.get('to', 'Unknown')}\n"
+        )
+        body = f"{header}\n\n{original['body']}"
+        if pins.forwardMessage:
+            body = f"{pins.forwardMessage}\n\n{body}"
+        files = []
+        if pins.includeAttachments:
+            for item in original["attachments"]:
+                data = await gmail.attachment(pins.messageId, item["attachment_id"])
+                files.append((item["filename"], item["content_type"], data))
+        for n, extra in enumerate(pins.additionalAttachments, 1):
+            files.append(await _attachment(ctx, extra, n))
+        if sum(len(data) for _, _, data in files) > MAX_ATTACHMENT_BYTES:
+            raise ProviderError("the attachments are larger than Gmail's 25 MB limit")
+        # The forward header names addresses in <...>: only the forwarded text decides
+        # whether the whole is HTML.
+        kind = pins.content_type
+        if kind not in ("plain", "html"):
+            kind = "html" if looks_html(pins.forwardMessage + original["body"]) else "plain"
+        raw = build_message(to, subject, body, pins.cc, pins.bcc, kind, files)
+        sent = await gmail.send_message(raw)
+        yield "messageId", str(sent["id"])
+        yield "threadId", str(sent.get("threadId") or "")
+        yield "status", "forwarded"
 
 
 async def _attachment(ctx: BlockContext, item: str, number: int) -> tuple[str, str, bytes]:

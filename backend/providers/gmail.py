@@ -83,6 +83,12 @@ def html_text(html: str) -> str:
     return parser.text()
 
 
+def looks_html(text: str) -> bool:
+    """AutoGPT's test for an HTML body: a ``<`` and a ``>`` in the first 500 characters."""
+    head = text[:500]
+    return "<" in head and ">" in head
+
+
 def build_message(
     to: list[str],
     subject: str,
@@ -106,8 +112,7 @@ def build_message(
         message[name] = value
     kind = content_type if content_type in ("plain", "html") else None
     if kind is None:
-        head = body[:500]
-        kind = "html" if "<" in head and ">" in head else "plain"
+        kind = "html" if looks_html(body) else "plain"
     # Quoted-printable: long lines get soft breaks that readers join again, so plain
     # text arrives without hard 78-character columns.
     message.set_content(body, subtype=kind, charset="utf-8", cte="quoted-printable")
@@ -206,6 +211,28 @@ class Gmail:
         applied = isinstance(modified, Mapping) and bool(modified.get("labelIds"))
         status = "Label added successfully" if applied else "Label already applied or not found"
         return {"status": status, "label_id": label_id}
+
+    async def original(self, message_id: str) -> tuple[dict[str, str], dict[str, Any]]:
+        """A message's headers by lower-case name and the message as an ``Email`` dict."""
+        with time_budget(self.deadline):
+            message = await self.call.request(
+                "GET", f"{API}/messages/{quote(message_id, safe='')}", params={"format": "full"}
+            )
+            email = await self._email(message)
+        headers: dict[str, str] = {}
+        for header in message["payload"].get("headers") or []:
+            if isinstance(header, Mapping):
+                headers.setdefault(str(header.get("name", "")).lower(), str(header.get("value")))
+        return headers, email
+
+    async def attachment(self, message_id: str, attachment_id: str) -> bytes:
+        """The bytes of one attachment of a message."""
+        with time_budget(self.deadline):
+            data = await self._attachment_data(message_id, attachment_id)
+        decoded = decode_part(data) if data else None
+        if decoded is None:
+            raise self.call.malformed(f"attachment {attachment_id[:40]} has no data")
+        return decoded
 
     async def _email(self, message: Any) -> dict[str, Any]:
         payload = dig(message, self.call, "payload")

@@ -144,6 +144,5 @@ def test_every_shipped_agent_imports_with_its_sub_graphs(
 # The blocks of the shipped agents still missing: Google's and WordPress's, which need
 # OAuth2 credentials.
 SERVICE_BLOCKS = {
-    "64d2301c-b3f5-4174-8ac0-111ca1e1a7c0",  # GmailForwardBlock
     "ee4fe08c-18f9-442f-a985-235379b932e1",  # WordPressCreatePostBlock
 }

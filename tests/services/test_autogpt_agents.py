@@ -75,6 +75,7 @@ VALUE_BLOCKS = {
     "80bc3ed1-e9a4-449e-8163-a8fc86f74f6a": ("events", "google"),
     "f884b2fb-04f4-4265-9658-14f433926ac9": ("result", "google"),
     "12bf5a24-9b90-4f40-9090-4e86e6995e60": ("messageId", "google"),
+    "64d2301c-b3f5-4174-8ac0-111ca1e1a7c0": ("status", "google"),
 }
 # Linked pins that need a value of a certain form (any text would be refused).
 SAMPLE_PINS = {
@@ -82,6 +83,7 @@ SAMPLE_PINS = {
     "start_time": "2026-12-03T00:00:00Z",
     "message_id": "m1",  # the message the fake Gmail holds
     "parentMessageId": "m1",
+    "messageId": "m1",
 }
 # A sample value for a linked pin of a type other than text.
 SAMPLES: dict[Any, Any] = {

@@ -16,6 +16,7 @@ from pydantic import SecretStr
 from backend.blocks.base import BlockContext
 from backend.blocks.gmail import (
     GmailAddLabelBlock,
+    GmailForwardBlock,
     GmailReadBlock,
     GmailReplyBlock,
     GmailSendBlock,
@@ -29,6 +30,7 @@ READ = GmailReadBlock()
 SEND = GmailSendBlock()
 LABEL = GmailAddLabelBlock()
 REPLY = GmailReplyBlock()
+FORWARD = GmailForwardBlock()
 READONLY = "https://www.googleapis.com/auth/gmail.readonly"
 
 
@@ -274,3 +276,37 @@ def test_reply_all_and_reply_to(gmail: GmailServer, waits: Waits) -> None:
     assert sent_message(gmail)["To"] == everyone
     run(REPLY, gmail, waits, {**data, "to": ["zed@example.com"]})
     assert sent_message(gmail)["To"] == "zed@example.com"
+
+
+def test_forward_carries_the_original_and_its_attachments(gmail: GmailServer, waits: Waits) -> None:
+    gmail.messages["m1"] = message(
+        "m1",
+        "Invoice",
+        [
+            {"mimeType": "text/plain", "filename": "", "body": {"data": b64("Please pay")}},
+            {
+                "mimeType": "application/pdf",
+                "filename": "invoice.pdf",
+                "body": {"size": 3, "attachmentId": "att-9"},
+            },
+        ],
+    )
+    gmail.attachments["att-9"] = b64("PDF")
+    data = {"messageId": "m1", "to": ["acct@example.com"], "forwardMessage": "FYI"}
+
+    outputs = run(FORWARD, gmail, waits, data)
+
+    assert outputs == [("messageId", "sent-1"), ("threadId", "t-new"), ("status", "forwarded")]
+    sent = sent_message(gmail)
+    assert sent["To"] == "acct@example.com" and sent["Subject"] == "Fwd: Invoice"
+    body = sent.get_body(("plain",))
+    assert body is not None
+    text = body.get_content().replace("\r\n", "\n")
+    assert text.startswith("FYI\n\n---------- Forwarded message ---------\nFrom: Bob <bob@")
+    assert "Subject: Invoice\n" in text and text.rstrip().endswith("Please pay")
+    [attached] = list(sent.iter_attachments())
+    assert attached.get_filename() == "invoice.pdf"
+    assert attached.get_payload(decode=True) == b"PDF"
+    no_files = run(FORWARD, gmail, waits, {**data, "includeAttachments": False})
+    assert no_files[-1] == ("status", "forwarded")
+    assert list(sent_message(gmail).iter_attachments()) == []

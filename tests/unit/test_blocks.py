@@ -116,6 +116,7 @@ AUTOGPT_WEB_BLOCK_IDS = {
     "6c27abc2-e51d-499e-a85f-5a0041ba94f0": "GmailSendBlock",
     "f884b2fb-04f4-4265-9658-14f433926ac9": "GmailAddLabelBlock",
     "12bf5a24-9b90-4f40-9090-4e86e6995e60": "GmailReplyBlock",
+    "64d2301c-b3f5-4174-8ac0-111ca1e1a7c0": "GmailForwardBlock",
     "80bc3ed1-e9a4-449e-8163-a8fc86f74f6a": "GoogleCalendarReadEventsBlock",
 }
 OWN_BLOCK_IDS = {"0c4a7902-fb25-4abf-a256-136f29ba2dc4": "WaitBlock"}
