@@ -141,7 +141,7 @@ def test_every_shipped_agent_imports_with_its_sub_graphs(
         assert block_id in SERVICE_BLOCKS, f"{block_id} is not a third-party service block"
 
 
-# The blocks of the shipped agents still missing: Google's and WordPress's, which need
+# The block of the shipped agents still missing: WordPress's, which needs WordPress.com
 # OAuth2 credentials.
 SERVICE_BLOCKS = {
     "ee4fe08c-18f9-442f-a985-235379b932e1",  # WordPressCreatePostBlock
