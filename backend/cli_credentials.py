@@ -74,7 +74,10 @@ def cmd_credentials_list(args: argparse.Namespace) -> int:
         return EXIT_OK
     for item in items:
         title = f"  {item['title']}" if item["title"] else ""
-        print(f"{item['id']}  {item['provider']}  {item['type']}  {item['hint']}{title}")
+        # An OAuth2 credential's scopes, by their last part (gmail.readonly, not the URL).
+        scopes = " ".join(scope.rsplit("/", 1)[-1] for scope in item.get("scopes") or [])
+        shown = f"  [{scopes}]" if scopes else ""
+        print(f"{item['id']}  {item['provider']}  {item['type']}  {item['hint']}{title}{shown}")
     return EXIT_OK
 
 

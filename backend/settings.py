@@ -237,6 +237,30 @@ class Settings(BaseSettings):
     airtable_base_url: str = Field(
         "https://api.airtable.com", description="Where Airtable's Web API is called."
     )
+    google_client_id: str = Field(
+        "", description="The operator's Google OAuth2 client id; empty: Google cannot be connected."
+    )
+    google_client_secret: SecretStr = Field(
+        SecretStr(""), description="The operator's Google OAuth2 client secret."
+    )
+    google_auth_url: str = Field(
+        "https://accounts.google.com/o/oauth2/v2/auth",
+        description="Where a user is sent to grant Google access (authorization endpoint).",
+    )
+    google_token_url: str = Field(
+        "https://oauth2.googleapis.com/token",
+        description="Where Google codes are exchanged and tokens refreshed (token endpoint).",
+    )
+    google_revoke_url: str = Field(
+        "https://oauth2.googleapis.com/revoke",
+        description="Where a deleted Google credential's grant is revoked.",
+    )
+    gmail_base_url: str = Field(
+        "https://gmail.googleapis.com", description="Where Gmail's REST API v1 is called."
+    )
+    google_calendar_base_url: str = Field(
+        "https://www.googleapis.com", description="Where Google Calendar's API v3 is called."
+    )
     service_connect_timeout_seconds: float = Field(
         10.0, gt=0, description="Longest wait to connect to a media or code service."
     )

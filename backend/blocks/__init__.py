@@ -41,6 +41,14 @@ from .data_structures import (
 from .dataforseo import DataForSeoKeywordSuggestionsBlock, DataForSeoRelatedKeywordsBlock
 from .dates import GetCurrentDateAndTimeBlock, GetCurrentDateBlock, GetCurrentTimeBlock
 from .firecrawl import FirecrawlCrawlBlock, FirecrawlExtractBlock, FirecrawlMapWebsiteBlock
+from .gmail import (
+    GmailAddLabelBlock,
+    GmailForwardBlock,
+    GmailReadBlock,
+    GmailReplyBlock,
+    GmailSendBlock,
+)
+from .google_calendar import GoogleCalendarReadEventsBlock
 from .google_maps import GoogleMapsSearchBlock
 from .ideogram import IdeogramModelBlock
 from .io import AGENT_INPUT_VARIANTS
@@ -133,6 +141,12 @@ BUILTIN_BLOCKS: tuple[type[Block], ...] = (
     DataForSeoRelatedKeywordsBlock,
     AirtableCreateBaseBlock,
     AirtableCreateRecordsBlock,
+    GmailReadBlock,
+    GmailSendBlock,
+    GmailAddLabelBlock,
+    GmailReplyBlock,
+    GmailForwardBlock,
+    GoogleCalendarReadEventsBlock,
 )
 
 __all__ = [

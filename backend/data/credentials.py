@@ -28,13 +28,21 @@ MAX_CREDENTIALS_PER_USER = 1000
 # leaves most of a real API key hidden; shorter secrets show nothing.
 HINT_MIN_CHARS = 16
 
-# The fields each type keeps encrypted; OAuth2 is stored the same way once it has a flow.
+# The fields each type keeps encrypted. OAuth2 keeps its tokens and their expiry (a Unix
+# time as text) there too, so a refresh rewrites one encrypted payload.
 SECRET_FIELDS: dict[CredentialsType, tuple[str, ...]] = {
     CredentialsType.API_KEY: ("api_key",),
     CredentialsType.USER_PASSWORD: ("username", "password"),
+    CredentialsType.OAUTH2: ("access_token", "refresh_token", "expires_at"),
 }
-# The field a type's hint is made from (never a password: it is the weakest secret).
+# Fields a credential may lack: a grant without a refresh token, a token without expiry.
+OPTIONAL_FIELDS = frozenset({"refresh_token", "expires_at"})
+# The types a user adds by pasting secrets; OAuth2 credentials come from a connect flow.
+PASTED_TYPES = (CredentialsType.API_KEY, CredentialsType.USER_PASSWORD)
+# The field a type's hint is made from (never a password: it is the weakest secret, and
+# never a token: an OAuth2 credential's hint says only what it is).
 _HINT_FIELD = {CredentialsType.API_KEY: "api_key", CredentialsType.USER_PASSWORD: "username"}
+OAUTH2_HINT = "oauth2"
 
 
 @dataclass(frozen=True)
@@ -79,6 +87,20 @@ class NewCredentials:
     scopes: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class OAuthState:
+    """A connect flow waiting for its callback; ``verifier`` is encrypted by the vault."""
+
+    state_hash: str
+    user_id: str
+    binding_hash: str
+    provider: str
+    verifier: str = field(repr=False)
+    redirect_uri: str
+    created_at: float
+    expires_at: float
+
+
 def new_credentials_id() -> str:
     return str(uuid.uuid4())
 
@@ -113,6 +135,8 @@ def validate(new: NewCredentials) -> dict[str, str]:
         if name != "password":
             text = text.strip()
         if not text:
+            if name in OPTIONAL_FIELDS:
+                continue
             raise InvalidInput(f"{name} must not be empty")
         if len(text) > MAX_SECRET_CHARS:
             raise InvalidInput(f"{name} is longer than {MAX_SECRET_CHARS} characters")
@@ -123,7 +147,17 @@ def validate(new: NewCredentials) -> dict[str, str]:
 
 
 def hint_for(type_: CredentialsType, payload: Mapping[str, str]) -> str:
+    if type_ not in _HINT_FIELD:
+        return OAUTH2_HINT
     return masked_hint(payload[_HINT_FIELD[type_]])
+
+
+def expires_at(payload: Mapping[str, str]) -> float | None:
+    """The expiry an OAuth2 payload records, None when it records none."""
+    try:
+        return float(payload["expires_at"])
+    except (KeyError, ValueError):
+        return None
 
 
 def resolved(record: CredentialRecord, payload: Mapping[str, str]) -> Credentials:
@@ -142,4 +176,5 @@ def resolved(record: CredentialRecord, payload: Mapping[str, str]) -> Credential
         password=secret("password"),
         access_token=secret("access_token"),
         scopes=record.scopes,
+        expires_at=expires_at(payload),
     )

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 
 from pydantic import SecretStr
 
@@ -20,6 +22,7 @@ from backend.data.credentials import (
     MAX_CREDENTIALS_PER_USER,
     CredentialRecord,
     NewCredentials,
+    expires_at,
     hint_for,
     new_credentials_id,
     resolved,
@@ -27,8 +30,9 @@ from backend.data.credentials import (
 )
 from backend.data.store import Store
 from backend.data.vault import Vault
-from backend.errors import Conflict, InvalidInput, MissingCredentials
+from backend.errors import Conflict, InvalidInput, MissingCredentials, ProviderError
 from backend.providers.credentials import Credentials, CredentialsMetaInput, CredentialsType
+from backend.providers.oauth import GOOGLE, GrantRevoked, OAuthClient, TokenSet, oauth_clients
 from backend.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -52,6 +56,9 @@ DEFAULT_LOGIN_SETTINGS = {
     "webshare_proxy": ("webshare_proxy_username", "webshare_proxy_password"),
     "dataforseo": ("dataforseo_username", "dataforseo_password"),
 }
+# An OAuth2 access token expiring within this many seconds is refreshed before a node
+# runs, so it does not expire while the node calls the service.
+REFRESH_MARGIN_SECONDS = 60.0
 # Providers served without any key (a local server): a node needs no credential for them.
 KEYLESS_PROVIDERS = frozenset({"ollama"})
 
@@ -67,6 +74,9 @@ class SystemCredentials:
 
     Without stored credentials, a reference resolves to its provider's default.
     """
+
+    # Providers whose credentials come from a connect flow, not from a pasted secret.
+    oauth_providers = frozenset({GOOGLE})
 
     def __init__(self, settings: Settings) -> None:
         self._defaults: dict[str, Credentials] = {}
@@ -136,6 +146,13 @@ class SystemCredentials:
         found = self.default(provider)
         if found is not None:
             return found
+        if provider in self.oauth_providers:
+            raise MissingCredentials(
+                f"no credentials for provider {provider!r}: connect an account at "
+                f"/ui/credentials and set the node's {field!r} input to its reference "
+                "(id, provider, type, title)",
+                details={"provider": provider, "field": field},
+            )
         message = (
             f"no credentials for provider {provider!r}: add yours with `agent-server "
             f"credentials add --provider {provider}` (or POST /api/v1/credentials) and set "
@@ -155,10 +172,52 @@ class SystemCredentials:
 class CredentialsManager(SystemCredentials):
     """Users' stored credentials (encrypted by ``vault``), then the operator's defaults."""
 
-    def __init__(self, settings: Settings, store: Store, vault: Vault) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        vault: Vault,
+        oauth: Mapping[str, OAuthClient] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         super().__init__(settings)
         self.store = store
         self.vault = vault
+        self.oauth = dict(oauth) if oauth is not None else oauth_clients(settings)
+        self.clock = clock
+
+    def delete(self, user_id: str, credentials_id: str) -> None:
+        """Delete the user's credential; an OAuth2 one's grant is revoked at the provider
+        first, so the account no longer trusts us. A revocation that fails is logged and
+        the credential deleted all the same (the user can revoke it in their account)."""
+        record, token = self.store.get_credentials_secret(user_id, credentials_id)
+        client = self.oauth.get(record.provider)
+        if record.type is CredentialsType.OAUTH2 and client is not None:
+            payload = self.vault.decrypt(token, f"credentials {record.id}")
+            grant = payload.get("refresh_token") or payload.get("access_token")
+            if grant:
+                try:
+                    client.revoke(grant)
+                except ProviderError as exc:
+                    logger.warning("credentials %s: %s", record.id, exc.message)
+        self.store.delete_credentials(user_id, credentials_id)
+        logger.info("credentials %s deleted for user %s", credentials_id, user_id)
+
+    def add_oauth(self, user_id: str, provider: str, tokens: TokenSet) -> CredentialRecord:
+        """Store the tokens a connect flow got, named after the account when known."""
+        title = f"{provider.capitalize()} account"
+        if tokens.email:
+            title += f" {tokens.email}"
+        return self.add(
+            user_id,
+            NewCredentials(
+                provider=provider,
+                type=CredentialsType.OAUTH2,
+                title=title,
+                secret={name: SecretStr(value) for name, value in tokens.payload().items()},
+                scopes=tokens.scopes,
+            ),
+        )
 
     def add(self, user_id: str, new: NewCredentials) -> CredentialRecord:
         payload = validate(new)
@@ -197,7 +256,66 @@ class CredentialsManager(SystemCredentials):
             return resolved(record, {})
         record, token = self.store.get_credentials_secret(user_id, ref.id)
         _matches(record, ref, provider)
-        return resolved(record, self.vault.decrypt(token, f"credentials {record.id}"))
+        payload = self.vault.decrypt(token, f"credentials {record.id}")
+        if record.type is CredentialsType.OAUTH2:
+            record, payload = self._fresh(record, payload)
+        return resolved(record, payload)
+
+    def _fresh(
+        self, record: CredentialRecord, payload: dict[str, str]
+    ) -> tuple[CredentialRecord, dict[str, str]]:
+        """The OAuth2 credential with an access token good for a while: refreshed at the
+        provider's token URL when it expires within REFRESH_MARGIN_SECONDS.
+
+        Two executors may refresh at once: each asks the provider, but only the first
+        write wins (the update names the ``updated_at`` it read); the other takes the
+        stored winner, so every node runs with the token that is kept.
+        """
+        expiry = expires_at(payload)
+        now = self.clock()
+        if expiry is None or expiry - now > REFRESH_MARGIN_SECONDS:
+            return record, payload
+        name = f"credentials {record.title!r} ({record.id})"
+        refresh_token = payload.get("refresh_token")
+        client = self.oauth.get(record.provider)
+        if not refresh_token or client is None or not client.configured:
+            if expiry > now:
+                return record, payload
+            reason = (
+                "it has no refresh token"
+                if not refresh_token
+                else f"the operator has not registered a {record.provider} OAuth2 client"
+            )
+            raise GrantRevoked(
+                f"{name}: the access token has expired and cannot be refreshed ({reason}); "
+                "connect the account again at /ui/credentials"
+            )
+        try:
+            tokens = client.refresh(refresh_token, record.scopes)
+        except GrantRevoked as exc:
+            logger.warning("credentials %s: the refresh was refused (invalid_grant)", record.id)
+            raise GrantRevoked(f"{name}: {exc.message}") from None
+        except ProviderError as exc:
+            if expiry > now:  # still valid for a few seconds: let the node try
+                logger.warning("credentials %s: refresh failed: %s", record.id, exc.message)
+                return record, payload
+            raise ProviderError(f"{name}: {exc.message}") from None
+        fresh = tokens.payload()
+        scopes = tokens.scopes or record.scopes
+        updated_at = max(self.clock(), record.updated_at + 0.001)
+        if self.store.update_credentials_secret(
+            record.user_id,
+            record.id,
+            self.vault.encrypt(fresh),
+            scopes,
+            updated_at,
+            expected_updated_at=record.updated_at,
+        ):
+            logger.info("credentials %s refreshed (provider %s)", record.id, record.provider)
+            return replace(record, scopes=scopes, updated_at=updated_at), fresh
+        # Another executor refreshed first: use what it stored.
+        record, token = self.store.get_credentials_secret(record.user_id, record.id)
+        return record, self.vault.decrypt(token, f"credentials {record.id}")
 
 
 def _matches(record: CredentialRecord, ref: CredentialsMetaInput, provider: str) -> None:

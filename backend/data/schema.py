@@ -172,6 +172,23 @@ credentials = sa.Table(
     sa.Index("ix_credentials_user_provider", "user_id", "provider"),
 )
 
+# An OAuth2 connect flow between its start and its callback: the state (by its hash), the
+# user and browser it belongs to, the PKCE verifier (encrypted), and when it expires. A
+# callback takes (deletes) its row, so a state is used once.
+oauth_states = sa.Table(
+    "oauth_states",
+    metadata,
+    sa.Column("state_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.String(64), nullable=False),
+    sa.Column("binding_hash", sa.String(64), nullable=False),
+    sa.Column("provider", sa.String(64), nullable=False),
+    sa.Column("verifier", sa.Text, nullable=False),
+    sa.Column("redirect_uri", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+    sa.Index("ix_oauth_states_user_id", "user_id"),
+)
+
 # One row: a known value encrypted with the key, so a process started with another key
 # stops before it reads (or writes) any credential.
 encryption_check = sa.Table(

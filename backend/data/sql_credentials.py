@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from backend.data import schema as t
-from backend.data.credentials import CredentialRecord
+from backend.data.credentials import CredentialRecord, OAuthState
 from backend.data.sqlbase import SQLBase
 from backend.errors import NotFound
 from backend.providers.credentials import CredentialsType
@@ -115,6 +115,76 @@ class CredentialsMixin(SQLBase):
                 sa.select(c.c.id).where(c.c.user_id == user_id, c.c.provider == provider).limit(1)
             ).first()
         return found is not None
+
+    def update_credentials_secret(
+        self,
+        user_id: str,
+        credentials_id: str,
+        secret: str,
+        scopes: tuple[str, ...],
+        updated_at: float,
+        expected_updated_at: float,
+    ) -> bool:
+        c = t.credentials
+        with self.write() as conn:
+            result = conn.execute(
+                c.update()
+                .where(
+                    c.c.id == credentials_id,
+                    c.c.user_id == user_id,
+                    c.c.updated_at == expected_updated_at,
+                )
+                .values(secret=secret, scopes=list(scopes), updated_at=updated_at)
+            )
+        return bool(result.rowcount)
+
+    def create_oauth_state(self, state: OAuthState, max_pending: int) -> bool:
+        o = t.oauth_states
+        with self.write() as conn:
+            conn.execute(
+                o.delete().where(o.c.user_id == state.user_id, o.c.expires_at <= state.created_at)
+            )
+            pending = conn.execute(
+                sa.select(sa.func.count()).select_from(o).where(o.c.user_id == state.user_id)
+            ).scalar_one()
+            if pending >= max_pending:
+                return False
+            conn.execute(
+                o.insert().values(
+                    state_hash=state.state_hash,
+                    user_id=state.user_id,
+                    binding_hash=state.binding_hash,
+                    provider=state.provider,
+                    verifier=state.verifier,
+                    redirect_uri=state.redirect_uri,
+                    created_at=state.created_at,
+                    expires_at=state.expires_at,
+                )
+            )
+        return True
+
+    def take_oauth_state(self, state_hash: str, now: float) -> OAuthState | None:
+        o = t.oauth_states
+        with self.write() as conn:
+            row = conn.execute(
+                sa.select(o).where(o.c.state_hash == state_hash).with_for_update()
+            ).first()
+            if row is None:
+                return None
+            # Whoever deletes the row owns the flow: a second callback finds nothing.
+            deleted = conn.execute(o.delete().where(o.c.state_hash == state_hash)).rowcount
+        if not deleted or row.expires_at <= now:
+            return None
+        return OAuthState(
+            state_hash=row.state_hash,
+            user_id=row.user_id,
+            binding_hash=row.binding_hash,
+            provider=row.provider,
+            verifier=row.verifier,
+            redirect_uri=row.redirect_uri,
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+        )
 
     def encryption_check(self) -> str | None:
         e = t.encryption_check

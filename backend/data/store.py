@@ -13,7 +13,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 from backend.data.api_keys import ApiKey
-from backend.data.credentials import CredentialRecord
+from backend.data.credentials import CredentialRecord, OAuthState
 from backend.data.execution import (
     Event,
     ExecutorInfo,
@@ -351,6 +351,29 @@ class Store(OperationsStore):
     @abstractmethod
     def has_credentials(self, user_id: str, provider: str) -> bool:
         """Whether the user has stored any credential for ``provider``."""
+
+    @abstractmethod
+    def update_credentials_secret(
+        self,
+        user_id: str,
+        credentials_id: str,
+        secret: str,
+        scopes: tuple[str, ...],
+        updated_at: float,
+        expected_updated_at: float,
+    ) -> bool:
+        """Replace the encrypted payload (and scopes) unless someone else changed the
+        credential since ``expected_updated_at``: False then, and nothing written."""
+
+    @abstractmethod
+    def create_oauth_state(self, state: OAuthState, max_pending: int) -> bool:
+        """Keep a connect flow's state, dropping the user's expired ones first; False (and
+        nothing kept) when the user already has ``max_pending`` flows waiting."""
+
+    @abstractmethod
+    def take_oauth_state(self, state_hash: str, now: float) -> OAuthState | None:
+        """Delete and return the flow with this state hash; None when there is none or it
+        has expired (an expired one is deleted too)."""
 
     @abstractmethod
     def encryption_check(self) -> str | None:

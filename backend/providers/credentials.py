@@ -48,3 +48,5 @@ class Credentials:
     password: SecretStr | None = None
     access_token: SecretStr | None = None
     scopes: tuple[str, ...] = ()
+    # When an OAuth2 access token expires (Unix time); None when unknown.
+    expires_at: float | None = None

@@ -86,6 +86,21 @@ def login(provider: str, credentials: Credentials | None) -> tuple[str, str]:
     return credentials.username, credentials.password.get_secret_value()
 
 
+def access_token(provider: str, credentials: Credentials | None) -> str:
+    """The OAuth2 access token of the node's credential for ``provider``."""
+    if credentials is None or credentials.access_token is None:
+        raise ProviderError(
+            f"this block needs a connected {provider} account (an OAuth2 credential): "
+            "connect one at /ui/credentials and set the node's credentials input to it"
+        )
+    if credentials.provider != provider:
+        raise ProviderError(
+            f"the credential {credentials.title or credentials.id!r} is for "
+            f"{credentials.provider}, but this block needs {provider}"
+        )
+    return credentials.access_token.get_secret_value()
+
+
 @dataclass
 class _Answer:
     """A failed answer in the shape ``describe_status`` reads."""

@@ -115,5 +115,7 @@ def get_credentials(
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a credential; nodes that reference it fail until given another",
 )
-def delete_credentials(credentials_id: CredentialsId, user: UserDep, store: StoreDep) -> None:
-    store.delete_credentials(user, credentials_id)
+def delete_credentials(
+    credentials_id: CredentialsId, user: UserDep, manager: CredentialsDep
+) -> None:
+    manager.delete(user, credentials_id)

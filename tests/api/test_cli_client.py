@@ -26,6 +26,7 @@ from backend.data.open import open_store
 from backend.data.vault import KEY_FILE_NAME, open_vault
 from backend.executor.manager import ExecutionManager
 from backend.providers.credentials import CredentialsMetaInput
+from backend.providers.oauth import TokenSet
 from backend.settings import Settings
 from tests.api.conftest import FIXTURES, LiveServer, wait_graph
 from tests.graphs import STORE_VALUE
@@ -314,6 +315,36 @@ def test_credentials_add_list_delete_never_show_the_secret(
     out = capsys.readouterr()
     assert f"credentials {credentials_id} not found" in out.err
     assert SECRET[6:] not in out.out + out.err
+
+
+def test_credentials_list_shows_an_oauth2_credentials_scopes(
+    key: str, live: LiveServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manager: CredentialsManager = live.app.state.credentials
+    tokens = TokenSet(
+        access_token=SecretStr("ya29.cli-access"),
+        refresh_token=SecretStr("1//cli-refresh"),
+        scopes=(
+            "https://www.googleapis.com/auth/gmail.readonly",
+            "https://www.googleapis.com/auth/calendar.readonly",
+        ),
+        email="alice@example.com",
+    )
+    record = manager.add_oauth("alice", "google", tokens)
+    assert run_command(["credentials", "list"]) == 0
+    out = capsys.readouterr().out
+    assert out.split() == [
+        record.id,
+        "google",
+        "oauth2",
+        "oauth2",
+        "Google",
+        "account",
+        "alice@example.com",
+        "[gmail.readonly",
+        "calendar.readonly]",
+    ]
+    assert "ya29" not in out and "1//" not in out
 
 
 def test_an_empty_secret_or_no_way_to_read_one_is_refused(

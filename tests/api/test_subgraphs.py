@@ -141,14 +141,8 @@ def test_every_shipped_agent_imports_with_its_sub_graphs(
         assert block_id in SERVICE_BLOCKS, f"{block_id} is not a third-party service block"
 
 
-# The blocks of the shipped agents still missing: Google's and WordPress's, which need
+# The block of the shipped agents still missing: WordPress's, which needs WordPress.com
 # OAuth2 credentials.
 SERVICE_BLOCKS = {
-    "25310c70-b89b-43ba-b25c-4dfa7e2a481c",  # GmailReadBlock
-    "6c27abc2-e51d-499e-a85f-5a0041ba94f0",  # GmailSendBlock
-    "f884b2fb-04f4-4265-9658-14f433926ac9",  # GmailAddLabelBlock
-    "64d2301c-b3f5-4174-8ac0-111ca1e1a7c0",  # GmailForwardBlock
-    "12bf5a24-9b90-4f40-9090-4e86e6995e60",  # GmailReplyBlock
-    "80bc3ed1-e9a4-449e-8163-a8fc86f74f6a",  # GoogleCalendarReadEventsBlock
     "ee4fe08c-18f9-442f-a985-235379b932e1",  # WordPressCreatePostBlock
 }

@@ -29,9 +29,11 @@ from backend.providers.llm import LLMClient
 from backend.settings import Settings
 from tests import (
     airtable_server,
+    calendar_server,
     dataforseo_server,
     e2b_server,
     firecrawl_server,
+    gmail_server,
     google_maps_server,
     ideogram_server,
     jina_server,
@@ -68,9 +70,21 @@ VALUE_BLOCKS = {
     "8f2e4d6a-1b3c-4a5e-9d7f-2c8e6a4b3f1d": ("related_keywords", "dataforseo"),
     "f59b88a8-54ce-4676-a508-fd614b4e8dce": ("base_id", "airtable"),
     "42527e98-47b6-44ce-ac0e-86b4883721d3": ("records", "airtable"),
+    "25310c70-b89b-43ba-b25c-4dfa7e2a481c": ("emails", "google"),
+    "6c27abc2-e51d-499e-a85f-5a0041ba94f0": ("result", "google"),
+    "80bc3ed1-e9a4-449e-8163-a8fc86f74f6a": ("events", "google"),
+    "f884b2fb-04f4-4265-9658-14f433926ac9": ("result", "google"),
+    "12bf5a24-9b90-4f40-9090-4e86e6995e60": ("messageId", "google"),
+    "64d2301c-b3f5-4174-8ac0-111ca1e1a7c0": ("status", "google"),
 }
 # Linked pins that need a value of a certain form (any text would be refused).
-SAMPLE_PINS = {"youtube_url": f"https://youtu.be/{youtube_server.VIDEO}"}
+SAMPLE_PINS = {
+    "youtube_url": f"https://youtu.be/{youtube_server.VIDEO}",
+    "start_time": "2026-12-03T00:00:00Z",
+    "message_id": "m1",  # the message the fake Gmail holds
+    "parentMessageId": "m1",
+    "messageId": "m1",
+}
 # A sample value for a linked pin of a type other than text.
 SAMPLES: dict[Any, Any] = {
     int: 3,
@@ -153,6 +167,17 @@ def fake_service(stack: ExitStack, provider: str) -> tuple[str, dict[str, Any]]:
     if provider == "dataforseo":
         server = stack.enter_context(dataforseo_server.DataForSeoServer())
         return dataforseo_server.PASSWORD, {"dataforseo_base_url": server.url}
+    if provider == "google":
+        server = stack.enter_context(gmail_server.GmailServer())
+        server.messages["m1"] = gmail_server.message(
+            "m1", "Hello", [{"mimeType": "text/plain", "body": {"data": gmail_server.b64("Hi")}}]
+        )
+        calendar = stack.enter_context(calendar_server.CalendarServer(gmail_server.TOKEN))
+        calendar.events["primary"] = [{"id": "e1", "start": {"date": "2026-12-03"}}]
+        return gmail_server.TOKEN, {
+            "gmail_base_url": server.url,
+            "google_calendar_base_url": calendar.url,
+        }
     if provider == "firecrawl":
         server = stack.enter_context(firecrawl_server.FirecrawlServer())
         return firecrawl_server.KEY, {
@@ -163,7 +188,15 @@ def fake_service(stack: ExitStack, provider: str) -> tuple[str, dict[str, Any]]:
     return google_maps_server.KEY, {"google_maps_base_url": server.url}
 
 
-WEB_PROVIDERS = {"jina", "google_maps", "firecrawl", "webshare_proxy", "dataforseo", "airtable"}
+WEB_PROVIDERS = {
+    "jina",
+    "google_maps",
+    "firecrawl",
+    "webshare_proxy",
+    "dataforseo",
+    "airtable",
+    "google",
+}
 
 
 def run_against_fake(
@@ -195,6 +228,12 @@ def run_against_fake(
             ctx.credentials = {"credentials": login(provider, youtube_server.USERNAME, key)}
         if provider == "dataforseo":
             ctx.credentials = {"credentials": login(provider, dataforseo_server.USERNAME, key)}
+        if provider == "google":
+            ctx.credentials = {
+                "credentials": Credentials(
+                    provider, CredentialsType.OAUTH2, id="cred-1", access_token=SecretStr(key)
+                )
+            }
         return run_block(block, data, ctx)
 
 

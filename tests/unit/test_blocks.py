@@ -112,6 +112,12 @@ AUTOGPT_WEB_BLOCK_IDS = {
     "8f2e4d6a-1b3c-4a5e-9d7f-2c8e6a4b3f1d": "DataForSeoRelatedKeywordsBlock",
     "f59b88a8-54ce-4676-a508-fd614b4e8dce": "AirtableCreateBaseBlock",
     "42527e98-47b6-44ce-ac0e-86b4883721d3": "AirtableCreateRecordsBlock",
+    "25310c70-b89b-43ba-b25c-4dfa7e2a481c": "GmailReadBlock",
+    "6c27abc2-e51d-499e-a85f-5a0041ba94f0": "GmailSendBlock",
+    "f884b2fb-04f4-4265-9658-14f433926ac9": "GmailAddLabelBlock",
+    "12bf5a24-9b90-4f40-9090-4e86e6995e60": "GmailReplyBlock",
+    "64d2301c-b3f5-4174-8ac0-111ca1e1a7c0": "GmailForwardBlock",
+    "80bc3ed1-e9a4-449e-8163-a8fc86f74f6a": "GoogleCalendarReadEventsBlock",
 }
 OWN_BLOCK_IDS = {"0c4a7902-fb25-4abf-a256-136f29ba2dc4": "WaitBlock"}
 

@@ -7,11 +7,12 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from backend.server.ui import routes
+from backend.server.ui import connect, routes
 
 STATIC_DIR = Path(__file__).parent / "static"
 
 
 def install(app: FastAPI) -> None:
     app.include_router(routes.router)
+    app.include_router(connect.router)
     app.mount("/ui/static", StaticFiles(directory=STATIC_DIR), name="ui-static")

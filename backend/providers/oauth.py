@@ -1,0 +1,245 @@
+"""OAuth2 with Google: the authorization URL, the code exchange and the refresh.
+
+The operator registers one client (``BACKEND_GOOGLE_CLIENT_ID`` and secret); a user grants
+it access in the browser (authorization-code flow with PKCE, RFC 7636, method S256) and
+the monitor exchanges the code at the token URL. Before a node runs, an access token
+about to expire is refreshed with the ``refresh_token`` grant. Both endpoints are
+settings, so tests and proxies can stand in for Google.
+
+Tokens and the client secret never appear in a message raised from here: a failure says
+what the token endpoint answered (its ``error`` code), nothing it was sent.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx2
+from pydantic import SecretStr
+
+from backend.errors import BackendError, ProviderError
+from backend.settings import Settings
+
+GOOGLE = "google"
+# What the monitor's "Connect Google" asks for: the Gmail and Calendar blocks' scopes.
+GOOGLE_SCOPES = (
+    "openid",
+    "https://www.googleapis.com/auth/userinfo.email",
+    "https://www.googleapis.com/auth/gmail.readonly",
+    "https://www.googleapis.com/auth/gmail.send",
+    "https://www.googleapis.com/auth/gmail.modify",
+    "https://www.googleapis.com/auth/calendar.readonly",
+)
+TOKEN_TIMEOUT_SECONDS = 20.0
+
+
+class GrantRevoked(BackendError):
+    """The token endpoint refused the refresh token (``invalid_grant``): revoked, expired
+    or from another client. Only the user can fix it, by connecting the account again."""
+
+    code = "credentials_revoked"
+    http_status = 409
+
+
+@dataclass(frozen=True)
+class TokenSet:
+    """What a token answer gave; ``expires_at`` is a Unix time, None when not said."""
+
+    access_token: SecretStr = field(repr=False)
+    refresh_token: SecretStr | None = field(default=None, repr=False)
+    expires_at: float | None = None
+    scopes: tuple[str, ...] = ()
+    # The account's address, from the OpenID id_token the token endpoint sent (if any).
+    email: str | None = None
+
+    def payload(self) -> dict[str, str]:
+        """The fields a stored OAuth2 credential keeps encrypted."""
+        fields = {"access_token": self.access_token.get_secret_value()}
+        if self.refresh_token is not None:
+            fields["refresh_token"] = self.refresh_token.get_secret_value()
+        if self.expires_at is not None:
+            fields["expires_at"] = repr(self.expires_at)
+        return fields
+
+
+def pkce_pair() -> tuple[str, str]:
+    """A fresh code verifier and its S256 challenge."""
+    verifier = secrets.token_urlsafe(64)
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+class OAuthClient:
+    """One provider's registered client and its two endpoints."""
+
+    def __init__(
+        self,
+        provider: str,
+        client_id: str,
+        client_secret: SecretStr,
+        auth_url: str,
+        token_url: str,
+        scopes: tuple[str, ...],
+        revoke_url: str = "",
+    ) -> None:
+        self.provider = provider
+        self.client_id = client_id
+        self._client_secret = client_secret
+        self.auth_url = auth_url
+        self.token_url = token_url
+        self.revoke_url = revoke_url
+        self.scopes = scopes
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.client_id and self._client_secret.get_secret_value())
+
+    def authorization_url(self, state: str, challenge: str, redirect_uri: str) -> str:
+        """Where to send the browser; ``offline`` + ``consent`` make Google give a refresh
+        token every time (it gives one only on the first grant otherwise)."""
+        query = {
+            "response_type": "code",
+            "client_id": self.client_id,
+            "redirect_uri": redirect_uri,
+            "scope": " ".join(self.scopes),
+            "state": state,
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+            "access_type": "offline",
+            "prompt": "consent",
+            "include_granted_scopes": "true",
+        }
+        separator = "&" if "?" in self.auth_url else "?"
+        return f"{self.auth_url}{separator}{urlencode(query)}"
+
+    def exchange(self, code: str, verifier: str, redirect_uri: str) -> TokenSet:
+        """The tokens for an authorization code; ProviderError when refused."""
+        return self._token(
+            {
+                "grant_type": "authorization_code",
+                "code": code,
+                "code_verifier": verifier,
+                "redirect_uri": redirect_uri,
+            },
+            "exchange the authorization code",
+        )
+
+    def refresh(self, refresh_token: str, scopes: tuple[str, ...] = ()) -> TokenSet:
+        """A new access token; GrantRevoked for ``invalid_grant``, ProviderError else."""
+        tokens = self._token(
+            {"grant_type": "refresh_token", "refresh_token": refresh_token},
+            "refresh the access token",
+        )
+        # Google leaves out the refresh token (it stays valid) and may leave out scopes.
+        return TokenSet(
+            access_token=tokens.access_token,
+            refresh_token=tokens.refresh_token or SecretStr(refresh_token),
+            expires_at=tokens.expires_at,
+            scopes=tokens.scopes or scopes,
+        )
+
+    def revoke(self, token: str) -> None:
+        """Revoke the grant ``token`` (a refresh or access token) belongs to; a token
+        already revoked or expired counts as done. ProviderError when it cannot be."""
+        if not self.revoke_url:
+            return
+        try:
+            response = httpx2.post(
+                self.revoke_url, data={"token": token}, timeout=TOKEN_TIMEOUT_SECONDS
+            )
+        except httpx2.HTTPError as exc:
+            raise ProviderError(
+                f"cannot revoke the {self.provider} grant: {type(exc).__name__}"
+            ) from None
+        error = str(_json(response).get("error") or "")
+        if response.status_code >= 400 and error != "invalid_token":
+            raise ProviderError(
+                f"cannot revoke the {self.provider} grant: {error[:100] or response.status_code}"
+            )
+
+    def _token(self, form: dict[str, str], what: str) -> TokenSet:
+        form = {
+            **form,
+            "client_id": self.client_id,
+            "client_secret": self._client_secret.get_secret_value(),
+        }
+        try:
+            response = httpx2.post(
+                self.token_url,
+                data=form,
+                headers={"Accept": "application/json"},
+                timeout=TOKEN_TIMEOUT_SECONDS,
+            )
+        except httpx2.HTTPError as exc:
+            raise ProviderError(
+                f"cannot {what} with {self.provider}: {type(exc).__name__}"
+            ) from None
+        body = _json(response)
+        if response.status_code >= 400:
+            error = str(body.get("error") or f"HTTP {response.status_code}")[:100]
+            if error == "invalid_grant":
+                raise GrantRevoked(
+                    f"{self.provider} refused the stored grant (invalid_grant): it was revoked "
+                    "or has expired; connect the account again at /ui/credentials"
+                )
+            raise ProviderError(f"cannot {what} with {self.provider}: {error}")
+        token = body.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise ProviderError(f"{self.provider} sent a token answer without an access_token")
+        refresh = body.get("refresh_token")
+        expires_in = body.get("expires_in")
+        scope = body.get("scope")
+        return TokenSet(
+            access_token=SecretStr(token),
+            refresh_token=SecretStr(refresh) if isinstance(refresh, str) and refresh else None,
+            expires_at=(
+                time.time() + float(expires_in) if isinstance(expires_in, int | float) else None
+            ),
+            scopes=tuple(scope.split()) if isinstance(scope, str) else (),
+            email=_id_token_email(body.get("id_token")),
+        )
+
+
+def _json(response: httpx2.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _id_token_email(id_token: Any) -> str | None:
+    """The ``email`` claim of an id_token. It came straight from the token endpoint over
+    the connection we opened, so (as OpenID Connect allows) its signature is not checked;
+    it only names the credential."""
+    if not isinstance(id_token, str) or id_token.count(".") != 2:
+        return None
+    part = id_token.split(".")[1]
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    email = claims.get("email") if isinstance(claims, dict) else None
+    return email[:200] if isinstance(email, str) and email else None
+
+
+def oauth_clients(settings: Settings) -> dict[str, OAuthClient]:
+    """{provider: its client}, for every provider the operator can register."""
+    return {
+        GOOGLE: OAuthClient(
+            GOOGLE,
+            settings.google_client_id,
+            settings.google_client_secret,
+            settings.google_auth_url,
+            settings.google_token_url,
+            GOOGLE_SCOPES,
+            settings.google_revoke_url,
+        )
+    }
