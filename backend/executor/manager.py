@@ -103,6 +103,7 @@ class ExecutionManager(AppProcess):
         self._stray: set[str] = set()
         # Claimed, not yet running: the heartbeat must not take them for strays.
         self._starting: set[str] = set()
+        self._claims_in_flight = 0
         stop_listening: Callable[[], None] | None = None
         watchdog = LoopWatchdog(asyncio.get_running_loop(), self.settings.loop_lag_warn_seconds)
         watchdog.start()
@@ -227,7 +228,9 @@ class ExecutionManager(AppProcess):
                     runner.abandon()
                 elif owned[run_id]:
                     runner.cancel()
-            await self._release_strays(set(owned) - set(self.active) - self._starting)
+            # A claim in flight may have committed runs it has not handed over yet.
+            stray = set() if self._claims_in_flight else set(owned) - set(self.active)
+            await self._release_strays(stray - self._starting)
             await asyncio.sleep(self.settings.heartbeat_seconds)
 
     async def _release_strays(self, stray: set[str]) -> None:
@@ -257,15 +260,19 @@ class ExecutionManager(AppProcess):
             if free > 0 and (
                 not idle or await self.db(self.store.has_claimable, time.time(), full)
             ):
-                claimed = await self.db(
-                    self.store.claim_runs,
-                    self.executor_id,
-                    free,
-                    time.time(),
-                    self.settings.lease_seconds,
-                    self.settings.max_runs_per_user,
-                    dict(per_user),
-                )
+                self._claims_in_flight += 1
+                try:
+                    claimed = await self.db(
+                        self.store.claim_runs,
+                        self.executor_id,
+                        free,
+                        time.time(),
+                        self.settings.lease_seconds,
+                        self.settings.max_runs_per_user,
+                        dict(per_user),
+                    )
+                finally:
+                    self._claims_in_flight -= 1
                 self._starting.update(run.id for run in claimed)
                 for run in claimed:
                     try:
