@@ -36,6 +36,20 @@ def google_credentials_field(scope: str) -> Any:
     )
 
 
+# Pins Send, Reply and Forward share, declared once.
+ContentType = Literal["auto", "plain", "html"] | None
+
+
+def list_field(description: str) -> Any:
+    return Field(default_factory=list, description=description)
+
+
+def content_type_field() -> Any:
+    return Field(
+        None, description="Content type: 'auto' (default - detects HTML), 'plain', or 'html'"
+    )
+
+
 class GoogleBlock(ServiceBlock):
     """A block calling a Google API with the node's Google OAuth2 credential."""
 
@@ -98,14 +112,10 @@ class GmailSendBlock(GoogleBlock):
         to: list[str] = Field(description="Recipient email addresses")
         subject: str = Field(description="Email subject")
         body: str = Field(description="Email body (plain text or HTML)")
-        cc: list[str] = Field(default_factory=list, description="CC recipients")
-        bcc: list[str] = Field(default_factory=list, description="BCC recipients")
-        content_type: Literal["auto", "plain", "html"] | None = Field(
-            None, description="Content type: 'auto' (default - detects HTML), 'plain', or 'html'"
-        )
-        attachments: list[str] = Field(
-            default_factory=list, description="Files to attach (URLs or data: URIs)"
-        )
+        cc: list[str] = list_field("CC recipients")
+        bcc: list[str] = list_field("BCC recipients")
+        content_type: ContentType = content_type_field()
+        attachments: list[str] = list_field("Files to attach (URLs or data: URIs)")
 
     class Output(BlockSchema):
         result: dict[str, Any] = Field(description="Send confirmation")
@@ -215,18 +225,14 @@ class GmailReplyBlock(GoogleBlock):
         credentials: CredentialsRef = google_credentials_field("gmail.send and gmail.readonly")
         threadId: str = Field(description="Thread ID to reply in")
         parentMessageId: str = Field(description="ID of the message being replied to")
-        to: list[str] = Field(default_factory=list, description="To recipients")
-        cc: list[str] = Field(default_factory=list, description="CC recipients")
-        bcc: list[str] = Field(default_factory=list, description="BCC recipients")
+        to: list[str] = list_field("To recipients")
+        cc: list[str] = list_field("CC recipients")
+        bcc: list[str] = list_field("BCC recipients")
         replyAll: bool = Field(False, description="Reply to all original recipients")
         subject: str = Field("", description="Email subject")
         body: str = Field(description="Email body (plain text or HTML)")
-        content_type: Literal["auto", "plain", "html"] | None = Field(
-            None, description="Content type: 'auto' (default - detects HTML), 'plain', or 'html'"
-        )
-        attachments: list[str] = Field(
-            default_factory=list, description="Files to attach (URLs or data: URIs)"
-        )
+        content_type: ContentType = content_type_field()
+        attachments: list[str] = list_field("Files to attach (URLs or data: URIs)")
 
     class Output(BlockSchema):
         messageId: str = Field(description="Sent message ID")
@@ -303,8 +309,8 @@ class GmailForwardBlock(GoogleBlock):
         credentials: CredentialsRef = google_credentials_field("gmail.send and gmail.readonly")
         messageId: str = Field(description="ID of the message to forward")
         to: list[str] = Field(description="Recipients to forward the message to")
-        cc: list[str] = Field(default_factory=list, description="CC recipients")
-        bcc: list[str] = Field(default_factory=list, description="BCC recipients")
+        cc: list[str] = list_field("CC recipients")
+        bcc: list[str] = list_field("BCC recipients")
         subject: str = Field(
             "", description="Optional custom subject (defaults to 'Fwd: [original subject]')"
         )
@@ -314,9 +320,7 @@ class GmailForwardBlock(GoogleBlock):
         includeAttachments: bool = Field(
             True, description="Include attachments from the original message"
         )
-        content_type: Literal["auto", "plain", "html"] | None = Field(
-            None, description="Content type: 'auto' (default - detects HTML), 'plain', or 'html'"
-        )
+        content_type: ContentType = content_type_field()
         additionalAttachments: list[str] = Field(
             default_factory=list, description="Additional files to attach (URLs or data: URIs)"
         )
