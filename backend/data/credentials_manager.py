@@ -32,7 +32,14 @@ from backend.data.store import Store
 from backend.data.vault import Vault
 from backend.errors import Conflict, InvalidInput, MissingCredentials, ProviderError
 from backend.providers.credentials import Credentials, CredentialsMetaInput, CredentialsType
-from backend.providers.oauth import GOOGLE, GrantRevoked, OAuthClient, TokenSet, oauth_clients
+from backend.providers.oauth import (
+    GOOGLE,
+    WORDPRESS,
+    GrantRevoked,
+    OAuthClient,
+    TokenSet,
+    oauth_clients,
+)
 from backend.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -76,7 +83,7 @@ class SystemCredentials:
     """
 
     # Providers whose credentials come from a connect flow, not from a pasted secret.
-    oauth_providers = frozenset({GOOGLE})
+    oauth_providers = frozenset({GOOGLE, WORDPRESS})
 
     def __init__(self, settings: Settings) -> None:
         self._defaults: dict[str, Credentials] = {}
@@ -205,9 +212,10 @@ class CredentialsManager(SystemCredentials):
 
     def add_oauth(self, user_id: str, provider: str, tokens: TokenSet) -> CredentialRecord:
         """Store the tokens a connect flow got, named after the account when known."""
-        title = f"{provider.capitalize()} account"
-        if tokens.email:
-            title += f" {tokens.email}"
+        client = self.oauth.get(provider)
+        title = f"{client.label if client else provider.capitalize()} account"
+        if tokens.account:
+            title += f" {tokens.account}"
         return self.add(
             user_id,
             NewCredentials(

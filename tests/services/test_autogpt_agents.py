@@ -40,6 +40,7 @@ from tests import (
     llm_server,
     replicate_server,
     revid_server,
+    wordpress_server,
     youtube_server,
 )
 from tests.autogpt_data import AGENTS_DIR, needs_autogpt_data
@@ -76,6 +77,7 @@ VALUE_BLOCKS = {
     "f884b2fb-04f4-4265-9658-14f433926ac9": ("result", "google"),
     "12bf5a24-9b90-4f40-9090-4e86e6995e60": ("messageId", "google"),
     "64d2301c-b3f5-4174-8ac0-111ca1e1a7c0": ("status", "google"),
+    "ee4fe08c-18f9-442f-a985-235379b932e1": ("post_url", "wordpress"),
 }
 # Linked pins that need a value of a certain form (any text would be refused).
 SAMPLE_PINS = {
@@ -178,6 +180,9 @@ def fake_service(stack: ExitStack, provider: str) -> tuple[str, dict[str, Any]]:
             "gmail_base_url": server.url,
             "google_calendar_base_url": calendar.url,
         }
+    if provider == "wordpress":
+        server = stack.enter_context(wordpress_server.WordPressServer())
+        return wordpress_server.TOKEN, {"wordpress_base_url": server.url}
     if provider == "firecrawl":
         server = stack.enter_context(firecrawl_server.FirecrawlServer())
         return firecrawl_server.KEY, {
@@ -188,6 +193,7 @@ def fake_service(stack: ExitStack, provider: str) -> tuple[str, dict[str, Any]]:
     return google_maps_server.KEY, {"google_maps_base_url": server.url}
 
 
+OAUTH_PROVIDERS = {"google", "wordpress"}
 WEB_PROVIDERS = {
     "jina",
     "google_maps",
@@ -196,6 +202,7 @@ WEB_PROVIDERS = {
     "dataforseo",
     "airtable",
     "google",
+    "wordpress",
 }
 
 
@@ -228,7 +235,7 @@ def run_against_fake(
             ctx.credentials = {"credentials": login(provider, youtube_server.USERNAME, key)}
         if provider == "dataforseo":
             ctx.credentials = {"credentials": login(provider, dataforseo_server.USERNAME, key)}
-        if provider == "google":
+        if provider in OAUTH_PROVIDERS:
             ctx.credentials = {
                 "credentials": Credentials(
                     provider, CredentialsType.OAUTH2, id="cred-1", access_token=SecretStr(key)

@@ -71,7 +71,7 @@ def credentials_page(
         return _to_sign_in(request)
     records = [r.to_dict() for r in store.list_credentials(session.user)]
     connectable = [
-        {"provider": name, "label": name.capitalize(), "scopes": client.scopes}
+        {"provider": name, "label": client.label, "scopes": client.scopes}
         for name, client in sorted(resolver.oauth.items())
         if client.configured
     ]
