@@ -84,6 +84,11 @@ MEETING = {
     "organizer": {"email": "alice@example.com"},
     "attendees": [{"email": "alice@example.com"}, {"email": "bob@partner.example"}],
 }
+SUPPORT_EMAIL = gmail_server.message(
+    "m1",
+    "How do I reset my password?",
+    [{"mimeType": "text/plain", "body": {"data": gmail_server.b64("How do I reset it?")}}],
+)
 VIDEOS = [f"https://www.youtube.com/watch?v=video{i}abcd" for i in range(3)]
 TRANSCRIPT = "Never gonna give you up\nNever gonna let you down & more"
 CASES: dict[str, Case] = {
@@ -225,7 +230,29 @@ CASES: dict[str, Case] = {
             "Email Signature": "The Team",
             "Airtable Workspace ID": "wspTest",
         },
-        {"No New Support Tickets": equal("No support tickets")},
+        {"Success": holds("Replied")},
+        [
+            (
+                "**Current Task:**",
+                "<findings><confidence>95</confidence>Reset it under Settings.</findings>",
+            ),
+            (
+                "CUSTOMER EMAIL",
+                {
+                    "reasoning": "The documentation covers it.",
+                    "email_response": "Hi Bob, reset it under Settings.",
+                    "confidence_score": 95,
+                    "should_auto_reply": "true",  # the Condition compares with text
+                },
+            ),
+            ("human readable markdown", "## Ticket\nReplied to Bob."),
+        ],
+        setup=lambda fakes: (
+            fakes.servers["gmail"].messages.update({"m1": SUPPORT_EMAIL}),
+            fakes.servers["gmail"].sent.clear(),
+            fakes.fresh("airtable"),
+        ),
+        after=lambda fakes: ticket_answered(fakes),
     ),
     "agent_55d40473-0f31-4ada-9e40-d3a7139fcbd4.json": Case(
         {
@@ -326,6 +353,16 @@ def transcribed_once(fakes: Fakes) -> None:
 def watched(fakes: Fakes, videos: list[str]) -> None:
     youtube = fakes.servers["youtube"]
     assert sorted(r.query["v"] for r in youtube.requests if r.path == "/watch") == videos
+
+
+def ticket_answered(fakes: Fakes) -> None:
+    """The customer got the drafted answer in the thread, and the ticket was logged."""
+    [sent] = [
+        base64.urlsafe_b64decode(m["raw"] + "==").decode() for m in fakes.servers["gmail"].sent
+    ]
+    assert "Hi Bob, reset it under Settings." in sent and "bob@example.com" in sent, sent
+    airtable = fakes.servers["airtable"]
+    assert any(r.method == "POST" and "/v0/meta/" not in r.path for r in airtable.requests)
 
 
 def report_sent(gmail: gmail_server.GmailServer) -> None:
