@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from backend.data import credentials_manager
+from backend.data import credentials_refresh
 from backend.data.credentials_manager import CredentialsManager
 from backend.data.open import open_store
 from backend.data.store import Store
@@ -201,7 +201,7 @@ def test_a_waiter_gives_up_after_a_bound_and_an_expired_token_says_so(
     record = manager(settings, store).add_oauth("alice", "google", granted(oauth, expires_in=-1))
     now = time.time()
     assert store.claim_credentials_refresh("alice", record.id, "busy", now, now + 60)
-    monkeypatch.setattr(credentials_manager, "REFRESH_WAIT_SECONDS", 0.3)
+    monkeypatch.setattr(credentials_refresh, "REFRESH_WAIT_SECONDS", 0.3)
 
     with pytest.raises(ProviderError, match="another executor has been refreshing"):
         manager(settings, store).resolve("alice", ref_of(record.id), "google")
