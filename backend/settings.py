@@ -255,6 +255,26 @@ class Settings(BaseSettings):
         "https://oauth2.googleapis.com/revoke",
         description="Where a deleted Google credential's grant is revoked.",
     )
+    wordpress_client_id: str = Field(
+        "",
+        description="The operator's WordPress.com OAuth2 client id; empty: WordPress cannot "
+        "be connected.",
+    )
+    wordpress_client_secret: SecretStr = Field(
+        SecretStr(""), description="The operator's WordPress.com OAuth2 client secret."
+    )
+    wordpress_auth_url: str = Field(
+        "https://public-api.wordpress.com/oauth2/authorize",
+        description="Where a user is sent to grant WordPress.com access.",
+    )
+    wordpress_token_url: str = Field(
+        "https://public-api.wordpress.com/oauth2/token",
+        description="Where WordPress.com codes are exchanged for tokens.",
+    )
+    wordpress_base_url: str = Field(
+        "https://public-api.wordpress.com",
+        description="Where the WordPress block calls WordPress.com's REST API.",
+    )
     gmail_base_url: str = Field(
         "https://gmail.googleapis.com", description="Where Gmail's REST API v1 is called."
     )

@@ -9,6 +9,7 @@ import hashlib
 import itertools
 import json
 import re
+import time
 import urllib.parse
 from dataclasses import dataclass
 
@@ -41,6 +42,8 @@ class OAuthServer(ServiceServer):
         self.refresh_tokens: dict[str, str] = {}  # refresh token -> scope
         self.revoked: set[str] = set()
         self.access_tokens: list[str] = []
+        # Seconds a refresh answer takes (so two executors' refreshes really overlap).
+        self.refresh_delay = 0.0
         self._serial = itertools.count(1)
         super().__init__(
             {
@@ -100,6 +103,7 @@ class OAuthServer(ServiceServer):
                 {**self._issue(grant.scope), "refresh_token": refresh, "id_token": _id_token(EMAIL)}
             )
         if form.get("grant_type") == "refresh_token":
+            time.sleep(self.refresh_delay)
             token = form.get("refresh_token", "")
             if token not in self.refresh_tokens or token in self.revoked:
                 return Json({"error": "invalid_grant", "error_description": "Token revoked"}, 400)

@@ -77,6 +77,7 @@ from .text import (
 )
 from .timing import CountdownTimerBlock, WaitBlock
 from .web import SendWebRequestBlock
+from .wordpress import WordPressCreatePostBlock
 from .xml import XMLParserBlock
 from .youtube import TranscribeYoutubeVideoBlock
 
@@ -147,6 +148,7 @@ BUILTIN_BLOCKS: tuple[type[Block], ...] = (
     GmailReplyBlock,
     GmailForwardBlock,
     GoogleCalendarReadEventsBlock,
+    WordPressCreatePostBlock,
 )
 
 __all__ = [

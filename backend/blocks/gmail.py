@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import urllib.parse
 from email.utils import getaddresses, parseaddr
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from backend.errors import ProviderError
 from backend.providers.downloads import download
@@ -38,6 +39,23 @@ def google_credentials_field(scope: str) -> Any:
 
 # Pins Send, Reply and Forward share, declared once.
 ContentType = Literal["auto", "plain", "html"] | None
+
+
+def _as_list(value: Any) -> Any:
+    """One address linked to a list pin becomes a list of one, as AutoGPT's executor
+    converts a text to a list (a JSON list in the text is read as that list)."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("[") and text.endswith("]"):
+            try:
+                return json.loads(text)
+            except ValueError:
+                pass
+        return [value]
+    return value
+
+
+Addresses = Annotated[list[str], BeforeValidator(_as_list)]
 
 
 def list_field(description: str) -> Any:
@@ -109,11 +127,11 @@ class GmailSendBlock(GoogleBlock):
 
     class Input(BlockSchema):
         credentials: CredentialsRef = google_credentials_field("gmail.send")
-        to: list[str] = Field(description="Recipient email addresses")
+        to: Addresses = Field(description="Recipient email addresses")
         subject: str = Field(description="Email subject")
         body: str = Field(description="Email body (plain text or HTML)")
-        cc: list[str] = list_field("CC recipients")
-        bcc: list[str] = list_field("BCC recipients")
+        cc: Addresses = list_field("CC recipients")
+        bcc: Addresses = list_field("BCC recipients")
         content_type: ContentType = content_type_field()
         attachments: list[str] = list_field("Files to attach (URLs or data: URIs)")
 
@@ -225,9 +243,9 @@ class GmailReplyBlock(GoogleBlock):
         credentials: CredentialsRef = google_credentials_field("gmail.send and gmail.readonly")
         threadId: str = Field(description="Thread ID to reply in")
         parentMessageId: str = Field(description="ID of the message being replied to")
-        to: list[str] = list_field("To recipients")
-        cc: list[str] = list_field("CC recipients")
-        bcc: list[str] = list_field("BCC recipients")
+        to: Addresses = list_field("To recipients")
+        cc: Addresses = list_field("CC recipients")
+        bcc: Addresses = list_field("BCC recipients")
         replyAll: bool = Field(False, description="Reply to all original recipients")
         subject: str = Field("", description="Email subject")
         body: str = Field(description="Email body (plain text or HTML)")
@@ -308,9 +326,9 @@ class GmailForwardBlock(GoogleBlock):
     class Input(BlockSchema):
         credentials: CredentialsRef = google_credentials_field("gmail.send and gmail.readonly")
         messageId: str = Field(description="ID of the message to forward")
-        to: list[str] = Field(description="Recipients to forward the message to")
-        cc: list[str] = list_field("CC recipients")
-        bcc: list[str] = list_field("BCC recipients")
+        to: Addresses = Field(description="Recipients to forward the message to")
+        cc: Addresses = list_field("CC recipients")
+        bcc: Addresses = list_field("BCC recipients")
         subject: str = Field(
             "", description="Optional custom subject (defaults to 'Fwd: [original subject]')"
         )

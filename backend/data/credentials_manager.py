@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 
 from pydantic import SecretStr
 
@@ -22,17 +21,23 @@ from backend.data.credentials import (
     MAX_CREDENTIALS_PER_USER,
     CredentialRecord,
     NewCredentials,
-    expires_at,
     hint_for,
     new_credentials_id,
     resolved,
     validate,
 )
+from backend.data.credentials_refresh import TokenRefresher
 from backend.data.store import Store
 from backend.data.vault import Vault
 from backend.errors import Conflict, InvalidInput, MissingCredentials, ProviderError
 from backend.providers.credentials import Credentials, CredentialsMetaInput, CredentialsType
-from backend.providers.oauth import GOOGLE, GrantRevoked, OAuthClient, TokenSet, oauth_clients
+from backend.providers.oauth import (
+    GOOGLE,
+    WORDPRESS,
+    OAuthClient,
+    TokenSet,
+    oauth_clients,
+)
 from backend.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -56,9 +61,6 @@ DEFAULT_LOGIN_SETTINGS = {
     "webshare_proxy": ("webshare_proxy_username", "webshare_proxy_password"),
     "dataforseo": ("dataforseo_username", "dataforseo_password"),
 }
-# An OAuth2 access token expiring within this many seconds is refreshed before a node
-# runs, so it does not expire while the node calls the service.
-REFRESH_MARGIN_SECONDS = 60.0
 # Providers served without any key (a local server): a node needs no credential for them.
 KEYLESS_PROVIDERS = frozenset({"ollama"})
 
@@ -76,7 +78,7 @@ class SystemCredentials:
     """
 
     # Providers whose credentials come from a connect flow, not from a pasted secret.
-    oauth_providers = frozenset({GOOGLE})
+    oauth_providers = frozenset({GOOGLE, WORDPRESS})
 
     def __init__(self, settings: Settings) -> None:
         self._defaults: dict[str, Credentials] = {}
@@ -185,6 +187,7 @@ class CredentialsManager(SystemCredentials):
         self.vault = vault
         self.oauth = dict(oauth) if oauth is not None else oauth_clients(settings)
         self.clock = clock
+        self.refresher = TokenRefresher(store, vault, self.oauth, lambda: self.clock())
 
     def delete(self, user_id: str, credentials_id: str) -> None:
         """Delete the user's credential; an OAuth2 one's grant is revoked at the provider
@@ -205,9 +208,10 @@ class CredentialsManager(SystemCredentials):
 
     def add_oauth(self, user_id: str, provider: str, tokens: TokenSet) -> CredentialRecord:
         """Store the tokens a connect flow got, named after the account when known."""
-        title = f"{provider.capitalize()} account"
-        if tokens.email:
-            title += f" {tokens.email}"
+        client = self.oauth.get(provider)
+        title = f"{client.label if client else provider.capitalize()} account"
+        if tokens.account:
+            title += f" {tokens.account}"
         return self.add(
             user_id,
             NewCredentials(
@@ -258,64 +262,8 @@ class CredentialsManager(SystemCredentials):
         _matches(record, ref, provider)
         payload = self.vault.decrypt(token, f"credentials {record.id}")
         if record.type is CredentialsType.OAUTH2:
-            record, payload = self._fresh(record, payload)
+            record, payload = self.refresher.fresh(record, payload)
         return resolved(record, payload)
-
-    def _fresh(
-        self, record: CredentialRecord, payload: dict[str, str]
-    ) -> tuple[CredentialRecord, dict[str, str]]:
-        """The OAuth2 credential with an access token good for a while: refreshed at the
-        provider's token URL when it expires within REFRESH_MARGIN_SECONDS.
-
-        Two executors may refresh at once: each asks the provider, but only the first
-        write wins (the update names the ``updated_at`` it read); the other takes the
-        stored winner, so every node runs with the token that is kept.
-        """
-        expiry = expires_at(payload)
-        now = self.clock()
-        if expiry is None or expiry - now > REFRESH_MARGIN_SECONDS:
-            return record, payload
-        name = f"credentials {record.title!r} ({record.id})"
-        refresh_token = payload.get("refresh_token")
-        client = self.oauth.get(record.provider)
-        if not refresh_token or client is None or not client.configured:
-            if expiry > now:
-                return record, payload
-            reason = (
-                "it has no refresh token"
-                if not refresh_token
-                else f"the operator has not registered a {record.provider} OAuth2 client"
-            )
-            raise GrantRevoked(
-                f"{name}: the access token has expired and cannot be refreshed ({reason}); "
-                "connect the account again at /ui/credentials"
-            )
-        try:
-            tokens = client.refresh(refresh_token, record.scopes)
-        except GrantRevoked as exc:
-            logger.warning("credentials %s: the refresh was refused (invalid_grant)", record.id)
-            raise GrantRevoked(f"{name}: {exc.message}") from None
-        except ProviderError as exc:
-            if expiry > now:  # still valid for a few seconds: let the node try
-                logger.warning("credentials %s: refresh failed: %s", record.id, exc.message)
-                return record, payload
-            raise ProviderError(f"{name}: {exc.message}") from None
-        fresh = tokens.payload()
-        scopes = tokens.scopes or record.scopes
-        updated_at = max(self.clock(), record.updated_at + 0.001)
-        if self.store.update_credentials_secret(
-            record.user_id,
-            record.id,
-            self.vault.encrypt(fresh),
-            scopes,
-            updated_at,
-            expected_updated_at=record.updated_at,
-        ):
-            logger.info("credentials %s refreshed (provider %s)", record.id, record.provider)
-            return replace(record, scopes=scopes, updated_at=updated_at), fresh
-        # Another executor refreshed first: use what it stored.
-        record, token = self.store.get_credentials_secret(record.user_id, record.id)
-        return record, self.vault.decrypt(token, f"credentials {record.id}")
 
 
 def _matches(record: CredentialRecord, ref: CredentialsMetaInput, provider: str) -> None:

@@ -169,6 +169,9 @@ credentials = sa.Table(
     sa.Column("scopes", sa.JSON, nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
+    # The refresh lease: the executor refreshing the OAuth2 token now, and until when.
+    sa.Column("refresh_owner", sa.String(64)),
+    sa.Column("refresh_until", sa.Float),
     sa.Index("ix_credentials_user_provider", "user_id", "provider"),
 )
 

@@ -138,6 +138,37 @@ class CredentialsMixin(SQLBase):
             )
         return bool(result.rowcount)
 
+    def claim_credentials_refresh(
+        self, user_id: str, credentials_id: str, owner: str, now: float, until: float
+    ) -> bool:
+        c = t.credentials
+        # One conditional UPDATE: PostgreSQL re-checks the condition after a concurrent
+        # claim commits, and SQLite runs writes one at a time, so only one claim matches.
+        with self.write() as conn:
+            result = conn.execute(
+                c.update()
+                .where(
+                    c.c.id == credentials_id,
+                    c.c.user_id == user_id,
+                    sa.or_(c.c.refresh_until.is_(None), c.c.refresh_until <= now),
+                )
+                .values(refresh_owner=owner, refresh_until=until)
+            )
+        return bool(result.rowcount)
+
+    def release_credentials_refresh(self, user_id: str, credentials_id: str, owner: str) -> None:
+        c = t.credentials
+        with self.write() as conn:
+            conn.execute(
+                c.update()
+                .where(
+                    c.c.id == credentials_id,
+                    c.c.user_id == user_id,
+                    c.c.refresh_owner == owner,
+                )
+                .values(refresh_owner=None, refresh_until=None)
+            )
+
     def create_oauth_state(self, state: OAuthState, max_pending: int) -> bool:
         o = t.oauth_states
         with self.write() as conn:

@@ -366,6 +366,18 @@ class Store(OperationsStore):
         credential since ``expected_updated_at``: False then, and nothing written."""
 
     @abstractmethod
+    def claim_credentials_refresh(
+        self, user_id: str, credentials_id: str, owner: str, now: float, until: float
+    ) -> bool:
+        """Take the credential's refresh lease for ``owner`` until ``until``: True when no
+        one holds it or its holder's lease ran out by ``now``, False when another holds it
+        (or the credential is gone). Atomic: of two claims at once, one wins."""
+
+    @abstractmethod
+    def release_credentials_refresh(self, user_id: str, credentials_id: str, owner: str) -> None:
+        """Give the refresh lease back, if ``owner`` still holds it."""
+
+    @abstractmethod
     def create_oauth_state(self, state: OAuthState, max_pending: int) -> bool:
         """Keep a connect flow's state, dropping the user's expired ones first; False (and
         nothing kept) when the user already has ``max_pending`` flows waiting."""

@@ -75,6 +75,8 @@ def _detail(body: Any) -> str:
                 or error.get("status_message")  # DataForSEO's envelope
                 or error
             )
+        elif isinstance(body.get("message"), str) and body["message"]:
+            body = body["message"]  # WordPress.com's {"error": code, "message": text}
         else:
             body = error
     text = "" if body is None else str(body).strip()

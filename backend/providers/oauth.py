@@ -1,10 +1,13 @@
-"""OAuth2 with Google: the authorization URL, the code exchange and the refresh.
+"""OAuth2 with Google and WordPress.com: the authorization URL, the code exchange and the
+refresh.
 
-The operator registers one client (``BACKEND_GOOGLE_CLIENT_ID`` and secret); a user grants
-it access in the browser (authorization-code flow with PKCE, RFC 7636, method S256) and
-the monitor exchanges the code at the token URL. Before a node runs, an access token
-about to expire is refreshed with the ``refresh_token`` grant. Both endpoints are
-settings, so tests and proxies can stand in for Google.
+The operator registers one client per provider (``BACKEND_GOOGLE_CLIENT_ID`` and secret,
+``BACKEND_WORDPRESS_CLIENT_ID`` and secret); a user grants it access in the browser
+(authorization-code flow; with PKCE, RFC 7636, method S256, where the provider takes it)
+and the monitor exchanges the code at the token URL. Before a node runs, an access token
+about to expire is refreshed with the ``refresh_token`` grant. WordPress.com's server-side
+tokens carry no expiry and no refresh token: they stay good until the user revokes them.
+Every endpoint is a setting, so tests and proxies can stand in for the provider.
 
 Tokens and the client secret never appear in a message raised from here: a failure says
 what the token endpoint answered (its ``error`` code), nothing it was sent.
@@ -17,7 +20,8 @@ import hashlib
 import json
 import secrets
 import time
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -28,6 +32,7 @@ from backend.errors import BackendError, ProviderError
 from backend.settings import Settings
 
 GOOGLE = "google"
+WORDPRESS = "wordpress"
 # What the monitor's "Connect Google" asks for: the Gmail and Calendar blocks' scopes.
 GOOGLE_SCOPES = (
     "openid",
@@ -37,6 +42,15 @@ GOOGLE_SCOPES = (
     "https://www.googleapis.com/auth/gmail.modify",
     "https://www.googleapis.com/auth/calendar.readonly",
 )
+# What "Connect WordPress" asks for, as AutoGPT's WordPress blocks do: the posts endpoints.
+WORDPRESS_SCOPES = ("posts",)
+# Google gives a refresh token only on the first grant unless asked for offline access and
+# consent again; it also merges earlier grants of the same client into this one.
+GOOGLE_AUTH_PARAMS = {
+    "access_type": "offline",
+    "prompt": "consent",
+    "include_granted_scopes": "true",
+}
 TOKEN_TIMEOUT_SECONDS = 20.0
 
 
@@ -56,8 +70,9 @@ class TokenSet:
     refresh_token: SecretStr | None = field(default=None, repr=False)
     expires_at: float | None = None
     scopes: tuple[str, ...] = ()
-    # The account's address, from the OpenID id_token the token endpoint sent (if any).
-    email: str | None = None
+    # What names the account: its address, from the OpenID id_token Google sent, or the
+    # blog's URL WordPress.com sent (None when the answer had neither).
+    account: str | None = None
 
     def payload(self) -> dict[str, str]:
         """The fields a stored OAuth2 credential keeps encrypted."""
@@ -88,8 +103,16 @@ class OAuthClient:
         token_url: str,
         scopes: tuple[str, ...],
         revoke_url: str = "",
+        *,
+        label: str = "",
+        pkce: bool = True,
+        auth_params: Mapping[str, str] | None = None,
     ) -> None:
         self.provider = provider
+        self.label = label or provider.capitalize()
+        # WordPress.com documents no PKCE: its flow relies on the client secret alone.
+        self.pkce = pkce
+        self.auth_params = dict(auth_params or {})
         self.client_id = client_id
         self._client_secret = client_secret
         self.auth_url = auth_url
@@ -102,34 +125,28 @@ class OAuthClient:
         return bool(self.client_id and self._client_secret.get_secret_value())
 
     def authorization_url(self, state: str, challenge: str, redirect_uri: str) -> str:
-        """Where to send the browser; ``offline`` + ``consent`` make Google give a refresh
-        token every time (it gives one only on the first grant otherwise)."""
+        """Where to send the browser, with the provider's own extra parameters."""
         query = {
             "response_type": "code",
             "client_id": self.client_id,
             "redirect_uri": redirect_uri,
             "scope": " ".join(self.scopes),
             "state": state,
-            "code_challenge": challenge,
-            "code_challenge_method": "S256",
-            "access_type": "offline",
-            "prompt": "consent",
-            "include_granted_scopes": "true",
         }
+        if self.pkce:
+            query |= {"code_challenge": challenge, "code_challenge_method": "S256"}
+        query |= self.auth_params
         separator = "&" if "?" in self.auth_url else "?"
         return f"{self.auth_url}{separator}{urlencode(query)}"
 
     def exchange(self, code: str, verifier: str, redirect_uri: str) -> TokenSet:
-        """The tokens for an authorization code; ProviderError when refused."""
-        return self._token(
-            {
-                "grant_type": "authorization_code",
-                "code": code,
-                "code_verifier": verifier,
-                "redirect_uri": redirect_uri,
-            },
-            "exchange the authorization code",
-        )
+        """The tokens for an authorization code; ProviderError when refused. An answer
+        naming no scopes (WordPress.com's single-blog tokens) was granted what was asked."""
+        form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
+        if self.pkce:
+            form["code_verifier"] = verifier
+        tokens = self._token(form, "exchange the authorization code")
+        return tokens if tokens.scopes else replace(tokens, scopes=self.scopes)
 
     def refresh(self, refresh_token: str, scopes: tuple[str, ...] = ()) -> TokenSet:
         """A new access token; GrantRevoked for ``invalid_grant``, ProviderError else."""
@@ -203,7 +220,7 @@ class OAuthClient:
                 time.time() + float(expires_in) if isinstance(expires_in, int | float) else None
             ),
             scopes=tuple(scope.split()) if isinstance(scope, str) else (),
-            email=_id_token_email(body.get("id_token")),
+            account=_id_token_email(body.get("id_token")) or _text(body.get("blog_url")),
         )
 
 
@@ -213,6 +230,10 @@ def _json(response: httpx2.Response) -> dict[str, Any]:
     except ValueError:
         return {}
     return body if isinstance(body, dict) else {}
+
+
+def _text(value: Any) -> str | None:
+    return value[:200] if isinstance(value, str) and value else None
 
 
 def _id_token_email(id_token: Any) -> str | None:
@@ -241,5 +262,17 @@ def oauth_clients(settings: Settings) -> dict[str, OAuthClient]:
             settings.google_token_url,
             GOOGLE_SCOPES,
             settings.google_revoke_url,
-        )
+            auth_params=GOOGLE_AUTH_PARAMS,
+        ),
+        # WordPress.com has no revocation endpoint: a user revokes an app in their account.
+        WORDPRESS: OAuthClient(
+            WORDPRESS,
+            settings.wordpress_client_id,
+            settings.wordpress_client_secret,
+            settings.wordpress_auth_url,
+            settings.wordpress_token_url,
+            WORDPRESS_SCOPES,
+            label="WordPress",
+            pkce=False,
+        ),
     }

@@ -134,7 +134,7 @@ class ServiceCall:
         *,
         json: Any = None,
         params: Mapping[str, str] | None = None,
-        data: Mapping[str, str] | None = None,
+        data: Mapping[str, str | list[str]] | None = None,
         files: Mapping[str, tuple[str, bytes, str]] | None = None,
     ) -> Any:
         """The JSON answer of ``method path``; ProviderError for any failure."""

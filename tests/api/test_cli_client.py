@@ -328,7 +328,7 @@ def test_credentials_list_shows_an_oauth2_credentials_scopes(
             "https://www.googleapis.com/auth/gmail.readonly",
             "https://www.googleapis.com/auth/calendar.readonly",
         ),
-        email="alice@example.com",
+        account="alice@example.com",
     )
     record = manager.add_oauth("alice", "google", tokens)
     assert run_command(["credentials", "list"]) == 0

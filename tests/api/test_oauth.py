@@ -16,10 +16,12 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
+from backend.data import credentials_refresh
 from backend.data.credentials_manager import CredentialsManager
+from backend.data.open import open_store
 from backend.data.store import Store
 from backend.data.vault import open_vault
-from backend.errors import BackendError
+from backend.errors import BackendError, ProviderError
 from backend.providers.credentials import CredentialsMetaInput, CredentialsType
 from backend.providers.oauth import GrantRevoked, TokenSet
 from backend.server.ui import connect
@@ -137,22 +139,30 @@ def test_a_revoked_grant_is_a_clear_error_asking_to_reconnect(
     creds.check("alice", ref_of(record.id), "google")
 
 
-def test_two_executors_refreshing_at_once_end_with_one_stored_token(
+def refreshes(oauth: OAuthServer) -> int:
+    return sum(b"grant_type=refresh_token" in r.body for r in oauth.requests)
+
+
+def test_two_executors_needing_a_refresh_at_once_ask_the_provider_once(
     settings: Settings, store: Store, oauth: OAuthServer
 ) -> None:
     record = manager(settings, store).add_oauth("alice", "google", granted(oauth, expires_in=10))
+    oauth.refresh_delay = 0.5  # the second executor arrives while the first is refreshing
     results: list[str] = []
     errors: list[BaseException] = []
     start = threading.Barrier(2)
 
     def executor() -> None:
+        own = open_store(settings)  # each executor with its own connections
         try:
             start.wait()
-            got = manager(settings, store).resolve("alice", ref_of(record.id), "google")
+            got = manager(settings, own).resolve("alice", ref_of(record.id), "google")
             assert got.access_token is not None
             results.append(got.access_token.get_secret_value())
         except BaseException as exc:  # reported below
             errors.append(exc)
+        finally:
+            own.close()
 
     threads = [threading.Thread(target=executor) for _ in range(2)]
     for thread in threads:
@@ -160,10 +170,42 @@ def test_two_executors_refreshing_at_once_end_with_one_stored_token(
     for thread in threads:
         thread.join(timeout=30)
     assert errors == []
+    assert refreshes(oauth) == 1
+    # The one that waited runs with the token the other one stored.
+    assert results == [oauth.access_tokens[-1]] * 2
     stored = manager(settings, store).resolve("alice", ref_of(record.id), "google")
     assert stored.access_token is not None
-    # Each executor runs with the token that was kept.
-    assert results == [stored.access_token.get_secret_value()] * 2
+    assert stored.access_token.get_secret_value() == oauth.access_tokens[-1]
+    assert refreshes(oauth) == 1
+
+
+def test_a_lease_left_by_a_dead_executor_runs_out(
+    settings: Settings, store: Store, oauth: OAuthServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    record = manager(settings, store).add_oauth("alice", "google", granted(oauth, expires_in=10))
+    now = time.time()
+    assert store.claim_credentials_refresh("alice", record.id, "dead", now, now + 0.3)
+
+    got = manager(settings, store).resolve("alice", ref_of(record.id), "google")
+
+    assert got.access_token is not None
+    assert got.access_token.get_secret_value() == oauth.access_tokens[-1]
+    assert refreshes(oauth) == 1
+    # Released after the refresh: the next one may claim it at once.
+    assert store.claim_credentials_refresh("alice", record.id, "next", now, now + 30)
+
+
+def test_a_waiter_gives_up_after_a_bound_and_an_expired_token_says_so(
+    settings: Settings, store: Store, oauth: OAuthServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    record = manager(settings, store).add_oauth("alice", "google", granted(oauth, expires_in=-1))
+    now = time.time()
+    assert store.claim_credentials_refresh("alice", record.id, "busy", now, now + 60)
+    monkeypatch.setattr(credentials_refresh, "REFRESH_WAIT_SECONDS", 0.3)
+
+    with pytest.raises(ProviderError, match="another executor has been refreshing"):
+        manager(settings, store).resolve("alice", ref_of(record.id), "google")
+    assert refreshes(oauth) == 0
 
 
 def test_without_a_registered_client_an_expired_token_says_so(

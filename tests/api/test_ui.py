@@ -13,9 +13,12 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from markupsafe import escape
+from pydantic import SecretStr
 
 from backend.data.api_keys import hash_key, shown_prefix
+from backend.data.credentials_manager import CredentialsManager
 from backend.data.store import Store
+from backend.providers.oauth import TokenSet
 from backend.server.app import create_app
 from backend.server.sessions import SESSION_COOKIE, SESSION_MAX_AGE_SECONDS, seal
 from backend.settings import Settings
@@ -26,6 +29,13 @@ from tests.autogpt_data import AGENTS_DIR, needs_autogpt_data
 
 API = "/api/v1"
 EVIL = "<script>alert('x')</script>"
+
+
+def manager_of(client: TestClient) -> CredentialsManager:
+    app = client.app
+    assert isinstance(app, FastAPI)
+    manager: CredentialsManager = app.state.credentials
+    return manager
 
 
 def sign_in(client: TestClient, key: str, **headers: str) -> httpx.Response:
@@ -273,7 +283,15 @@ def test_sign_in_keeps_a_local_next_only(client: TestClient) -> None:
 
 
 def test_static_assets_are_served(client: TestClient) -> None:
-    for name in ("monitor.js", "run.js", "runs.js", "graphs.js", "graph.js", "monitor.css"):
+    for name in (
+        "monitor.js",
+        "run.js",
+        "runs.js",
+        "graphs.js",
+        "graph.js",
+        "credentials.js",
+        "monitor.css",
+    ):
         assert client.get(f"/ui/static/{name}").status_code == 200
     assert "innerHTML" not in client.get("/ui/static/run.js").text
 
@@ -374,3 +392,29 @@ def test_a_failed_run_shows_the_failed_node_and_the_error(
     assert error and str(escape(error)) in page.text  # escaped as the templates do
     assert 'id="run-error-box" hidden' not in page.text
     assert client.get("/ui/runs.json?status=FAILED").json()["items"][0]["id"] == rid
+
+
+def test_disconnect_deletes_a_connected_account_with_the_csrf_token(
+    client: TestClient, store: Store, settings: Settings, signed_in: dict[str, str]
+) -> None:
+    manager: CredentialsManager = manager_of(client)
+    tokens = TokenSet(access_token=SecretStr("wpcom-ui-access"), account="blog.example")
+    record = manager.add_oauth("alice", "wordpress", tokens)
+    bobs = manager.add_oauth("bob", "wordpress", tokens)
+
+    page = client.get("/ui/credentials")
+    assert f'data-disconnect="{record.id}"' in page.text and bobs.id not in page.text
+    assert '<script src="/ui/static/credentials.js">' in page.text
+    path = f"/ui/credentials/{record.id}/disconnect"
+    for headers in ({}, {"X-CSRF-Token": "0" * 64}):
+        assert_error(client.post(path, headers=headers), 403, "csrf_refused")
+    assert_error(
+        client.post(f"/ui/credentials/{bobs.id}/disconnect", headers=signed_in), 404, "not_found"
+    )
+
+    assert client.post(path, headers=signed_in).status_code == 204
+
+    assert store.list_credentials("alice") == []
+    assert [r.id for r in store.list_credentials("bob")] == [bobs.id]
+    assert record.id not in client.get("/ui/credentials").text
+    assert_error(client.post(path, headers=signed_in), 404, "not_found")

@@ -511,6 +511,48 @@ def test_another_users_credentials_are_not_found(store: Store) -> None:
     assert store.get_credentials("alice", record.id) == record
 
 
+def test_one_executor_at_a_time_holds_a_credentials_refresh_lease(store: Store) -> None:
+    record = credential("alice")
+    store.create_credentials(record, "token")
+
+    assert store.claim_credentials_refresh("alice", record.id, "exec-a", 10.0, 40.0)
+    assert not store.claim_credentials_refresh("alice", record.id, "exec-b", 11.0, 41.0)
+    store.release_credentials_refresh("alice", record.id, "exec-b")  # not its lease
+    assert not store.claim_credentials_refresh("alice", record.id, "exec-b", 12.0, 42.0)
+    # A holder that died: its lease runs out and another executor takes it.
+    assert store.claim_credentials_refresh("alice", record.id, "exec-b", 40.0, 70.0)
+    store.release_credentials_refresh("alice", record.id, "exec-b")
+    assert store.claim_credentials_refresh("alice", record.id, "exec-c", 41.0, 71.0)
+    # Another user's credential, or one that is gone, has no lease to give.
+    assert not store.claim_credentials_refresh("bob", record.id, "exec-d", 99.0, 130.0)
+    assert not store.claim_credentials_refresh("alice", "missing", "exec-d", 99.0, 130.0)
+    assert store.get_credentials("alice", record.id) == record
+
+
+def test_of_many_claims_at_once_one_wins(database_url: str, store: Store) -> None:
+    record = credential("alice")
+    store.create_credentials(record, "token")
+    claims = 4
+    barrier = threading.Barrier(claims)
+    won: list[str] = []
+
+    def claim(i: int) -> None:
+        other = open_url(database_url)
+        try:
+            barrier.wait(timeout=10)
+            if other.claim_credentials_refresh("alice", record.id, f"exec-{i}", 5.0, 35.0):
+                won.append(f"exec-{i}")
+        finally:
+            other.close()
+
+    threads = [threading.Thread(target=claim, args=(i,)) for i in range(claims)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(won) == 1
+
+
 def test_the_encryption_check_is_written_once(database_url: str, store: Store) -> None:
     assert store.encryption_check() is None
     starts = 4

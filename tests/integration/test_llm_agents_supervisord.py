@@ -6,19 +6,19 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from cryptography.fernet import Fernet
 
+from tests.autogpt_data import AGENTS_DIR
 from tests.llm_server import Answer, Hold, LLMServer, Respond
 from tests.supervisor_helpers import Supervisor, api_key, running_supervisord, wait_for
 
 pytestmark = pytest.mark.supervisord
 
-AGENTS = Path(__file__).resolve().parents[3] / "shared" / "autogpt" / "agents"
+AGENTS = AGENTS_DIR
 OPENAI_KEY = "sk-live-openai-0123456789abcdefSECRET"
 ANTHROPIC_KEY = "sk-ant-live-0123456789abcdefSECRET"
 # Each agent's inputs, with values the prompts must be seen to carry.

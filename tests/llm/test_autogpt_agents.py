@@ -25,10 +25,11 @@ from backend.data.graph import Graph
 from backend.data.pins import merge_dynamic_pins
 from backend.data.validation import validate_graph
 from backend.providers.llm import LLMClient
+from tests.autogpt_data import AGENTS_DIR
 from tests.llm.conftest import node_context, run_block
 from tests.llm_server import LLMServer
 
-AGENTS = Path(__file__).resolve().parents[3] / "shared" / "autogpt" / "agents"
+AGENTS = AGENTS_DIR
 LLM_BLOCK_IDS = {
     block.id
     for block in (

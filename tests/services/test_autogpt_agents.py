@@ -1,10 +1,9 @@
 """AutoGPT's own agents: every node of a third-party service block validates, and runs
-against the fake service with the agent's own settings; agents made only of blocks we
-have run whole against the fakes (skipped without ../shared/autogpt)."""
+against the fake service with the agent's own settings (skipped without ../shared/autogpt).
+Whole agents run through the REST API in tests/api/test_autogpt_agents_rest.py."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -16,17 +15,10 @@ from pydantic import SecretStr
 
 from backend.blocks import get_block
 from backend.blocks.base import Block
-from backend.data.credentials_manager import SystemCredentials
-from backend.data.execution import RunStatus
 from backend.data.graph import Graph
 from backend.data.pins import merge_dynamic_pins
 from backend.data.validation import validate_graph
-from backend.executor.local import LocalResult, run_local
-from backend.providers import llm as llm_module
-from backend.providers import services
 from backend.providers.credentials import Credentials, CredentialsType
-from backend.providers.llm import LLMClient
-from backend.settings import Settings
 from tests import (
     airtable_server,
     calendar_server,
@@ -37,14 +29,12 @@ from tests import (
     google_maps_server,
     ideogram_server,
     jina_server,
-    llm_server,
     replicate_server,
     revid_server,
+    wordpress_server,
     youtube_server,
 )
 from tests.autogpt_data import AGENTS_DIR, needs_autogpt_data
-from tests.llm.conftest import client_for
-from tests.llm.test_llm_blocks import tagged
 from tests.services.conftest import Waits, context, run_block, service_clients, stored_file
 
 pytestmark = needs_autogpt_data
@@ -76,6 +66,7 @@ VALUE_BLOCKS = {
     "f884b2fb-04f4-4265-9658-14f433926ac9": ("result", "google"),
     "12bf5a24-9b90-4f40-9090-4e86e6995e60": ("messageId", "google"),
     "64d2301c-b3f5-4174-8ac0-111ca1e1a7c0": ("status", "google"),
+    "ee4fe08c-18f9-442f-a985-235379b932e1": ("post_url", "wordpress"),
 }
 # Linked pins that need a value of a certain form (any text would be refused).
 SAMPLE_PINS = {
@@ -178,6 +169,9 @@ def fake_service(stack: ExitStack, provider: str) -> tuple[str, dict[str, Any]]:
             "gmail_base_url": server.url,
             "google_calendar_base_url": calendar.url,
         }
+    if provider == "wordpress":
+        server = stack.enter_context(wordpress_server.WordPressServer())
+        return wordpress_server.TOKEN, {"wordpress_base_url": server.url}
     if provider == "firecrawl":
         server = stack.enter_context(firecrawl_server.FirecrawlServer())
         return firecrawl_server.KEY, {
@@ -188,6 +182,7 @@ def fake_service(stack: ExitStack, provider: str) -> tuple[str, dict[str, Any]]:
     return google_maps_server.KEY, {"google_maps_base_url": server.url}
 
 
+OAUTH_PROVIDERS = {"google", "wordpress"}
 WEB_PROVIDERS = {
     "jina",
     "google_maps",
@@ -196,6 +191,7 @@ WEB_PROVIDERS = {
     "dataforseo",
     "airtable",
     "google",
+    "wordpress",
 }
 
 
@@ -228,7 +224,7 @@ def run_against_fake(
             ctx.credentials = {"credentials": login(provider, youtube_server.USERNAME, key)}
         if provider == "dataforseo":
             ctx.credentials = {"credentials": login(provider, dataforseo_server.USERNAME, key)}
-        if provider == "google":
+        if provider in OAUTH_PROVIDERS:
             ctx.credentials = {
                 "credentials": Credentials(
                     provider, CredentialsType.OAUTH2, id="cred-1", access_token=SecretStr(key)
@@ -245,179 +241,3 @@ def login(provider: str, username: str, password: str) -> Credentials:
         username=username,
         password=SecretStr(password),
     )
-
-
-LEAD_FINDER = "agent_a548e507-09a7-4b30-909c-f63fcda10fff.json"
-
-
-def test_lead_finder_runs_whole_against_the_fake_google_maps(
-    waits: Waits, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    export = json.loads((AGENTS_DIR / LEAD_FINDER).read_text())
-    graph = Graph.from_json(export)
-    with google_maps_server.GoogleMapsServer(total=5) as maps:
-        settings = Settings(
-            google_maps_base_url=maps.url, google_maps_api_key=google_maps_server.KEY
-        )
-        clients = service_clients(waits, google_maps_base_url=maps.url)
-        monkeypatch.setattr(services, "_default", clients)  # what the executor's nodes use
-        inputs = {
-            "What business type you want to look for?": "Coffee Roasters",
-            "Where do you want to search?": "Edinburgh, UK",
-            "Search Distance (metres)": 50000,
-            "Number of Results": 3,
-        }
-
-        async def main() -> LocalResult:
-            try:
-                return await run_local(graph, inputs, credentials=SystemCredentials(settings))
-            finally:
-                await clients.aclose()
-
-        result = asyncio.run(main())
-
-    assert result.run.status is RunStatus.COMPLETED, result.run.error
-    [sent] = maps.requests
-    assert sent.json == {"textQuery": "Coffee Roasters in Edinburgh, UK", "pageSize": 3}
-    outputs = {name: sorted(values) for name, values in result.run.outputs.items()}
-    assert outputs == {
-        "Name": ["Roaster 0", "Roaster 1", "Roaster 2"],
-        "Address": [f"{i} High St, Edinburgh, UK" for i in range(3)],
-        "Phone Number": [f"0131 000 00{i:02d}" for i in range(3)],
-        "Website": [f"https://roaster{i}.example" for i in range(3)],
-        "Rating": ["4.5"] * 3,
-        "Number of Reviews": ["100", "101", "102"],
-    }
-
-
-YOUTUBE_TO_LINKEDIN = "agent_e7bb29a1-23c7-4fee-aa3b-5426174b8c52.json"
-EMAIL_FINDER = "agent_fc2c9976-0962-4625-a27b-d316573a9e7f.json"
-LLM_KEYS = {"openai_api_key": "sk-openai-test-000", "anthropic_api_key": "sk-ant-test-000"}
-
-
-def run_agent(
-    graph: Graph,
-    inputs: dict[str, Any],
-    settings: Settings,
-    clients: services.ServiceClients,
-    llm: LLMClient,
-) -> LocalResult:
-    """Run ``graph`` to the end with the operator defaults of ``settings``; the service
-    and LLM clients (the process-wide ones the nodes use) are closed after."""
-
-    async def main() -> LocalResult:
-        try:
-            return await run_local(graph, inputs, credentials=SystemCredentials(settings))
-        finally:
-            await llm.aclose()
-            await clients.aclose()
-
-    return asyncio.run(main())
-
-
-def test_youtube_to_linkedin_runs_whole_against_fake_youtube_and_llms(
-    waits: Waits, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    export = json.loads((AGENTS_DIR / YOUTUBE_TO_LINKEDIN).read_text())
-    graph = Graph.from_json(export)
-
-    def answer(request: llm_server.Recorded) -> llm_server.Answer:
-        if "<video_transcript>" in request.text:
-            return llm_server.Answer("The LinkedIn post.")
-        return llm_server.Answer("A note for the writer.")
-
-    with llm_server.LLMServer() as llm, youtube_server.YouTubeServer() as youtube:
-        llm.default = llm_server.Respond(answer)
-        client = client_for(llm, waits)
-        monkeypatch.setattr(llm_module, "_default", client)
-        clients = service_clients(
-            waits, youtube_base_url="http://www.youtube.test", webshare_proxy_url=youtube.url
-        )
-        monkeypatch.setattr(services, "_default", clients)
-        settings = Settings(
-            **LLM_KEYS,
-            webshare_proxy_username=youtube_server.USERNAME,
-            webshare_proxy_password=youtube_server.PASSWORD,
-        )
-        url = f"https://www.youtube.com/watch?v={youtube_server.VIDEO}"
-        inputs = {
-            "Source YouTube Video": url,
-            "Structure: How do you want to present your LinkedIn Post?": "Curated Content",
-            "Content: What is the main idea or message you want to convey.": "Recommendation",
-            "Tone: How do you want to express yourself in your post?": "Inspirational",
-        }
-
-        result = run_agent(graph, inputs, settings, clients, client)
-
-    assert result.run.status is RunStatus.COMPLETED, result.run.error
-    assert result.run.outputs == {"LinkedIn Post": ["The LinkedIn post."]}
-    assert youtube.paths() == ["/watch", "/youtubei/v1/player", "/api/timedtext"]
-    [final] = [r for r in llm.requests if "<video_transcript>" in r.text]
-    assert "Never gonna give you up\nNever gonna let you down & more" in final.text
-    assert len(llm.requests) == 4
-
-
-def test_email_address_finder_runs_whole_against_fake_jina_and_llm(
-    waits: Waits, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    graph = Graph.from_json(json.loads((AGENTS_DIR / EMAIL_FINDER).read_text()))
-    with llm_server.LLMServer() as llm, jina_server.jina_server() as jina:
-        llm.script(llm_server.Answer("Found it: <email>tim@example.com</email>"))
-        client = client_for(llm, waits)
-        monkeypatch.setattr(llm_module, "_default", client)
-        clients = service_clients(waits, jina_search_base_url=f"{jina.url}/search")
-        monkeypatch.setattr(services, "_default", clients)
-        settings = Settings(**LLM_KEYS, jina_api_key=jina_server.KEY)
-        inputs = {"Business Name": "Tim Cook", "Address": "USA"}
-        result = run_agent(graph, inputs, settings, clients, client)
-
-    assert result.run.status is RunStatus.COMPLETED, result.run.error
-    assert result.run.outputs == {"Email": ["tim@example.com"]}
-    [search] = jina.requests
-    assert search.path == "/search/Email%20Address%20of%20Tim%20Cook%2C%20USA"
-    [asked] = llm.requests
-    assert "[1] Title: About Email Address of Tim Cook, USA" in asked.text
-
-
-TRANSCRIPTION_SCRAPER = "agent_c775f60d-b99f-418b-8fe0-53172258c3ce.json"
-
-
-def test_youtube_transcription_scraper_collects_every_transcript(
-    waits: Waits, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    graph = Graph.from_json(json.loads((AGENTS_DIR / TRANSCRIPTION_SCRAPER).read_text()))
-    videos = [f"https://www.youtube.com/watch?v=video{i}abcd" for i in range(3)]
-    with (
-        llm_server.LLMServer() as llm,
-        jina_server.jina_server() as jina,
-        youtube_server.YouTubeServer() as youtube,
-    ):
-        llm.script(tagged({"list": videos}))
-        client = client_for(llm, waits)
-        monkeypatch.setattr(llm_module, "_default", client)
-        clients = service_clients(
-            waits,
-            jina_reader_base_url=f"{jina.url}/reader",
-            youtube_base_url="http://www.youtube.test",
-            webshare_proxy_url=youtube.url,
-        )
-        monkeypatch.setattr(services, "_default", clients)
-        settings = Settings(
-            **LLM_KEYS,
-            jina_api_key=jina_server.KEY,
-            webshare_proxy_username=youtube_server.USERNAME,
-            webshare_proxy_password=youtube_server.PASSWORD,
-        )
-        inputs = {"Search Query": "Auto_GPT", "Number of Videos": "3"}
-        result = run_agent(graph, inputs, settings, clients, client)
-
-    assert result.run.status is RunStatus.COMPLETED, result.run.error
-    transcript = "Never gonna give you up\nNever gonna let you down & more"
-    assert result.run.outputs == {"Transcripts": [["Youtube Transcripts", *[transcript] * 3]]}
-    [read] = jina.requests
-    assert (read.path, read.query) == (
-        "/reader/https://www.youtube.com/results",
-        {"search_query": "Auto_GPT"},
-    )
-    watched = sorted(r.query["v"] for r in youtube.requests if r.path == "/watch")
-    assert watched == [f"video{i}abcd" for i in range(3)]

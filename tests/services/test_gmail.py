@@ -199,6 +199,20 @@ def test_send_plain_text_is_not_wrapped(gmail: GmailServer, waits: Waits) -> Non
     assert sent.get_content().strip() == long_line.strip()
 
 
+@pytest.mark.parametrize(
+    ("to", "cc"), [("alice@example.com", '["carol@example.com"]'), (["alice@example.com"], [])]
+)
+def test_one_linked_address_is_a_list_of_one(
+    gmail: GmailServer, waits: Waits, to: Any, cc: Any
+) -> None:
+    # AutoGPT's agents link a text pin (an "Escalation Email" input) to these list pins.
+    data = {"to": to, "cc": cc, "subject": "Hi", "body": "Hello"}
+    assert run(SEND, gmail, waits, data) == [("result", {"id": "sent-1", "status": "sent"})]
+    sent = sent_message(gmail)
+    assert sent["To"] == "alice@example.com"
+    assert sent.get("Cc") == ("carol@example.com" if cc else None)
+
+
 def test_send_detects_html_and_attaches_files(gmail: GmailServer, waits: Waits) -> None:
     data = {
         "to": ["alice@example.com"],

@@ -118,6 +118,7 @@ AUTOGPT_WEB_BLOCK_IDS = {
     "12bf5a24-9b90-4f40-9090-4e86e6995e60": "GmailReplyBlock",
     "64d2301c-b3f5-4174-8ac0-111ca1e1a7c0": "GmailForwardBlock",
     "80bc3ed1-e9a4-449e-8163-a8fc86f74f6a": "GoogleCalendarReadEventsBlock",
+    "ee4fe08c-18f9-442f-a985-235379b932e1": "WordPressCreatePostBlock",
 }
 OWN_BLOCK_IDS = {"0c4a7902-fb25-4abf-a256-136f29ba2dc4": "WaitBlock"}
 

@@ -11,6 +11,9 @@ The session cookie is SameSite=Strict, so a browser does not send it on the prov
 redirect back (a cross-site navigation): the binding cookie is SameSite=Lax for that
 reason, scoped to /ui/oauth and short-lived. A wrong, missing, used or expired state, or
 a binding that does not match, answers 400 and stores nothing.
+
+``POST /ui/credentials/{id}/disconnect`` (with the session's CSRF token) deletes a
+connected account's credential from the credentials page.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from backend.errors import BackendError
 from backend.providers.oauth import OAuthClient, pkce_pair
 from backend.server.deps import CredentialsDep, StoreDep, VaultDep
 from backend.server.ui.routes import _render, _to_sign_in
-from backend.server.ui.session import MaybeSession, is_https
+from backend.server.ui.session import ChangeDep, MaybeSession, is_https
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +74,7 @@ def credentials_page(
         return _to_sign_in(request)
     records = [r.to_dict() for r in store.list_credentials(session.user)]
     connectable = [
-        {"provider": name, "label": name.capitalize(), "scopes": client.scopes}
+        {"provider": name, "label": client.label, "scopes": client.scopes}
         for name, client in sorted(resolver.oauth.items())
         if client.configured
     ]
@@ -83,6 +86,14 @@ def credentials_page(
         connectable=connectable,
         providers=sorted(resolver.oauth),
     )
+
+
+@router.post("/credentials/{credentials_id}/disconnect", status_code=204)
+def disconnect(credentials_id: str, resolver: CredentialsDep, session: ChangeDep) -> Response:
+    """Delete one of the user's credentials (an OAuth2 one's grant is revoked first, as
+    ``DELETE /api/v1/credentials/{id}`` does); another user's is not found."""
+    resolver.delete(session.user, credentials_id[:64])
+    return Response(status_code=204)
 
 
 @router.get("/oauth/{provider}/start", response_model=None)
