@@ -90,11 +90,13 @@ class _TreeBuilder(ContentHandler):
         self._pending.append(content)
 
 
-def parse_xml(text: str) -> dict[str, Any]:
-    """Parse ``text``; raises ``XMLRefused``, ``defusedxml.DefusedXmlException`` or
-    ``SAXParseException``."""
-    if len(text) > MAX_XML_CHARS:
-        raise XMLRefused(f"XML is too large: {len(text)} characters (limit {MAX_XML_CHARS})")
+# A document's XML declaration, which may only open a document: dropped before the text
+# is wrapped in a synthetic root (see parse_xml).
+_DECLARATION = re.compile(r"\A\s*<\?xml[^>]*\?>")
+_WRAPPER = "xml-parser-roots"
+
+
+def _parse(text: str) -> _TreeBuilder:
     builder = _TreeBuilder()
     parser = defusedxml.sax.make_parser()
     parser.setContentHandler(builder)
@@ -102,10 +104,54 @@ def parse_xml(text: str) -> dict[str, Any]:
     parser.forbid_entities = True
     parser.forbid_external = True
     source = InputSource()
-    source.setByteStream(BytesIO(_BARE_AMPERSAND.sub("&amp;", text).encode()))
+    source.setByteStream(BytesIO(text.encode()))
     # The bytes are UTF-8 whatever the XML declaration says: the text is already decoded.
     source.setEncoding("utf-8")
     parser.parse(source)
+    return builder
+
+
+def _invalid(exc: SAXParseException, shift: int = 0) -> XMLRefused:
+    """The parser's complaint with its place in the author's text (``shift`` characters
+    were put before its first line)."""
+    line, column = exc.getLineNumber() or 0, exc.getColumnNumber() or 0
+    if line == 1:
+        column = max(0, column - shift)
+    return XMLRefused(f"invalid XML: {exc.getMessage()} (line {line}, column {column})")
+
+
+def _several_roots(text: str) -> dict[str, Any]:
+    """A text of several top-level elements, as LLMs answer prompts that ask for sibling
+    tags (``<title>..</title><body>..</body>``): AutoGPT's parser library merges them into
+    one dict, and the agents AutoGPT ships rely on it. Text between them is dropped."""
+    prefix = f"<{_WRAPPER}>"
+    try:
+        builder = _parse(prefix + _DECLARATION.sub("", text) + f"</{_WRAPPER}>")
+    except SAXParseException as exc:
+        raise _invalid(exc, shift=len(prefix)) from None
+    assert builder.root is not None  # the wrapper is always there
+    merged: dict[str, Any] = {}
+    for element in builder.root.children:
+        if element.tag in merged:
+            raise XMLRefused(
+                f"XML has several top-level <{element.tag}> elements; "
+                "wrap them in one element to get a list"
+            )
+        merged.update(element.to_dict())
+    return merged
+
+
+def parse_xml(text: str) -> dict[str, Any]:
+    """Parse ``text``; raises ``XMLRefused`` or ``defusedxml.DefusedXmlException``."""
+    if len(text) > MAX_XML_CHARS:
+        raise XMLRefused(f"XML is too large: {len(text)} characters (limit {MAX_XML_CHARS})")
+    text = _BARE_AMPERSAND.sub("&amp;", text)
+    try:
+        builder = _parse(text)
+    except SAXParseException as exc:
+        if exc.getMessage() != "junk after document element":
+            raise _invalid(exc) from None
+        return _several_roots(text)
     if builder.root is None:  # expat reports a missing root itself; kept for the types
         raise XMLRefused("XML has no root element")
     return builder.root.to_dict()
@@ -120,7 +166,9 @@ class XMLParserBlock(Block):
     well-formed (except that a bare ``&`` is read as text); entities such as ``&amp;`` are
     decoded; attributes are dropped instead of being folded into the tag name; an XML
     declaration is accepted; and any DTD is refused, so entity expansion and external
-    entities can never happen.
+    entities can never happen. Several top-level elements with distinct tags merge into
+    one dict, as the parser library AutoGPT's agents were built on does (AutoGPT's block
+    now refuses them, which stops three of its own shipped agents).
     """
 
     id = "286380af-9529-4b55-8be0-1d7c854abdb5"
@@ -160,8 +208,22 @@ class XMLParserBlock(Block):
             [("error", "invalid XML: mismatched tag (line 1, column 8)")],
         ),
         TestVector(
-            {"input_xml": "<a>1</a><b>2</b>"},
-            [("error", "invalid XML: junk after document element (line 1, column 8)")],
+            {"input_xml": '<?xml version="1.0"?>\n<a>1</a> and <b><c>2</c></b>'},
+            [("parsed_xml", {"a": "1", "b": {"c": "2"}})],
+        ),
+        TestVector(
+            {"input_xml": "<a>1</a><a>2</a>"},
+            [
+                (
+                    "error",
+                    "XML has several top-level <a> elements; "
+                    "wrap them in one element to get a list",
+                )
+            ],
+        ),
+        TestVector(
+            {"input_xml": "<a>1</a><b>2</c>"},
+            [("error", "invalid XML: mismatched tag (line 1, column 14)")],
         ),
     )
 
@@ -175,15 +237,6 @@ class XMLParserBlock(Block):
             yield (
                 "error",
                 ("XML with a DTD is refused: DTDs and entity declarations are not allowed"),
-            )
-            return
-        except SAXParseException as exc:
-            yield (
-                "error",
-                (
-                    f"invalid XML: {exc.getMessage()} "
-                    f"(line {exc.getLineNumber()}, column {exc.getColumnNumber()})"
-                ),
             )
             return
         yield "parsed_xml", parsed

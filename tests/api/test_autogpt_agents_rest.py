@@ -4,12 +4,9 @@ each agent's outputs arrive where it routes them. The LLM answers follow what ea
 prompt asks for (its XML tags, its JSON block, a tool call). Skipped without
 ../shared/autogpt.
 
-Four agents are BLOCKED, each by something outside the server's reach, and the test
-checks that they stop there and nowhere else: the Personal Newsletter, the YouTube-to-Blog
-Converter and the Domain Name Finder parse answers of several sibling XML tags, which
-AutoGPT's XML parser (one root element) refuses as ours does; the SEO Blog Writer's
-"Get Post Titles" sub-agent fetches https://public-api.wordpress.com itself with a web
-request, so it needs the internet.
+One agent is BLOCKED by something outside the server's reach, and the test checks that it
+stops there and nowhere else: the SEO Blog Writer's "Get Post Titles" sub-agent fetches
+https://public-api.wordpress.com itself with a web request, so it needs the internet.
 """
 
 from __future__ import annotations
@@ -271,13 +268,23 @@ CASES: dict[str, Case] = {
             "Your Email Address": "alice@example.com",
             "What time range would you like each newsletter edition to cover?": "this week",
         },
-        {"Newsletter": holds("Launch week")},
+        {"Newsletter": holds("img.example/probe.png")},
         [
             ("return a question", "Which space missions launched this week?"),
             ("Only ever return results", "Launch week: two probes left Earth (2026-12-01)."),
             ("skilled newsletter writer", "<title>Space Weekly</title><body>Launch week.</body>"),
+            (
+                "individual stories",
+                "<stories><story>Probe launch</story><story>Moon rover</story></stories>",
+            ),
+            (
+                "most relevant image URL",
+                "<images><image><url>https://img.example/probe.png</url>"
+                "<image_description>A probe.</image_description></image></images>",
+            ),
+            ("reproduce the newsletter", "Launch week. ![probe](https://img.example/probe.png)"),
         ],
-        blocked="(XMLParserBlock) failed: invalid XML: junk after document element",
+        after=lambda fakes: newsletter_sent(fakes.servers["gmail"]),
     ),
     "agent_e437cc95-e671-489d-b915-76561fba8c7f.json": Case(
         {"YouTube URL": f"https://youtu.be/{youtube_server.VIDEO}"},
@@ -289,16 +296,22 @@ CASES: dict[str, Case] = {
                 "<title>T</title><blog_post>B</blog_post><keywords>k</keywords>",
             ),
         ],
-        blocked="(XMLParserBlock) failed: invalid XML: junk after document element",
     ),
     "agent_b6f6f0d3-49f4-4e3b-8155-ffe9141b32c0.json": Case(
         {"Product Pitch": "A notebook app for poets."},
-        {"Domain Suggestions": holds("quill.com")},
-        [("Generate a creative and relevant list", "<domains>quill.com, inkwell.com</domains>")],
+        # the ranking (inkwell.com dropped), not the first list, reaches the report
+        {"Domain Suggestions": holds("(Ranked)\n\nquill.com\n\n")},
+        [
+            ("Generate a creative and relevant list", "<domains>quill.com, inkwell.com</domains>"),
+            (
+                "present your final ranking",
+                "<domain_analysis>quill.com: short, one word, 9/10.</domain_analysis>\n"
+                "<domains>\nquill.com\n</domains>",
+            ),
+        ],
         setup=lambda fakes: fakes.servers["e2b"].executions.append(
             e2b_server.Execution(stdout=[DOMAIN_CHECK])
         ),
-        blocked="(XMLParserBlock) failed: invalid XML: junk after document element",
     ),
     "agent_415b7352-0dc6-4214-9d87-0ad3751b711d.json": Case(
         {"Your email address": "alice@example.com"},
@@ -363,6 +376,12 @@ def ticket_answered(fakes: Fakes) -> None:
     assert "Hi Bob, reset it under Settings." in sent and "bob@example.com" in sent, sent
     airtable = fakes.servers["airtable"]
     assert any(r.method == "POST" and "/v0/meta/" not in r.path for r in airtable.requests)
+
+
+def newsletter_sent(gmail: gmail_server.GmailServer) -> None:
+    """The edition went to the reader, with its images."""
+    [sent] = [base64.urlsafe_b64decode(m["raw"] + "==").decode() for m in gmail.sent]
+    assert "To: alice@example.com" in sent and "Space Weekly" in sent, sent
 
 
 def report_sent(gmail: gmail_server.GmailServer) -> None:
