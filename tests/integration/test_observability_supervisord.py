@@ -117,7 +117,10 @@ def submitted(group: Supervisor) -> dict[str, Any]:
             return run if run["status"] in ("COMPLETED", "FAILED", "TERMINATED") else None
 
         run = wait_for(finished, UP_TIMEOUT, "the run to end")
+        # An id that could forge log fields (or is too long) is replaced by a new one.
+        forged = api.get(f"/executions/{run_id}", headers={"X-Request-ID": "a run=forged"})
         return {
+            "forged": forged.headers.get("x-request-id"),
             "graph_id": graph.json()["id"],
             "run": run,
             "echoed": accepted.headers.get("x-request-id"),
@@ -184,7 +187,8 @@ def test_request_id_is_echoed_and_follows_the_run_into_executor_logs(
     group: Supervisor, submitted: dict[str, Any]
 ) -> None:
     assert submitted["echoed"] == REQUEST_ID
-    assert re.fullmatch(r"[0-9a-f]{32}", submitted["generated"] or "")
+    for generated in (submitted["generated"], submitted["forged"]):
+        assert re.fullmatch(r"[0-9a-f]{32}", generated or "")
     run_id, graph_id = submitted["run"]["id"], submitted["graph_id"]
 
     access = [
@@ -195,6 +199,7 @@ def test_request_id_is_echoed_and_follows_the_run_into_executor_logs(
     [line] = [line for line in access if f"request={REQUEST_ID}" in line]
     assert f"POST /api/v1/graphs/{graph_id}/execute 202 " in line
     assert any(f"request={submitted['generated']}" in line for line in access)
+    assert not any("forged" in line for line in access)
 
     executor_lines = [
         line
