@@ -3,8 +3,8 @@
 The request id is the client's ``X-Request-ID`` when it sent a usable one (a proxy or a
 caller tracing its own requests), else a new one; the response echoes it. It is bound to
 the log context for the whole request, so every line the request logs carries
-``request=...``, and runs the request submits store it: the executor's lines about those
-runs carry it too (see ``request_id`` in ``backend.server.deps``).
+``request=...``, and a run the request submits stores it (``submit_keyed_run`` reads it
+from the log context): the executor's lines about that run carry it too.
 
 The access line names the path without its query string: queries may hold secrets (an
 OAuth callback's code). Metrics are labelled by route template (``/api/v1/executions/
@@ -32,11 +32,6 @@ _USABLE_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
 UNMATCHED = "unmatched"
 
 
-def request_id_of(scope: Scope) -> str:
-    """The request id the middleware gave this request."""
-    return str(scope.get("state", {}).get("request_id", ""))
-
-
 def _incoming_id(scope: Scope) -> str | None:
     for name, value in scope.get("headers", ()):
         if name == b"x-request-id":
@@ -61,6 +56,7 @@ class AccessMiddleware:
             await self.app(scope, receive, send)
             return
         request_id = _incoming_id(scope) or uuid.uuid4().hex
+        # Also on request.state, for a route that wants to show it.
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500  # what the client gets when the app fails before answering
         header = (HEADER.lower().encode(), request_id.encode())
