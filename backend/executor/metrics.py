@@ -13,6 +13,7 @@ number of series stays bounded.
 
 from __future__ import annotations
 
+import logging
 import signal
 from collections.abc import Sequence
 from typing import Any
@@ -30,6 +31,7 @@ from backend.data.execution import Run
 from backend.errors import ConfigError
 from backend.settings import Settings
 
+logger = logging.getLogger(__name__)
 PREFIX = "agent_server_executor"
 REGISTRY = CollectorRegistry(auto_describe=True)
 ProcessCollector(registry=REGISTRY)
@@ -173,4 +175,5 @@ def serve_metrics(settings: Settings) -> Any:
         ) from None
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
+    logger.info("serving metrics on http://%s:%s/metrics", host, port)
     return server

@@ -134,6 +134,11 @@ def test_every_executor_serves_its_own_metrics(
     assert submitted["run"]["status"] == "COMPLETED", submitted["run"]["error"]
     port = int(group.env["BACKEND_EXECUTOR_METRICS_PORT"])
     scraped = [scrape(f"http://127.0.0.1:{port + n}/metrics") for n, _ in enumerate(EXECUTORS)]
+    for n, name in enumerate(EXECUTORS):
+        # Each says where it listens: the base port plus its process number.
+        assert f"serving metrics on http://127.0.0.1:{port + n}/metrics" in (
+            group.log_path(name).read_text()
+        )
     for families in scraped:
         assert {name: families[name].type for name in EXECUTOR_FAMILIES} == EXECUTOR_FAMILIES
         # The process collector: the target's own CPU and memory.

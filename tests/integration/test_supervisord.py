@@ -123,6 +123,8 @@ def test_executor_log_is_its_stderr_log(group: Supervisor) -> None:
 
     log = wait_for(registered, UP_TIMEOUT, "the executor's registration line")
     assert "Traceback" not in log
+    # BACKEND_EXECUTOR_METRICS_PORT is unset by default: no metrics listener.
+    assert "serving metrics" not in log
     tail = group.ctl("tail", process_name("executor_00"), "stderr")
     assert tail.returncode == 0, tail.stdout + tail.stderr
     assert "executor registered" in tail.stdout
