@@ -46,12 +46,6 @@ def tokens_of(stats: dict[str, Any]) -> int:
     return int(stats.get("input_tokens", 0)) + int(stats.get("output_tokens", 0))
 
 
-def block_name(ne: NodeExecution) -> str:
-    """The metrics label of a node's block: its name (a fixed catalogue), not its id."""
-    block = get_block(ne.block_id)
-    return block.name if block is not None else "unknown"
-
-
 def _snapshot(ne: NodeExecution) -> NodeExecution:
     return replace(ne, input_data=dict(ne.input_data), output_data=list(ne.output_data))
 
@@ -232,7 +226,7 @@ class RunRunner:
             ne = self._running.pop(task)
             now = self.clock()
             if not task.cancelled() and ne.started_at is not None:
-                metrics.NODE_DURATION.labels(block_name(ne)).observe(max(0.0, now - ne.started_at))
+                metrics.node_series(ne.block_id).duration.observe(max(0.0, now - ne.started_at))
             try:
                 result = task.result()
             except NodeFailed as exc:
@@ -263,7 +257,7 @@ class RunRunner:
             return
         for changed in self.state.complete(ne, result.outputs, now):
             self._note(changed)
-        metrics.NODE_EXECUTIONS.labels(block_name(ne), NodeStatus.COMPLETED.value).inc()
+        metrics.node_series(ne.block_id).completed.inc()
         if len(self.state.executions) > self.limits.max_node_executions_per_run:
             self._limit_error = (
                 f"the run created more than {self.limits.max_node_executions_per_run} node "
@@ -274,7 +268,7 @@ class RunRunner:
         logger.warning("node %s failed: %s", ne.node_id, error)
         self.state.fail(ne, error, now)
         self._note(ne)
-        metrics.NODE_EXECUTIONS.labels(block_name(ne), NodeStatus.FAILED.value).inc()
+        metrics.node_series(ne.block_id).failed.inc()
 
     def _retry_or_fail(self, ne: NodeExecution, error: str, now: float) -> None:
         policy = RetryPolicy.for_node(self.state.graph.node(ne.node_id).options(), self.limits)
@@ -289,7 +283,7 @@ class RunRunner:
         ne.error = error
         self._retry_at[ne.id] = (now + delay, ne)
         self._note(ne)
-        metrics.NODE_RETRIES.labels(block_name(ne)).inc()
+        metrics.node_series(ne.block_id).retries.inc()
 
     async def _run_node(self, ne: NodeExecution) -> NodeResult:
         bind_context(node=ne.node_id, node_exec=ne.id)
