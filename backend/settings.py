@@ -137,6 +137,15 @@ class Settings(BaseSettings):
     loop_lag_warn_seconds: float = Field(
         1.0, gt=0, description="Event-loop delay after which the executor logs what ran."
     )
+    executor_metrics_port: int = Field(
+        0, ge=0, le=65535, description="First port of the executors' /metrics; 0: off."
+    )
+    executor_metrics_host: str = Field(
+        "127.0.0.1", description="Address the executors' /metrics listeners bind to."
+    )
+    process_num: int = Field(
+        0, ge=0, le=65535, description="This process's number in its supervisord program."
+    )
     allow_private_network: bool = Field(
         False, description="Let web-request blocks reach private and loopback addresses."
     )

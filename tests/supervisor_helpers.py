@@ -35,7 +35,6 @@ T = TypeVar("T")
 
 REAL_CONF = REPO_ROOT / "supervisord.conf"
 BIN_DIR = Path(sys.executable).parent
-GROUP = "backend"
 # How long supervisord may take to come up and to shut down its programs.
 SOCKET_TIMEOUT = 20.0
 SHUTDOWN_TIMEOUT = 40.0
@@ -43,20 +42,40 @@ SHUTDOWN_TIMEOUT = 40.0
 ProcessInfo = dict[str, Any]
 
 
-def derive_conf(var_dir: Path, overrides: Mapping[str, Mapping[str, str]] | None = None) -> str:
-    """The real config with runtime files under ``var_dir`` and ``overrides`` applied."""
+Overrides = Mapping[str, Mapping[str, str] | None]
+
+
+def derive_conf(var_dir: Path, overrides: Overrides | None = None) -> str:
+    """The real config with runtime files under ``var_dir`` and ``overrides`` applied
+    (a section overridden with None is left out: that program does not run)."""
     text = REAL_CONF.read_text()
     text = text.replace("%(here)s/var", str(var_dir)).replace("%(here)s", str(REPO_ROOT))
     for section, values in (overrides or {}).items():
-        text = _set_keys(text, section, values)
+        text = _drop_section(text, section) if values is None else set_keys(text, section, values)
     return text
 
 
-def _set_keys(text: str, section: str, values: Mapping[str, str]) -> str:
-    lines = text.splitlines()
-    header = f"[{section}]"
-    start = lines.index(header)
+def process_name(name: str) -> str:
+    """The full supervisor name of a process: every program is a group of its own, named
+    after the program (executor_01 is executor:executor_01, rest is rest:rest)."""
+    return f"{re.sub(r'_[0-9]+$', '', name)}:{name}"
+
+
+def _section_bounds(lines: list[str], section: str) -> tuple[int, int]:
+    start = lines.index(f"[{section}]")
     end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("[")), len(lines))
+    return start, end
+
+
+def _drop_section(text: str, section: str) -> str:
+    lines = text.splitlines()
+    start, end = _section_bounds(lines, section)
+    return "\n".join(lines[:start] + lines[end:]) + "\n"
+
+
+def set_keys(text: str, section: str, values: Mapping[str, str]) -> str:
+    lines = text.splitlines()
+    start, end = _section_bounds(lines, section)
     pending = dict(values)
     for i in range(start + 1, end):
         match = re.match(r"([A-Za-z_]+)\s*=", lines[i])
@@ -80,7 +99,7 @@ class Supervisor:
     # -- process information ---------------------------------------------------------
 
     def info(self, name: str) -> ProcessInfo:
-        info: ProcessInfo = self.rpc.getProcessInfo(f"{GROUP}:{name}")
+        info: ProcessInfo = self.rpc.getProcessInfo(process_name(name))
         self._remember(info)
         return info
 
@@ -124,7 +143,16 @@ class Supervisor:
         wait_for(probe, timeout, "the REST API to listen")
 
     def log_path(self, name: str) -> Path:
+        """The program's log: what it writes on stderr (its stdout goes to ``.out``)."""
         return self.var_dir / f"{name}.log"
+
+    def stop(self, name: str) -> bool:
+        """Stop one process and wait until it has stopped."""
+        return bool(self.rpc.stopProcess(process_name(name), True))
+
+    def start(self, name: str) -> bool:
+        """Start one process and wait until it is RUNNING (up for startsecs)."""
+        return bool(self.rpc.startProcess(process_name(name), True))
 
     # -- the database the programs share ---------------------------------------------------
 
@@ -184,7 +212,7 @@ def free_port() -> int:
 @contextmanager
 def running_supervisord(
     env: Mapping[str, str] | None = None,
-    overrides: Mapping[str, Mapping[str, str]] | None = None,
+    overrides: Overrides | None = None,
 ) -> Iterator[Supervisor]:
     """Start supervisord in the foreground on a derived config; stop everything on exit."""
     # A short base path: unix socket paths are limited to ~100 bytes.

@@ -144,6 +144,8 @@ class Run:
     parent_run_id: str | None = None
     parent_node_exec_id: str | None = None
     depth: int = 0
+    # The API request that submitted it (its X-Request-ID), for the executor's log lines.
+    request_id: str | None = None
 
     @classmethod
     def new(

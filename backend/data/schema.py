@@ -66,6 +66,8 @@ graph_executions = sa.Table(
     sa.Column("parent_run_id", sa.String(64)),
     sa.Column("parent_node_exec_id", sa.String(64)),
     sa.Column("depth", sa.Integer, nullable=False, server_default="0"),
+    # The API request that submitted the run (X-Request-ID), carried into executor logs.
+    sa.Column("request_id", sa.String(128)),
     sa.Index("ix_graph_executions_status_created", "status", "created_at"),
     sa.Index("ix_graph_executions_parent", "parent_run_id"),
 )

@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from backend.data import schema as t
+from backend.data.execution import RunStatus
 from backend.data.sqlbase import SQLBase
 from backend.data.stats import DURATION_BOUNDS, DurationHistogram, ModelUsage, RunStats
 
@@ -18,6 +19,13 @@ class StatsMixin(SQLBase):
         with self.read() as conn:
             rows = conn.execute(sa.select(ge.c.status, sa.func.count()).group_by(ge.c.status))
             return {status: int(count) for status, count in rows}
+
+    def oldest_queued_at(self) -> float | None:
+        ge = t.graph_executions
+        query = sa.select(sa.func.min(ge.c.created_at)).where(ge.c.status == RunStatus.QUEUED)
+        with self.read() as conn:
+            oldest = conn.execute(query).scalar()
+        return None if oldest is None else float(oldest)
 
     def run_stats(self, run_id: str) -> RunStats:
         c, u = t.run_node_counts, t.run_llm_usage

@@ -42,6 +42,11 @@ class OperationsStore(ABC):
     def count_runs_by_status(self) -> dict[str, int]: ...
 
     @abstractmethod
+    def oldest_queued_at(self) -> float | None:
+        """When the oldest run still waiting in the queue (QUEUED) was submitted; None
+        when none waits. One index read."""
+
+    @abstractmethod
     def llm_usage(self) -> list[dict[str, Any]]:
         """LLM tokens spent since the database was created: one row per provider and
         model with input_tokens, output_tokens and calls."""

@@ -41,6 +41,7 @@ from backend.data.store import Store
 from backend.data.vault import open_vault
 from backend.data.wait import wait_for_database
 from backend.errors import BackendError, LeaseLost
+from backend.executor import metrics
 from backend.executor.credentials import lookup as credentials_lookup
 from backend.executor.engine import RunState
 from backend.executor.journal import StoreJournal, WriteBatcher
@@ -55,7 +56,7 @@ from backend.providers.llm import configure as configure_llm
 from backend.providers.llm import preload as preload_llm
 from backend.providers.services import configure_services
 from backend.settings import Settings
-from backend.util.logs import bind_context
+from backend.util.logs import bind_context, log_context
 from backend.util.process import AppProcess, block_stop_signals
 
 logger = logging.getLogger(__name__)
@@ -104,7 +105,9 @@ class ExecutionManager(AppProcess):
         # Claimed, not yet running: the heartbeat must not take them for strays.
         self._starting: set[str] = set()
         self._claims_in_flight = 0
+        self._lost = metrics.LeaseLosses()
         stop_listening: Callable[[], None] | None = None
+        metrics_server = metrics.serve_metrics(self.settings)
         watchdog = LoopWatchdog(asyncio.get_running_loop(), self.settings.loop_lag_warn_seconds)
         watchdog.start()
         llm = configure_llm(self.settings)  # a bad model alias fails here, at start
@@ -153,6 +156,8 @@ class ExecutionManager(AppProcess):
             await self.db(self.store.deregister_executor, self.executor_id, time.time())
             logger.info("executor deregistered")
         finally:
+            if metrics_server is not None:
+                await asyncio.to_thread(metrics_server.shutdown)
             watchdog.stop()
             await llm.aclose()
             await clients.aclose()
@@ -226,11 +231,14 @@ class ExecutionManager(AppProcess):
                 if run_id not in owned:
                     logger.warning("run %s was reclaimed by another executor; dropping it", run_id)
                     runner.abandon()
+                    self._lost.count(run_id)
                 elif owned[run_id]:
                     runner.cancel()
             # A claim in flight may have committed runs it has not handed over yet.
             stray = set() if self._claims_in_flight else set(owned) - set(self.active)
             await self._release_strays(stray - self._starting)
+            oldest = await self._on(self._heartbeat_thread, self.store.oldest_queued_at)
+            metrics.OLDEST_QUEUED_AGE.set(0.0 if oldest is None else max(0.0, time.time() - oldest))
             await asyncio.sleep(self.settings.heartbeat_seconds)
 
     async def _release_strays(self, stray: set[str]) -> None:
@@ -242,6 +250,7 @@ class ExecutionManager(AppProcess):
             logger.warning("run %s is owned but not running here; handing it back", run_id)
             event = Event(run_id, "run_status", {"status": "QUEUED"}, created_at=time.time())
             await self.db(self.store.release_run, self.executor_id, run_id, event)
+            metrics.HAND_BACKS.labels("stray").inc()
         self._stray = stray - self._stray
 
     async def _claim_loop(self) -> None:
@@ -261,18 +270,20 @@ class ExecutionManager(AppProcess):
                 not idle or await self.db(self.store.has_claimable, time.time(), full)
             ):
                 self._claims_in_flight += 1
+                claimed_at = time.time()
                 try:
                     claimed = await self.db(
                         self.store.claim_runs,
                         self.executor_id,
                         free,
-                        time.time(),
+                        claimed_at,
                         self.settings.lease_seconds,
                         self.settings.max_runs_per_user,
                         dict(per_user),
                     )
                 finally:
                     self._claims_in_flight -= 1
+                metrics.count_claims(claimed, claimed_at)
                 self._starting.update(run.id for run in claimed)
                 for run in claimed:
                     try:
@@ -316,7 +327,9 @@ class ExecutionManager(AppProcess):
         runner = RunRunner(run, state, journal, self.limits, self.nodes)
         task = asyncio.create_task(self._execute(runner), name=f"run-{run.id}")
         self.active[run.id] = (runner, task)
-        logger.info("claimed run %s (graph %s v%s)", run.id, run.graph_id, run.graph_version)
+        metrics.ACTIVE_RUNS.set(len(self.active))
+        with log_context(**({"request": run.request_id} if run.request_id else {})):
+            logger.info("claimed run %s (graph %s v%s)", run.id, run.graph_id, run.graph_version)
 
     def _waits_on_children(self, run_id: str) -> bool:
         """A parent claimed again and again while its sub-agent runs is not stuck: the
@@ -339,6 +352,7 @@ class ExecutionManager(AppProcess):
             await self._writes.save(RunWrite(run.id, ended, []))
         run.status, run.error, run.ended_at = RunStatus.FAILED, error, now
         await self.db(self.store.finish_run, self.executor_id, run, [run_event(run)], now)
+        metrics.RUNS_FINISHED.labels(run.status.value).inc()
 
     async def _graph(self, run: Run) -> Graph:
         """Graph versions never change, so each is read and parsed once per process."""
@@ -354,17 +368,22 @@ class ExecutionManager(AppProcess):
     async def _execute(self, runner: RunRunner) -> None:
         run_id = runner.run.id
         try:
-            await runner.execute()
+            run = await runner.execute()
+            if run.status.is_final:
+                metrics.RUNS_FINISHED.labels(run.status.value).inc()
         except LeaseLost:
             logger.warning(
                 "run %s: lease lost to another executor; stopped without writing", run_id
             )
+            self._lost.count(run_id)
         except Exception:
             # The run stays RUNNING under our lease until the heartbeat hands it back
             # (_release_strays); then any executor picks it up again.
             logger.exception("run %s: executor error", run_id)
         finally:
             self.active.pop(run_id, None)
+            self._lost.forget(run_id)
+            metrics.ACTIVE_RUNS.set(len(self.active))
             self._work_done.set()
 
     async def _drain(self) -> None:

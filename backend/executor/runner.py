@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from backend.blocks import get_block
 from backend.data.execution import Event, NodeExecution, NodeStatus, Run, RunStatus
+from backend.executor import metrics
 from backend.executor.engine import RunState
 from backend.executor.limits import Limits, NodeFailed, stored_size
 from backend.executor.node import NodeExecutor, NodeResult
@@ -123,6 +124,8 @@ class RunRunner:
 
     async def execute(self) -> Run:
         bind_context(run=self.run.id)
+        if self.run.request_id:
+            bind_context(request=self.run.request_id)
         try:
             self._stored_bytes = sum(
                 stored_size(ne.input_data) + stored_size(ne.output_data)
@@ -222,6 +225,8 @@ class RunRunner:
         for task in [t for t in self._running if t.done()]:
             ne = self._running.pop(task)
             now = self.clock()
+            if not task.cancelled() and ne.started_at is not None:
+                metrics.node_series(ne.block_id).duration.observe(max(0.0, now - ne.started_at))
             try:
                 result = task.result()
             except NodeFailed as exc:
@@ -237,6 +242,7 @@ class RunRunner:
     def _count_tokens(self, ne: NodeExecution, stats: dict[str, Any]) -> None:
         ne.stats = stats
         self._tokens += tokens_of(stats)
+        metrics.count_tokens(stats)
 
     def _complete(self, ne: NodeExecution, result: NodeResult, now: float) -> None:
         self._count_tokens(ne, result.stats)
@@ -251,6 +257,7 @@ class RunRunner:
             return
         for changed in self.state.complete(ne, result.outputs, now):
             self._note(changed)
+        metrics.node_series(ne.block_id).completed.inc()
         if len(self.state.executions) > self.limits.max_node_executions_per_run:
             self._limit_error = (
                 f"the run created more than {self.limits.max_node_executions_per_run} node "
@@ -261,6 +268,7 @@ class RunRunner:
         logger.warning("node %s failed: %s", ne.node_id, error)
         self.state.fail(ne, error, now)
         self._note(ne)
+        metrics.node_series(ne.block_id).failed.inc()
 
     def _retry_or_fail(self, ne: NodeExecution, error: str, now: float) -> None:
         policy = RetryPolicy.for_node(self.state.graph.node(ne.node_id).options(), self.limits)
@@ -275,6 +283,7 @@ class RunRunner:
         ne.error = error
         self._retry_at[ne.id] = (now + delay, ne)
         self._note(ne)
+        metrics.node_series(ne.block_id).retries.inc()
 
     async def _run_node(self, ne: NodeExecution) -> NodeResult:
         bind_context(node=ne.node_id, node_exec=ne.id)
@@ -355,5 +364,6 @@ class RunRunner:
         await self._settle()
         self.run.status = RunStatus.QUEUED
         await self.journal.release(self.run, run_event(self.run))
+        metrics.HAND_BACKS.labels("shutdown").inc()
         logger.info("run handed back")
         return self.run

@@ -25,6 +25,8 @@ from backend.server import (
     routes_hooks,
     routes_schedules,
 )
+from backend.server.access import HEADER as ACCESS_HEADER
+from backend.server.access import AccessMiddleware
 from backend.server.body_limit import BodyLimitMiddleware
 from backend.server.errors import install_error_handlers
 from backend.server.idempotency import REPLAYED_HEADER
@@ -86,8 +88,14 @@ def create_app(settings: Settings, store: Store, vault: Vault | None = None) -> 
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "Last-Event-ID"],
-            expose_headers=["Retry-After", REPLAYED_HEADER],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "Idempotency-Key",
+                "Last-Event-ID",
+                ACCESS_HEADER,
+            ],
+            expose_headers=["Retry-After", REPLAYED_HEADER, ACCESS_HEADER],
         )
     routers = (
         routes_health,
@@ -104,4 +112,7 @@ def create_app(settings: Settings, store: Store, vault: Vault | None = None) -> 
         app.include_router(module.router)
     api_docs.install(app)
     install_monitor(app)
+    # Added last, so it runs first: it times and logs every request, even one the CORS,
+    # body-limit or guard middleware answers, and its request id is bound before them.
+    app.add_middleware(AccessMiddleware)
     return app

@@ -1,9 +1,11 @@
-"""Prometheus text exposition, computed from the store at scrape time.
+"""Prometheus text exposition: the store's numbers, computed at scrape time, and this
+API process's request metrics.
 
-Nothing is counted in this process: every number comes from the database, so it is the
-same whichever API instance is scraped and survives restarts. Each number is a read of
-counters or an indexed count, so a scrape costs the same however many node executions
-the database holds.
+The store's numbers come from the database, so they are the same whichever API instance
+is scraped and survive restarts. Each is a read of counters or an indexed count, so a
+scrape costs the same however many node executions the database holds. The request
+metrics (``agent_server_http_*``) are counted in this process by the access middleware
+(backend/server/access.py) and start from zero when it restarts.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 from backend.blocks import get_block
 from backend.data.execution import RunStatus
@@ -20,6 +24,22 @@ from backend.settings import Settings
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _PREFIX = "agent_server"
+
+HTTP_REGISTRY = CollectorRegistry(auto_describe=True)
+HTTP_REQUESTS = Counter(
+    f"{_PREFIX}_http_requests",
+    "HTTP requests answered, by method, route template and status code.",
+    ["method", "route", "status"],
+    registry=HTTP_REGISTRY,
+)
+HTTP_DURATION = Histogram(
+    f"{_PREFIX}_http_request_duration_seconds",
+    "Time to answer an HTTP request (an event stream: until it ended), by method and route "
+    "template.",
+    ["method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+    registry=HTTP_REGISTRY,
+)
 
 
 def _label(value: str) -> str:
@@ -90,4 +110,4 @@ def render_metrics(store: Store, settings: Settings) -> str:
         lines.append(f"{_PREFIX}_{name}_bucket{_labels([*base, ('le', '+Inf')])} {hist.count}")
         lines.append(f"{_PREFIX}_{name}_sum{_labels(base)} {_number(hist.total_seconds)}")
         lines.append(f"{_PREFIX}_{name}_count{_labels(base)} {hist.count}")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + generate_latest(HTTP_REGISTRY).decode()

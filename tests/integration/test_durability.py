@@ -111,7 +111,7 @@ def test_sigterm_drains_and_the_other_executor_finishes(group: Supervisor) -> No
         UP_TIMEOUT,
         "work to be claimed",
     )
-    group.rpc.stopProcess(f"backend:{busy['name']}", True)  # waits until it has stopped
+    group.stop(busy["name"])  # waits until it has stopped
     stopped = group.info(busy["name"])
     assert stopped["statename"] == "STOPPED"
     assert stopped["exitstatus"] == 0

@@ -160,7 +160,7 @@ def test_cancel_and_stop_do_not_wait_for_a_spinning_node(group: Supervisor) -> N
         pid = next(e.pid for e in store.list_executors() if e.id == owner)
     name = next(n for n in EXECUTORS if group.info(n)["pid"] == pid)
     started = time.monotonic()
-    assert group.rpc.stopProcess(f"backend:{name}", True)
+    assert group.stop(name)
     assert time.monotonic() - started < 10
     assert group.info(name)["exitstatus"] == 0
     # The other executor takes the run over; cancel it there.
@@ -172,7 +172,7 @@ def test_cancel_and_stop_do_not_wait_for_a_spinning_node(group: Supervisor) -> N
         )
         cancel_run(store, stopped)
     assert wait_final(group, stopped, 10)[0] == RunStatus.TERMINATED
-    group.rpc.startProcess(f"backend:{name}", True)
+    group.start(name)
 
 
 def calculator(i: int) -> Graph:

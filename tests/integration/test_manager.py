@@ -18,6 +18,7 @@ from backend.data.open import open_store
 from backend.data.store import Store
 from backend.errors import Conflict
 from backend.executor.manager import ExecutionManager
+from backend.executor.metrics import REGISTRY
 from backend.executor.submit import cancel_run, save_graph, submit_run
 from tests.blocks_for_tests import FlakyBlock
 from tests.graphs import STORE_VALUE, WAIT, fast_settings, shared_pool
@@ -62,6 +63,11 @@ def drain(tmp_path: Path, **overrides: Any) -> None:
     )
 
 
+def counted(name: str, **labels: str) -> float:
+    """An executor metric's current value in this process (0 before its first count)."""
+    return REGISTRY.get_sample_value(f"agent_server_executor_{name}", labels) or 0.0
+
+
 def test_runs_complete_with_outputs_and_events(tmp_path: Path, store: Store) -> None:
     graph = save_graph(
         store,
@@ -102,11 +108,19 @@ def test_transient_failure_succeeds_on_third_attempt(
         ),
     )
     run = submit_run(store, "alice", graph.id, {})
+    block = {"block": FlakyBlock().name}
+    retries = counted("node_retries_total", **block)
+    completed = counted("node_executions_total", **block, status="COMPLETED")
+    durations = counted("node_duration_seconds_count", **block)
     drain(tmp_path)
     assert store.get_run(run.id).status == RunStatus.COMPLETED
     (node,) = store.node_executions(run.id)
     assert node.attempt == 3
     assert node.output_data == [("output", 3)]
+    # Two attempts raised and were retried; the third completed; each attempt was timed.
+    assert counted("node_retries_total", **block) == retries + 2
+    assert counted("node_executions_total", **block, status="COMPLETED") == completed + 1
+    assert counted("node_duration_seconds_count", **block) == durations + 3
 
 
 def test_retries_exhausted_fail_the_run(tmp_path: Path, store: Store, flaky: None) -> None:
@@ -121,10 +135,15 @@ def test_retries_exhausted_fail_the_run(tmp_path: Path, store: Store, flaky: Non
         ),
     )
     run = submit_run(store, "alice", graph.id, {})
+    block = {"block": FlakyBlock().name}
+    failed_nodes = counted("node_executions_total", **block, status="FAILED")
+    failed_runs = counted("runs_finished_total", status="FAILED")
     drain(tmp_path)
     done = store.get_run(run.id)
     assert done.status == RunStatus.FAILED
     assert "transient failure 2" in (done.error or "")
+    assert counted("node_executions_total", **block, status="FAILED") == failed_nodes + 1
+    assert counted("runs_finished_total", status="FAILED") == failed_runs + 1
 
 
 def test_node_timeout_fails_with_clear_error(tmp_path: Path, store: Store) -> None:
@@ -240,6 +259,9 @@ def test_stop_hands_running_work_back(tmp_path: Path, store: Store) -> None:
     )
     run = submit_run(store, "alice", graph.id, {})
     settings = make_settings(tmp_path, shutdown_grace_seconds=0.05)
+    hand_backs = counted("run_hand_backs_total", reason="shutdown")
+    claims = counted("runs_claimed_total")
+    starts = counted("run_start_delay_seconds_count")
 
     async def stop_mid_run() -> None:
         manager = ExecutionManager(settings)
@@ -258,6 +280,10 @@ def test_stop_hands_running_work_back(tmp_path: Path, store: Store) -> None:
     assert by_node["first"].attempt == 1
     assert by_node["w"].attempt == 2
     assert by_node["last"].output_data == [("output", 7)]
+    # Claimed twice, handed back once; only the first claim started it (submit-to-start).
+    assert counted("run_hand_backs_total", reason="shutdown") == hand_backs + 1
+    assert counted("runs_claimed_total") == claims + 2
+    assert counted("run_start_delay_seconds_count") == starts + 1
 
 
 def test_expired_lease_is_reclaimed_by_another_executor(tmp_path: Path, store: Store) -> None:
@@ -270,8 +296,39 @@ def test_expired_lease_is_reclaimed_by_another_executor(tmp_path: Path, store: S
     (claimed,) = store.claim_runs("ghost-executor", 1, now, lease_seconds=0.01)
     assert claimed.id == run.id
     time.sleep(0.02)
+    claims, starts = counted("runs_claimed_total"), counted("run_start_delay_seconds_count")
     drain(tmp_path)
     assert store.get_run(run.id).status == RunStatus.COMPLETED
+    # A reclaim is a resume: the run started (and left the queue) at the ghost's claim.
+    assert counted("runs_claimed_total") == claims + 1
+    assert counted("run_start_delay_seconds_count") == starts
+
+
+def test_a_run_taken_over_counts_one_lease_loss(tmp_path: Path, store: Store) -> None:
+    """Another executor takes the run (as if this one's lease had lapsed): this one drops
+    it without writing, and counts the loss once, though both its heartbeat and the run's
+    next write notice it."""
+    graph = save_graph(
+        store, "alice", chain(Node(id="w", block_id=WAIT, input_default={"seconds": 1.0}))
+    )
+    run = submit_run(store, "alice", graph.id, {})
+    losses = counted("lease_losses_total")
+
+    async def take_over() -> None:
+        manager = ExecutionManager(make_settings(tmp_path))
+        serving = asyncio.create_task(manager.serve())
+        await wait_until(lambda: _status_of(store, run.id, "w") == NodeStatus.RUNNING)
+        # Claimed "an hour from now", when this executor's lease has long expired.
+        later = time.time() + 3600
+        (taken,) = await asyncio.to_thread(store.claim_runs, "thief", 1, later, 3600)
+        assert taken.id == run.id
+        await wait_until(lambda: run.id not in manager.active)
+        manager.stop()
+        await asyncio.wait_for(serving, 10)
+
+    asyncio.run(take_over())
+    assert store.get_run(run.id).owner == "thief"
+    assert counted("lease_losses_total") == losses + 1
 
 
 def _status_of(store: Store, run_id: str, node_id: str) -> NodeStatus | None:

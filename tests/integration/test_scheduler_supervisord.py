@@ -35,7 +35,8 @@ DURATION_SECONDS = 60.0
 UP_TIMEOUT = 60.0
 # Only schedulers: the runs they start stay QUEUED, which is all this test looks at.
 OVERRIDES = {
-    "group:backend": {"programs": "scheduler"},
+    "program:executor": None,
+    "program:rest": None,
     "program:scheduler": {"numprocs": "2"},
 }
 ENV = {"BACKEND_SCHEDULER_POLL_SECONDS": "0.2"}

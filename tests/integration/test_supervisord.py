@@ -11,10 +11,11 @@ import pytest
 
 from backend.data.execution import ExecutorInfo
 from tests.supervisor_helpers import (
-    GROUP,
     REAL_CONF,
     Supervisor,
+    process_name,
     running_supervisord,
+    set_keys,
     wait_for,
 )
 
@@ -52,7 +53,13 @@ def row_state(sup: Supervisor, pid: int, state: str) -> ExecutorInfo | None:
 def test_group_reaches_running_and_status_exits_0(group: Supervisor) -> None:
     numprocs = int(real_program_setting("numprocs"))
     everything = group.wait_all("RUNNING", UP_TIMEOUT)
-    assert {i["group"] for i in everything} == {GROUP}
+    # Every program is a group of its own, so `supervisorctl update` after a change to one
+    # program's section restarts that program only.
+    assert {(i["group"], i["name"]) for i in everything} == {
+        ("rest", "rest"),
+        *(("executor", f"executor_{n:02d}") for n in range(int(real_program_setting("numprocs")))),
+        ("scheduler", "scheduler_00"),
+    }
     infos = [i for i in everything if i["name"].startswith(EXECUTOR)]
     assert sorted(i["name"] for i in infos) == [f"executor_{n:02d}" for n in range(numprocs)]
 
@@ -97,7 +104,7 @@ def test_stopped_executor_exits_0_and_deregisters(group: Supervisor) -> None:
     pid = group.wait_state("executor_01", "RUNNING", UP_TIMEOUT)["pid"]
     wait_for(lambda: row_state(group, pid, "RUNNING"), UP_TIMEOUT, "registration")
     try:
-        assert group.rpc.stopProcess(f"{GROUP}:executor_01", True)
+        assert group.stop("executor_01")
 
         info = group.info("executor_01")
         assert info["statename"] == "STOPPED"
@@ -105,7 +112,51 @@ def test_stopped_executor_exits_0_and_deregisters(group: Supervisor) -> None:
         assert info["exitstatus"] == 0
         assert row_state(group, pid, "STOPPED") is not None
     finally:
-        group.rpc.startProcess(f"{GROUP}:executor_01", True)
+        group.start("executor_01")
+
+
+def test_executor_log_is_its_stderr_log(group: Supervisor) -> None:
+    # `supervisorctl tail NAME stderr` reads this log through the same XML-RPC call.
+    def registered() -> str | None:
+        text: str = group.rpc.readProcessStderrLog(process_name("executor_00"), 0, 0)
+        return text if "executor registered" in text else None
+
+    log = wait_for(registered, UP_TIMEOUT, "the executor's registration line")
+    assert "Traceback" not in log
+    # BACKEND_EXECUTOR_METRICS_PORT is unset by default: no metrics listener.
+    assert "serving metrics" not in log
+    tail = group.ctl("tail", process_name("executor_00"), "stderr")
+    assert tail.returncode == 0, tail.stdout + tail.stderr
+    assert "executor registered" in tail.stdout
+
+
+def update(sup: Supervisor) -> set[str]:
+    """What `supervisorctl update` does after the config file changed: re-read it, then
+    stop, remove and re-add each changed group (and add or remove whole groups)."""
+    [[added, changed, removed]] = sup.rpc.reloadConfig()
+    for name in removed + changed:
+        sup.rpc.stopProcessGroup(name, True)
+        sup.rpc.removeProcessGroup(name)
+    for name in changed + added:
+        sup.rpc.addProcessGroup(name)
+    return set(added + changed + removed)
+
+
+def test_update_after_more_executors_leaves_the_api_running(group: Supervisor) -> None:
+    numprocs = int(real_program_setting("numprocs")) + 1
+    api_pid = group.wait_state("rest", "RUNNING", UP_TIMEOUT)["pid"]
+    scheduler_pid = group.info("scheduler_00")["pid"]
+    group.conf.write_text(
+        set_keys(group.conf.read_text(), "program:executor", {"numprocs": str(numprocs)})
+    )
+
+    assert update(group) == {"executor"}
+
+    infos = group.wait_all("RUNNING", UP_TIMEOUT, prefix=EXECUTOR)
+    assert sorted(i["name"] for i in infos) == [f"executor_{n:02d}" for n in range(numprocs)]
+    assert group.info("rest")["pid"] == api_pid
+    assert group.info("scheduler_00")["pid"] == scheduler_pid
+    group.wait_api(UP_TIMEOUT)
 
 
 def test_bad_setting_exits_1_with_one_line_and_ends_fatal() -> None:
@@ -131,7 +182,7 @@ def test_bad_setting_exits_1_with_one_line_and_ends_fatal() -> None:
 
 
 def test_program_log_rotates_into_numbered_backups() -> None:
-    program = {"numprocs": "1", "stdout_logfile_maxbytes": "1KB", "startsecs": "1"}
+    program = {"numprocs": "1", "stderr_logfile_maxbytes": "1KB", "startsecs": "1"}
     env = {"BACKEND_LOG_LEVEL": "DEBUG"}
     with running_supervisord(env=env, overrides={"program:executor": program}) as sup:
         sup.wait_state("executor_00", "RUNNING", UP_TIMEOUT)
@@ -151,11 +202,11 @@ def test_program_log_rotates_into_numbered_backups() -> None:
             if backup.exists():
                 break
             before = registrations()
-            sup.rpc.stopProcess(f"{GROUP}:executor_00", True)
-            sup.rpc.startProcess(f"{GROUP}:executor_00", True)
+            sup.stop("executor_00")
+            sup.start("executor_00")
             wait_for(lambda n=before: registrations() > n or None, UP_TIMEOUT, "the restart")
 
-        sup.rpc.stopProcess(f"{GROUP}:executor_00", True)
+        sup.stop("executor_00")
 
         assert backup.exists()
         assert "executor registered" in backup.read_text()

@@ -11,6 +11,7 @@ from backend.blocks.llm import AITextGeneratorBlock
 from backend.data.execution import RunStatus
 from backend.data.graph import Graph, Link, Node
 from backend.executor.local import LocalResult, run_local
+from backend.executor.metrics import REGISTRY
 from backend.providers import llm as llm_module
 from tests.llm.conftest import Waits, client_for
 from tests.llm_server import Answer, LLMServer, Status
@@ -35,6 +36,17 @@ def story_graph(model: str) -> Graph:
     return Graph(name="story", nodes=nodes, links=links)
 
 
+def tokens_counted(provider: str) -> dict[str, float]:
+    """The executor metric's tokens of ``provider`` in this process, by direction."""
+    counted = {"input": 0.0, "output": 0.0}
+    for family in REGISTRY.collect():
+        for sample in family.samples:
+            name, labels = sample.name, sample.labels
+            if name == "agent_server_executor_llm_tokens_total" and labels["provider"] == provider:
+                counted[labels["direction"]] += sample.value
+    return counted
+
+
 def run_story(
     model: str, llm_server: LLMServer, waits: Waits, monkeypatch: pytest.MonkeyPatch
 ) -> LocalResult:
@@ -54,11 +66,18 @@ def test_an_ollama_node_runs_in_a_graph(
     llm_server: LLMServer, waits: Waits, clean_env: pytest.MonkeyPatch
 ) -> None:
     llm_server.script(Answer("Cats purr."))
+    before = tokens_counted("ollama")
 
     result = run_story("llama3.2", llm_server, waits, clean_env)
 
     assert result.run.status is RunStatus.COMPLETED
     assert result.run.outputs == {"answer": ["Cats purr."]}
+    # The tokens the provider reported are counted for the metrics, by direction.
+    [node] = [ne for ne in result.executions if ne.node_id == "llm"]
+    after = tokens_counted("ollama")
+    assert node.stats["input_tokens"] > 0 and node.stats["output_tokens"] > 0
+    assert after["input"] - before["input"] == node.stats["input_tokens"]
+    assert after["output"] - before["output"] == node.stats["output_tokens"]
     [sent] = llm_server.requests
     assert sent.messages == [{"role": "user", "content": "Tell me about cats."}]
 
