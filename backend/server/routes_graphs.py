@@ -91,7 +91,12 @@ def _parse_graph(body: dict[str, Any], graph_id: str) -> Graph:
     "/graphs",
     status_code=status.HTTP_201_CREATED,
     summary="Create a graph (a new id, version 1)",
-    responses={200: {"description": "With ?reuse=true: your live graph of the same content"}},
+    responses={
+        200: {
+            "model": CreatedGraph,
+            "description": "With ?reuse=true: your live graph of the same content",
+        }
+    },
     response_model=CreatedGraph,
     response_model_exclude_unset=True,
 )
