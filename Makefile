@@ -5,6 +5,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LOCK := requirements.lock
 LOCK_VENV := .lock-venv
+# The OpenAPI client generator the contract test runs. It caps httpx below the version
+# the project pins, so it lives in an environment of its own and runs as a program.
+CODEGEN := .venv-codegen
+CODEGEN_PIN := openapi-python-client==0.29.1
+CODEGEN_STAMP := $(CODEGEN)/.installed
 
 .PHONY: run test lint bench bench-smoke clean lock
 
@@ -26,6 +31,11 @@ lock:
 	mv $(LOCK).new $(LOCK)
 	rm -rf $(LOCK_VENV)
 
+$(CODEGEN_STAMP): Makefile
+	$(PYTHON) -m venv $(CODEGEN)
+	$(CODEGEN)/bin/pip install --quiet '$(CODEGEN_PIN)'
+	touch $(CODEGEN_STAMP)
+
 var:
 	mkdir -p var
 
@@ -37,11 +47,11 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check backend tests bench
 	$(BIN)/mypy
 
-test: lint
+test: lint $(CODEGEN_STAMP)
 	$(BIN)/pytest -q
 
 clean:
-	rm -rf $(VENV) $(LOCK_VENV) var
+	rm -rf $(VENV) $(LOCK_VENV) $(CODEGEN) var
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from collections.abc import Sequence
@@ -53,9 +54,30 @@ def parse_inputs(pairs: Sequence[str]) -> tuple[dict[str, Any], list[str]]:
             problems.append(f"--input {pair!r}: expected NAME=VALUE")
         elif name in inputs:
             problems.append(f"--input {name!r} is given more than once")
+        elif _non_finite(value):
+            # JSON has no NaN or Infinity: the API refuses such a body, and a text input
+            # spelled like one would be read as a number by a number pin.
+            problems.append(
+                f"--input {name}={value}: NaN and Infinity are not JSON numbers; give a "
+                f"finite number, or quote it as JSON text: {name}='\"{value}\"'"
+            )
         else:
             inputs[name] = parse_input_value(value)
     return inputs, problems
+
+
+def _non_finite(text: str) -> bool:
+    """``text`` is NaN or an infinity, as JSON (``NaN``) or as plain text (``nan``)."""
+    try:
+        value = float(text.strip())
+    except ValueError:
+        found: list[str] = []
+        try:
+            json.loads(text, parse_constant=found.append)
+        except ValueError:
+            return False
+        return bool(found)
+    return not math.isfinite(value)
 
 
 def read_graph_text(path: str) -> str:

@@ -8,9 +8,7 @@ each other's rows; leases and fencing are the same as on SQLite.
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,6 +18,7 @@ import psycopg
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from backend.data.sqlbase import dumps
 from backend.data.sqlstore import SQLStore
 from backend.errors import StoreError
 from backend.util.process import block_stop_signals
@@ -50,7 +49,7 @@ class PostgresStore(SQLStore):
         try:
             engine = sa.create_engine(
                 parsed,
-                json_serializer=dumps_finite,
+                json_serializer=dumps,
                 # A connection the server dropped is found at checkout and replaced.
                 pool_pre_ping=True,
                 pool_size=5,
@@ -62,7 +61,7 @@ class PostgresStore(SQLStore):
         # psycopg takes a libpq URI; the listener connects with it directly.
         self._conninfo = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
         self._connect_args = connect_args
-        super().__init__(engine, masked, dumps_finite)
+        super().__init__(engine, masked, dumps)
 
     def insert(self, table: sa.Table) -> Any:
         return pg_insert(table)
@@ -120,28 +119,6 @@ def psycopg_url(url: str) -> sa.URL:
             "invalid BACKEND_DATABASE_URL: expected postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
         ) from None
     return parsed.set(drivername="postgresql+psycopg")
-
-
-def dumps_finite(value: Any) -> str:
-    """JSON for PostgreSQL's json type, which refuses NaN and Infinity: non-finite floats
-    (a Calculator dividing by zero) are stored as the strings "NaN", "Infinity" and
-    "-Infinity", the spelling JavaScript and Python's float() both read back."""
-    try:
-        return json.dumps(value, default=str, allow_nan=False)
-    except ValueError:
-        return json.dumps(_finite(value), default=str, allow_nan=False)
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        if math.isnan(value):
-            return "NaN"
-        return "Infinity" if value > 0 else "-Infinity"
-    if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(item) for item in value]
-    return value
 
 
 class _Listener:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -11,6 +10,7 @@ import sqlalchemy as sa
 
 from backend.data import schema as t
 from backend.data.execution import Event, NodeExecution, NodeStatus, Run, RunStatus
+from backend.util import finite_json
 
 FENCE = (
     t.graph_executions.update()
@@ -33,8 +33,10 @@ EVENT_COLUMNS = ["run_id", "type", "data", "created_at"]
 
 
 def dumps(value: Any) -> str:
-    # Block outputs may hold objects JSON cannot express; store their text form.
-    return json.dumps(value, default=str)
+    # Block outputs may hold objects JSON cannot express (stored as their text form) and
+    # non-finite numbers (stored as null, on every driver: PostgreSQL's json type has no
+    # NaN or Infinity, and a REST answer shows null).
+    return finite_json.dumps(value)
 
 
 class Prepared:

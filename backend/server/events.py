@@ -12,18 +12,18 @@ after its API key is revoked (the key is looked up again every second).
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from functools import partial
-from typing import Annotated
+from typing import Annotated, Any
 
 import anyio
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
+from backend.blocks import get_block
 from backend.data.execution import Event, RunStatus
 from backend.data.schema import INT_MAX
 from backend.data.store import Store
@@ -33,6 +33,7 @@ from backend.server.deps import StoreDep
 from backend.server.event_hub import Channel, hub_for
 from backend.server.redaction import Redactor, redactor
 from backend.server.routes_executions import own_run
+from backend.util import finite_json
 
 router = APIRouter(prefix="/api/v1", tags=["executions"])
 
@@ -41,10 +42,24 @@ KEEPALIVE_SECONDS = 15.0
 # How long a revoked key may keep reading; each check is one indexed lookup.
 KEY_CHECK_SECONDS = 1.0
 _BATCH = 500
+# Sent first on every stream: the reconnection delay clients should use.
+RETRY_MILLISECONDS = 2000
+
+
+def event_payload(event: Event) -> dict[str, Any]:
+    """What a message's data says: the stored event's fields, the run it belongs to and
+    when it was written, and for a node event the name of its block (None for a block
+    this server does not know)."""
+    payload = {**event.data, "run_id": event.run_id, "timestamp": event.created_at}
+    if event.type == "node_status":
+        block = get_block(str(event.data.get("block_id", "")))
+        payload["block_name"] = block.name if block is not None else None
+    return payload
 
 
 def format_event(event: Event) -> str:
-    data = json.dumps(event.data, default=str, ensure_ascii=False)
+    # Non-finite numbers are null here as in every REST answer (finite_json).
+    data = finite_json.dumps(event_payload(event), ensure_ascii=False)
     return f"id: {event.id}\nevent: {event.type}\ndata: {data}\n\n"
 
 
@@ -86,6 +101,8 @@ async def stream_events(
     hub = hub_for(store, stopping)
     channel = hub.join(run_id, after)
     try:
+        # How long a browser's EventSource waits before it reconnects (with Last-Event-ID).
+        yield f"retry: {RETRY_MILLISECONDS}\n\n"
         async for message in _follow(store, channel, after, stopping, key_valid, masked):
             yield message
     finally:

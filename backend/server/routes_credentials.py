@@ -21,6 +21,7 @@ from backend.data.credentials import (
 from backend.providers.credentials import CredentialsType
 from backend.server.auth import UserDep
 from backend.server.deps import CredentialsDep, StoreDep
+from backend.server.models import Credentials, CredentialsList
 from backend.server.openapi import errors
 
 router = APIRouter(prefix="/api/v1", tags=["credentials"])
@@ -85,6 +86,7 @@ CredentialsBody = Annotated[
     status_code=status.HTTP_201_CREATED,
     summary="Add a credential; the answer shows only a masked hint of its secret",
     responses=errors(409),
+    response_model=Credentials,
 )
 def create_credentials(
     user: UserDep, manager: CredentialsDep, body: CredentialsBody
@@ -92,7 +94,11 @@ def create_credentials(
     return manager.add(user, body.to_new()).to_dict()
 
 
-@router.get("/credentials", summary="List your credentials (never their secrets)")
+@router.get(
+    "/credentials",
+    summary="List your credentials (never their secrets)",
+    response_model=CredentialsList,
+)
 def list_credentials(
     user: UserDep,
     store: StoreDep,
@@ -103,7 +109,11 @@ def list_credentials(
     return {"items": [record.to_dict() for record in store.list_credentials(user, provider)]}
 
 
-@router.get("/credentials/{credentials_id}", summary="One of your credentials")
+@router.get(
+    "/credentials/{credentials_id}",
+    summary="One of your credentials",
+    response_model=Credentials,
+)
 def get_credentials(
     credentials_id: CredentialsId, user: UserDep, store: StoreDep
 ) -> dict[str, Any]:

@@ -17,6 +17,14 @@ from backend.executor.limits import Limits
 from backend.executor.submit import cancel_run, rerun, resume
 from backend.server.auth import ReaderUserDep, UserDep
 from backend.server.deps import CredentialsDep, SettingsDep, StoreDep
+from backend.server.models_runs import (
+    CancelAnswer,
+    NodeExecutionPage,
+    RerunAnswer,
+    ResumeAnswer,
+    RunPage,
+    RunView,
+)
 from backend.server.openapi import errors
 from backend.server.pagination import decode_cursor, encode_cursor
 from backend.server.redaction import redactor
@@ -75,7 +83,7 @@ def run_view(store: Store, run: Run) -> dict[str, Any]:
     return redactor(store, run).run(view)
 
 
-@router.get("/executions", summary="List your runs, newest first")
+@router.get("/executions", summary="List your runs, newest first", response_model=RunPage)
 def list_runs(
     user: ReaderUserDep,
     store: StoreDep,
@@ -102,7 +110,11 @@ def list_runs(
     }
 
 
-@router.get("/executions/{run_id}", summary="One run: status, inputs, outputs, stats, error")
+@router.get(
+    "/executions/{run_id}",
+    summary="One run: status, inputs, outputs, stats, error",
+    response_model=RunView,
+)
 def get_run(run_id: str, user: ReaderUserDep, store: StoreDep) -> dict[str, Any]:
     return run_view(store, own_run(store, user, run_id))
 
@@ -110,6 +122,7 @@ def get_run(run_id: str, user: ReaderUserDep, store: StoreDep) -> dict[str, Any]
 @router.get(
     "/executions/{run_id}/nodes",
     summary="The run's node executions with inputs, outputs, status and timings",
+    response_model=NodeExecutionPage,
 )
 def list_run_nodes(
     run_id: str,
@@ -152,6 +165,7 @@ def _seq_cursor(cursor: str | None) -> int | None:
     summary="Request cancellation; the run ends TERMINATED (409 if it already ended)",
     name="cancel_run",
     responses=errors(409),
+    response_model=CancelAnswer,
 )
 def cancel_execution(run_id: str, user: UserDep, store: StoreDep) -> dict[str, Any]:
     own_run(store, user, run_id)
@@ -163,6 +177,7 @@ def cancel_execution(run_id: str, user: UserDep, store: StoreDep) -> dict[str, A
     "/executions/{run_id}/rerun",
     status_code=http_status.HTTP_202_ACCEPTED,
     summary="Start the run again: a new run of the same graph version with the same inputs",
+    response_model=RerunAnswer,
 )
 def rerun_run(
     run_id: str, user: UserDep, store: StoreDep, settings: SettingsDep, resolver: CredentialsDep
@@ -177,6 +192,7 @@ def rerun_run(
     summary="Resume a FAILED or TERMINATED run: a new run that reuses every completed "
     "node's outputs and executes only the rest (409 for other runs)",
     responses=errors(409),
+    response_model=ResumeAnswer,
 )
 def resume_run(
     run_id: str, user: UserDep, store: StoreDep, settings: SettingsDep, resolver: CredentialsDep

@@ -16,6 +16,7 @@ from fastapi.responses import StreamingResponse
 from backend.data.files import retention_cutoff
 from backend.server.auth import UserDep
 from backend.server.deps import SettingsDep, StoreDep
+from backend.server.models import FilePage
 from backend.server.pagination import decode_cursor, encode_cursor
 
 router = APIRouter(prefix="/api/v1", tags=["files"])
@@ -30,7 +31,11 @@ def content_disposition(name: str, content_type: str) -> str:
     return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{urllib.parse.quote(name)}"
 
 
-@router.get("/files", summary="List your files (of one run), newest first")
+@router.get(
+    "/files",
+    summary="List your files (of one run), newest first",
+    response_model=FilePage,
+)
 def list_files(
     user: UserDep,
     store: StoreDep,

@@ -26,6 +26,8 @@ from backend.schedules.manage import suggested_schedule
 from backend.server.auth import ReaderUserDep, UserDep
 from backend.server.deps import CredentialsDep, SettingsDep, StoreDep
 from backend.server.idempotency import REPLAYED_HEADER, IdempotencyKey, execute_key
+from backend.server.models import CreatedGraph, GraphPage, GraphView
+from backend.server.models_runs import RunStarted
 from backend.server.openapi import errors
 from backend.server.pagination import decode_cursor, encode_cursor
 
@@ -89,7 +91,14 @@ def _parse_graph(body: dict[str, Any], graph_id: str) -> Graph:
     "/graphs",
     status_code=status.HTTP_201_CREATED,
     summary="Create a graph (a new id, version 1)",
-    responses={200: {"description": "With ?reuse=true: your live graph of the same content"}},
+    responses={
+        200: {
+            "model": CreatedGraph,
+            "description": "With ?reuse=true: your live graph of the same content",
+        }
+    },
+    response_model=CreatedGraph,
+    response_model_exclude_unset=True,
 )
 def create_graph(
     user: UserDep,
@@ -138,7 +147,11 @@ def _report(graph: Graph, user: str, resolver: CredentialsManager) -> dict[str, 
     return {"credentials_required": credentials_report(graph, has)}
 
 
-@router.get("/graphs", summary="List your graphs (active versions, newest first)")
+@router.get(
+    "/graphs",
+    summary="List your graphs (active versions, newest first)",
+    response_model=GraphPage,
+)
 def list_graphs(
     user: ReaderUserDep,
     store: StoreDep,
@@ -153,7 +166,12 @@ def list_graphs(
     }
 
 
-@router.get("/graphs/{graph_id}", summary="One graph (the active version unless ?version=N)")
+@router.get(
+    "/graphs/{graph_id}",
+    summary="One graph (the active version unless ?version=N)",
+    response_model=GraphView,
+    response_model_exclude_unset=True,
+)
 def get_graph(
     graph_id: str,
     user: ReaderUserDep,
@@ -170,7 +188,12 @@ def get_graph(
     return _with_report(graph, user, resolver)
 
 
-@router.put("/graphs/{graph_id}", summary="Store a new version; it becomes the active one")
+@router.put(
+    "/graphs/{graph_id}",
+    summary="Store a new version; it becomes the active one",
+    response_model=GraphView,
+    response_model_exclude_unset=True,
+)
 def update_graph(
     graph_id: str, user: UserDep, store: StoreDep, resolver: CredentialsDep, body: GraphBody
 ) -> dict[str, Any]:
@@ -193,6 +216,7 @@ def delete_graph(graph_id: str, user: UserDep, store: StoreDep) -> None:
     status_code=status.HTTP_202_ACCEPTED,
     summary="Start a run; executors pick it up from the queue",
     responses=errors(409),
+    response_model=RunStarted,
 )
 def execute_graph(
     graph_id: str,

@@ -9,11 +9,12 @@ from backend.errors import StoreError
 from backend.server.deps import SettingsDep, StoreDep
 from backend.server.errors import error_response
 from backend.server.metrics import CONTENT_TYPE, render_metrics
+from backend.server.models import Status
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health", summary="Liveness: 200 while the server is serving")
+@router.get("/health", summary="Liveness: 200 while the server is serving", response_model=Status)
 def health() -> dict[str, str]:
     return {"status": "ok"}
 
@@ -21,7 +22,7 @@ def health() -> dict[str, str]:
 @router.get(
     "/ready",
     summary="Readiness: the database is reachable and its schema is current",
-    responses={503: {"description": "Not ready; the error says why"}},
+    responses={200: {"model": Status}},
 )
 def ready(store: StoreDep) -> JSONResponse:
     try:

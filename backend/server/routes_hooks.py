@@ -30,6 +30,8 @@ from backend.executor.submit import load_live_graph, submit_keyed_run
 from backend.server.auth import UserDep
 from backend.server.deps import CredentialsDep, SettingsDep, StoreDep
 from backend.server.hook_delivery import decode_body, delivery_id, verify
+from backend.server.models import Hook, HookList, NewHookAnswer
+from backend.server.models_runs import DeliveryAnswer
 from backend.server.openapi import errors
 from backend.settings import Settings
 
@@ -88,6 +90,7 @@ def _target_input(graph: Graph, wanted: str | None) -> str:
     status_code=status.HTTP_201_CREATED,
     summary="Add a webhook to a graph; the answer holds its secret, shown this once",
     responses=errors(404, 409),
+    response_model=NewHookAnswer,
 )
 def create_hook(
     body: NewHook, user: UserDep, store: StoreDep, credentials: CredentialsDep
@@ -113,19 +116,23 @@ def create_hook(
     return {**record.to_dict(), "secret": secret}
 
 
-@router.get("/hooks", summary="List your webhooks (never their secrets)")
+@router.get("/hooks", summary="List your webhooks (never their secrets)", response_model=HookList)
 def list_hooks(
     user: UserDep, store: StoreDep, graph_id: Annotated[str | None, Query(max_length=64)] = None
 ) -> dict[str, Any]:
     return {"items": [hook.to_dict() for hook in store.list_hooks(user, graph_id)]}
 
 
-@router.get("/hooks/{hook_id}", summary="One webhook (never its secret)")
+@router.get("/hooks/{hook_id}", summary="One webhook (never its secret)", response_model=Hook)
 def get_hook(hook_id: str, user: UserDep, store: StoreDep) -> dict[str, Any]:
     return store.get_hook(user, hook_id).to_dict()
 
 
-@router.patch("/hooks/{hook_id}", summary="Rename, retarget, disable or enable a webhook")
+@router.patch(
+    "/hooks/{hook_id}",
+    summary="Rename, retarget, disable or enable a webhook",
+    response_model=Hook,
+)
 def update_hook(hook_id: str, body: HookChange, user: UserDep, store: StoreDep) -> dict[str, Any]:
     record = store.get_hook(user, hook_id)
     changes: dict[str, Any] = {"updated_at": time.time()}
@@ -192,6 +199,7 @@ def _accept(
     summary="Deliver to a webhook (no API key: the hook's signature or bearer secret)",
     openapi_extra={"security": []},
     responses=errors(401, 413, 429),
+    response_model=DeliveryAnswer,
 )
 def deliver_hook(
     hook_id: str,

@@ -14,6 +14,7 @@ from backend.executor.limits import Limits
 from backend.schedules.manage import ScheduleSpec, create_schedule, schedule_view, update_schedule
 from backend.server.auth import UserDep
 from backend.server.deps import SettingsDep, StoreDep
+from backend.server.models import ScheduleList, ScheduleView
 from backend.server.openapi import errors
 
 router = APIRouter(prefix="/api/v1", tags=["schedules"])
@@ -62,6 +63,7 @@ class NewSchedule(ScheduleChange):
     summary="Schedule a graph: runs start at the cron expression's times, in its timezone",
     name="create_schedule",
     responses=errors(404),
+    response_model=ScheduleView,
 )
 def post_schedule(
     body: NewSchedule, user: UserDep, store: StoreDep, settings: SettingsDep
@@ -70,7 +72,7 @@ def post_schedule(
     return schedule_view(create_schedule(store, user, body.graph_id, body.spec(), limits))
 
 
-@router.get("/schedules", summary="List your schedules (oldest first)")
+@router.get("/schedules", summary="List your schedules (oldest first)", response_model=ScheduleList)
 def list_schedules(
     user: UserDep,
     store: StoreDep,
@@ -79,7 +81,11 @@ def list_schedules(
     return {"items": [schedule_view(r) for r in store.list_schedules(user, graph_id)]}
 
 
-@router.get("/schedules/{schedule_id}", summary="One schedule, with its next five fire times")
+@router.get(
+    "/schedules/{schedule_id}",
+    summary="One schedule, with its next five fire times",
+    response_model=ScheduleView,
+)
 def get_schedule(schedule_id: str, user: UserDep, store: StoreDep) -> dict[str, Any]:
     return schedule_view(store.get_schedule(user, schedule_id))
 
@@ -88,6 +94,7 @@ def get_schedule(schedule_id: str, user: UserDep, store: StoreDep) -> dict[str, 
     "/schedules/{schedule_id}",
     summary="Change a schedule (fields left out stay)",
     name="update_schedule",
+    response_model=ScheduleView,
 )
 def patch_schedule(
     schedule_id: str, body: ScheduleChange, user: UserDep, store: StoreDep, settings: SettingsDep
@@ -105,14 +112,22 @@ def _set_enabled(
     return schedule_view(update_schedule(store, record, spec, Limits.from_settings(settings)))
 
 
-@router.post("/schedules/{schedule_id}/pause", summary="Stop firing (slots while paused never run)")
+@router.post(
+    "/schedules/{schedule_id}/pause",
+    summary="Stop firing (slots while paused never run)",
+    response_model=ScheduleView,
+)
 def pause_schedule(
     schedule_id: str, user: UserDep, store: StoreDep, settings: SettingsDep
 ) -> dict[str, Any]:
     return _set_enabled(schedule_id, False, user, store, settings)
 
 
-@router.post("/schedules/{schedule_id}/resume", summary="Fire again, from the next slot on")
+@router.post(
+    "/schedules/{schedule_id}/resume",
+    summary="Fire again, from the next slot on",
+    response_model=ScheduleView,
+)
 def resume_schedule(
     schedule_id: str, user: UserDep, store: StoreDep, settings: SettingsDep
 ) -> dict[str, Any]:

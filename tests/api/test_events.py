@@ -10,10 +10,11 @@ from typing import Any
 import httpx
 from fastapi.testclient import TestClient
 
+from backend.blocks import get_block
 from backend.client import parse_sse
 from backend.data.api_keys import shown_prefix
 from backend.data.store import Store
-from backend.server.events import KEEPALIVE_SECONDS
+from backend.server.events import KEEPALIVE_SECONDS, RETRY_MILLISECONDS
 from backend.settings import Settings
 from tests.api.conftest import (
     LiveServer,
@@ -47,6 +48,11 @@ def read_events(
     return events
 
 
+def without_envelope(data: dict[str, Any]) -> dict[str, Any]:
+    """An event's own fields, without those every event carries."""
+    return {k: v for k, v in data.items() if k not in ("run_id", "timestamp", "block_name")}
+
+
 def test_stream_of_a_finished_run_replays_everything_and_ends(
     client: TestClient, alice: dict[str, str], settings: Settings, store: Store
 ) -> None:
@@ -57,7 +63,8 @@ def test_stream_of_a_finished_run_replays_everything_and_ends(
     drain(settings)
     events = read_events(client, rid, headers=alice)
     assert [e[0] for e in events] == [e.id for e in store.events(rid)]
-    assert events[0][1:] == ("run_status", {"status": "QUEUED"})
+    assert events[0][1] == "run_status"
+    assert without_envelope(events[0][2]) == {"status": "QUEUED"}
     last = events[-1]
     assert last[1] == "run_status"
     assert last[2]["status"] == "COMPLETED" and last[2]["outputs"] == {"Output": [42.0]}
@@ -103,10 +110,12 @@ def test_client_that_disconnects_mid_run_and_resumes_sees_every_event_once(
     ids = [e[0] for e in seen]
     assert ids == sorted(set(ids)), "events repeated or out of order"
     assert ids == [e.id for e in store.events(rid)], "events missed"
-    assert seen[-1][1:] == (
-        "run_status",
-        {"status": "COMPLETED", "outputs": {"out": ["v"]}, "error": None},
-    )
+    assert seen[-1][1] == "run_status"
+    assert without_envelope(seen[-1][2]) == {
+        "status": "COMPLETED",
+        "outputs": {"out": ["v"]},
+        "error": None,
+    }
     assert not any(e[1] == "run_status" and e[2]["status"] == "COMPLETED" for e in first)
 
 
@@ -118,6 +127,8 @@ def test_stream_ends_when_the_server_stops(live: LiveServer, alice: dict[str, st
         url = f"{API}/executions/{rid}/events"
         with client.stream("GET", url) as response:
             lines = response.iter_lines()
+            assert next(lines) == f"retry: {RETRY_MILLISECONDS}"
+            assert next(lines) == ""
             assert next(lines).startswith("id: ")
             live.app.state.stopping.set()
             rest = list(lines)
@@ -141,6 +152,8 @@ def test_stream_ends_soon_after_its_key_is_revoked(
         url = f"{API}/executions/{rid}/events"
         with client.stream("GET", url, headers=as_revoked) as response:
             lines = response.iter_lines()
+            assert next(lines) == f"retry: {RETRY_MILLISECONDS}"
+            assert next(lines) == ""
             assert next(lines).startswith("id: ")
             store.revoke_api_key(shown_prefix(revoked), time.time())
             rest = list(lines)
@@ -159,10 +172,12 @@ def test_stream_ends_soon_after_its_key_is_revoked(
             events = read_events(client, rid, headers=as_kept)
         finally:
             executor.join(60)
-    assert events[-1][1:] == (
-        "run_status",
-        {"status": "COMPLETED", "outputs": {"out": [1]}, "error": None},
-    )
+    assert events[-1][1] == "run_status"
+    assert without_envelope(events[-1][2]) == {
+        "status": "COMPLETED",
+        "outputs": {"out": [1]},
+        "error": None,
+    }
 
 
 def test_no_event_or_answer_shows_which_executor_ran_the_run(
@@ -185,3 +200,33 @@ def test_no_event_or_answer_shows_which_executor_ran_the_run(
         assert f"{executor.host}-{executor.pid}" not in text
     for event in store.events(rid):
         assert "executor" not in event.data and "owner" not in event.data
+
+
+def test_every_event_says_its_run_and_time_and_node_events_their_block(
+    client: TestClient, alice: dict[str, str], settings: Settings, store: Store
+) -> None:
+    gid = client.post(f"{API}/graphs", json=calculator_graph(), headers=alice).json()["id"]
+    before = time.time()
+    rid = client.post(
+        f"{API}/graphs/{gid}/execute", json={"inputs": {"Input": 8}}, headers=alice
+    ).json()["id"]
+    drain(settings)
+    raw = client.get(f"{API}/executions/{rid}/events", headers=alice).text
+    # The reconnection delay comes first, before any event.
+    assert raw.startswith(f"retry: {RETRY_MILLISECONDS}\n\n")
+
+    events = read_events(client, rid, headers=alice)
+    stored = {event.id: event for event in store.events(rid)}
+    times = [data["timestamp"] for _, _, data in events]
+    assert times == sorted(times) and before - 1 <= times[0] <= times[-1] <= time.time()
+    names = set()
+    for event_id, kind, data in events:
+        assert data["run_id"] == rid
+        assert data["timestamp"] == stored[event_id].created_at
+        if kind == "node_status":
+            block = get_block(data["block_id"])
+            assert block is not None and data["block_name"] == block.name
+            names.add(data["block_name"])
+        else:
+            assert "block_name" not in data
+    assert {"AgentInputBlock", "AgentOutputBlock"} <= names and len(names) == 3

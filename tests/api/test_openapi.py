@@ -76,3 +76,35 @@ def test_real_errors_match_the_documented_envelope(
     assert [answer.status_code for answer in answers] == [401, 404, 400, 422]
     for answer in answers:
         ErrorEnvelope.model_validate(answer.json())
+
+
+TAGS = {"health", "blocks", "graphs", "executions", "credentials", "files", "schedules"}
+
+
+def test_every_answer_is_a_named_schema_and_every_operation_tagged(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    schemas = document["components"]["schemas"]
+    for (method, path), operation in operations(document).items():
+        assert len(operation["tags"]) == 1 and operation["tags"][0] in {*TAGS, "webhooks"}
+        for status, response in operation["responses"].items():
+            if not status.startswith("2") or status == "204":
+                continue
+            content = response["content"]
+            if "application/json" not in content:  # a download, an event stream, metrics
+                assert set(content) & {"application/octet-stream", "text/event-stream"} or (
+                    path == "/metrics"
+                ), (method, path)
+                continue
+            schema = content["application/json"]["schema"]
+            ref = schema.get("$ref") or schema.get("items", {}).get("$ref")
+            assert ref is not None, (method, path, status, schema)
+            assert ref.rsplit("/", 1)[1] in schemas
+    conflicts = [
+        ("post", "/api/v1/executions/{run_id}/cancel"),
+        ("post", "/api/v1/executions/{run_id}/resume"),
+        ("post", "/api/v1/graphs/{graph_id}/execute"),
+        ("post", "/api/v1/credentials"),
+        ("post", "/api/v1/hooks"),
+    ]
+    for key in conflicts:
+        assert "409" in operations(document)[key]["responses"], key

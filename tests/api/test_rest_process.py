@@ -15,6 +15,7 @@ import pytest
 
 from backend.data.api_keys import hash_key, new_key, shown_prefix
 from backend.data.open import open_store
+from backend.server.events import RETRY_MILLISECONDS
 from backend.settings import Settings
 from tests.api.conftest import wait_graph
 
@@ -75,6 +76,8 @@ def test_serves_and_stops_gracefully_on_sigterm_even_with_an_open_stream(
             # No executor runs: the stream stays open until the server stops.
             with client.stream("GET", f"/api/v1/executions/{run['id']}/events") as stream:
                 lines = stream.iter_lines()
+                # The reconnection delay, then the run's first event.
+                assert [next(lines), next(lines)] == [f"retry: {RETRY_MILLISECONDS}", ""]
                 assert next(lines).startswith("id: ")
                 process.send_signal(signal.SIGTERM)
                 list(lines)

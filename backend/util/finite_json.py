@@ -1,0 +1,36 @@
+"""JSON with one spelling for the numbers JSON has none for: NaN, Infinity and -Infinity
+(a Calculator dividing by zero, a block returning float("inf")) become null.
+
+Python's json writes them as bare literals that no JSON parser but Python's and
+JavaScript's reads, and PostgreSQL's json type refuses; pydantic sends them as null.
+Every surface uses this one rule: both stores write null, so REST answers, the event
+stream and the database all agree (docs/api.md, "Numbers").
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+
+def finite(value: Any) -> Any:
+    """``value`` with every non-finite float inside it replaced by None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(item) for item in value]
+    return value
+
+
+def dumps(value: Any, **options: Any) -> str:
+    """``json.dumps`` that writes non-finite numbers as null; ``default=str`` keeps the
+    text form of objects JSON cannot express."""
+    options.setdefault("default", str)
+    try:
+        # The common case walks the value once: only a value that holds one pays again.
+        return json.dumps(value, allow_nan=False, **options)
+    except ValueError:
+        return json.dumps(finite(value), allow_nan=False, **options)
