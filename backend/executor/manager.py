@@ -34,7 +34,15 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from backend.data.credentials_manager import CredentialsManager
-from backend.data.execution import Event, ExecutorInfo, NodeStatus, Run, RunStatus, RunWrite
+from backend.data.execution import (
+    Event,
+    ExecutorInfo,
+    NodeExecution,
+    NodeStatus,
+    Run,
+    RunStatus,
+    RunWrite,
+)
 from backend.data.graph import Graph
 from backend.data.open import open_store
 from backend.data.store import Store
@@ -252,7 +260,7 @@ class ExecutionManager(AppProcess):
             # A run whose nodes wait on sub-agents holds no slot: its children need them.
             working = [r for r, _ in self.active.values() if r.run.id not in self.children.waiting]
             free = self.settings.num_graph_workers - len(working)
-            claimed: list[Run] = []
+            claimed: list[tuple[Run, list[NodeExecution]]] = []
             per_user = Counter(runner.run.user_id for runner in working)
             full = {user for user, n in per_user.items() if n >= self.settings.max_runs_per_user}
             # An idle executor polls with a read: on SQLite a claim takes the write lock
@@ -262,8 +270,10 @@ class ExecutionManager(AppProcess):
             ):
                 self._claims_in_flight += 1
                 try:
+                    # Each run comes with its node executions, read in the claim's
+                    # transaction: starting it takes no further round trip.
                     claimed = await self.db(
-                        self.store.claim_runs,
+                        self.store.claim_runs_with_state,
                         self.executor_id,
                         free,
                         time.time(),
@@ -273,10 +283,10 @@ class ExecutionManager(AppProcess):
                     )
                 finally:
                     self._claims_in_flight -= 1
-                self._starting.update(run.id for run in claimed)
-                for run in claimed:
+                self._starting.update(run.id for run, _ in claimed)
+                for run, executions in claimed:
                     try:
-                        await self._start(run)
+                        await self._start(run, executions)
                     finally:
                         self._starting.discard(run.id)
                 idle = not claimed
@@ -290,7 +300,7 @@ class ExecutionManager(AppProcess):
 
     # -- runs ----------------------------------------------------------------------------------
 
-    async def _start(self, run: Run) -> None:
+    async def _start(self, run: Run, executions: list[NodeExecution]) -> None:
         if run.stalled_claims > self.settings.max_stalled_claims and not await self.db(
             self._waits_on_children, run.id
         ):
@@ -310,7 +320,6 @@ class ExecutionManager(AppProcess):
             logger.error("run %s cannot start: %s", run.id, exc.message)
             await self._fail_at_start(run, f"cannot start: {exc.message}")
             return
-        executions = await self.db(self.store.node_executions, run.id)
         state = RunState(run.id, graph, executions)
         journal = StoreJournal(run.id, self._writes)
         runner = RunRunner(run, state, journal, self.limits, self.nodes)
@@ -335,10 +344,8 @@ class ExecutionManager(AppProcess):
                 ne.set_status(NodeStatus.TERMINATED)
                 ne.error, ne.ended_at = error, now
                 ended.append(ne)
-        if ended:
-            await self._writes.save(RunWrite(run.id, ended, []))
         run.status, run.error, run.ended_at = RunStatus.FAILED, error, now
-        await self.db(self.store.finish_run, self.executor_id, run, [run_event(run)], now)
+        await self._writes.save(RunWrite(run.id, ended, [run_event(run)], finish=run))
 
     async def _graph(self, run: Run) -> Graph:
         """Graph versions never change, so each is read and parsed once per process."""
