@@ -49,9 +49,7 @@ class SQLiteStore(SQLStore):
         return sqlite_insert(table)
 
     def notify(self, conn: sa.Connection, kind: str) -> None:
-        # A cancel reaches its executor through the heartbeat; new work wakes idle ones.
-        if kind == "run":
-            conn.info[_WAKE] = True
+        conn.info[_WAKE] = True
 
     @contextmanager
     def write(self) -> Iterator[sa.Connection]:

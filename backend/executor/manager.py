@@ -223,6 +223,9 @@ class ExecutionManager(AppProcess):
 
     async def _heartbeat_loop(self) -> None:
         while True:
+            # Runs started before this beat were claimed before it: its answer covers them.
+            # A claim that commits while the beat is in flight may be missing from it.
+            known = set(self.active)
             owned = await self._on(
                 self._heartbeat_thread,
                 self.store.heartbeat,
@@ -231,6 +234,8 @@ class ExecutionManager(AppProcess):
                 self.settings.lease_seconds,
             )
             for run_id, (runner, _) in list(self.active.items()):
+                if run_id not in known:
+                    continue
                 if run_id not in owned:
                     logger.warning("run %s was reclaimed by another executor; dropping it", run_id)
                     runner.abandon()
@@ -257,6 +262,9 @@ class ExecutionManager(AppProcess):
         while True:
             # Cleared before looking, so a wake-up that arrives during the claim is kept.
             self._work_done.clear()
+            # Burst mode stops only after a look made with no run of its own: runs that
+            # end during a look made its per-user limits stale (it looks again then).
+            looked_idle = not self.active
             # A run whose nodes wait on sub-agents holds no slot: its children need them.
             working = [r for r, _ in self.active.values() if r.run.id not in self.children.waiting]
             free = self.settings.num_graph_workers - len(working)
@@ -290,7 +298,7 @@ class ExecutionManager(AppProcess):
                     finally:
                         self._starting.discard(run.id)
                 idle = not claimed
-            if self.burst and not self.active and not claimed:
+            if self.burst and looked_idle and not self.active and not claimed:
                 self.stop()
                 await asyncio.Event().wait()  # until _supervise cancels this task
             if claimed and len(claimed) < free:
