@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from backend.settings import Settings
-from bench import modes, workloads
+from bench import modes, side_by_side, workloads
 from bench.load import load_figures
 from bench.memory import rss_growth_mb
 
@@ -34,10 +34,11 @@ class Sizes:
     load_runs: int
     rss_runs: tuple[int, int]  # chain runs before the first and the second RSS reading
     rss_chain: int
+    side_by_side: side_by_side.Shape
 
 
-FULL = Sizes(1000, 1000, 3, (100, 1000, 10_000), 200, (10, 100), 1000)
-SMOKE = Sizes(20, 20, 1, (10, 20), 10, (1, 2), 20)
+FULL = Sizes(1000, 1000, 3, (100, 1000, 10_000), 200, (10, 100), 1000, side_by_side.FULL_SHAPE)
+SMOKE = Sizes(20, 20, 1, (10, 20), 10, (1, 2), 20, side_by_side.SMOKE_SHAPE)
 
 
 def median(measure: Callable[[], float], repeats: int) -> float:
@@ -50,7 +51,8 @@ def nps(count: int, seconds: float) -> float:
 
 def measure(sizes: Sizes, with_postgres: bool) -> dict[str, Any]:
     databases = ["sqlite", "postgres"] if with_postgres else ["sqlite"]
-    out: dict[str, Any] = {}
+    # First, while the machine is quiet: these compare the executor with the database alone.
+    out: dict[str, Any] = side_by_side.side_by_side(sizes.side_by_side, with_postgres)
     chain, fan = workloads.chain(sizes.chain), workloads.fan(sizes.fan)
     out["chain_nps_memory"] = nps(
         sizes.chain, median(lambda: modes.memory_seconds(chain), sizes.repeats)
@@ -121,6 +123,10 @@ TARGETS: list[tuple[str, str, Callable[[dict[str, Any]], bool]]] = [
         "start_ms_p50_postgres",
         lambda r: r.get("start_ms_p50_postgres", 1e9) <= 20,
     ),
+    *[
+        (label, key, lambda r, k=key, v=target: r[k] >= v)
+        for label, key, target in side_by_side.TARGETS
+    ],
     ("RSS growth 10k -> 100k <= 20 MB", "rss_growth_mb", lambda r: r["rss_growth_mb"] <= 20),
     (
         "cost per node flat with size (nps at largest / at the next size >= 0.5)",
@@ -173,7 +179,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    with_postgres = not args.no_postgres and _postgres_available()
+    with_postgres = not args.no_postgres and postgres_available()
     results = measure(SMOKE if args.smoke else FULL, with_postgres)
     add_ratios(results)
     args.output.parent.mkdir(parents=True, exist_ok=True)
@@ -181,7 +187,7 @@ def main(argv: list[str] | None = None) -> None:
     print(table(results))
 
 
-def _postgres_available() -> bool:
+def postgres_available() -> bool:
     from tests.pg import _unreachable_reason
 
     return _unreachable_reason() is None

@@ -177,8 +177,9 @@ def all_blocks() -> dict[str, Block]:
 
 def get_block(block_id: str) -> Block | None:
     _ensure_loaded()
-    with _lock:
-        return _registry.get(block_id)
+    # No lock: a dict lookup is atomic, and this runs several times per node execution
+    # (writers still take the lock, so they never interleave with each other).
+    return _registry.get(block_id)
 
 
 def register_block(cls: type[Block]) -> Block:

@@ -204,11 +204,13 @@ class Event:
 
 @dataclass(frozen=True)
 class RunWrite:
-    """What one step of a run changed: node executions to upsert, events to append."""
+    """What one step of a run changed: node executions to upsert, events to append, and
+    with ``finish``, the run's end (its final status, outputs and error), all at once."""
 
     run_id: str
     changed: list[NodeExecution]
     events: list[Event]
+    finish: Run | None = None
 
 
 @dataclass(frozen=True)

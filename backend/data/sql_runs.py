@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 
@@ -18,19 +18,18 @@ from backend.data.execution import (
 )
 from backend.data.run_keys import RunKey
 from backend.data.schedules import ScheduleAdvance
+from backend.data.sql_claims import ClaimsMixin
 from backend.data.sql_counters import count_finished
 from backend.data.sql_run_keys import claim_run_key
 from backend.data.sql_schedules import advance_schedule
-from backend.data.sqlbase import SQLBase, event_row, run_row, to_node, to_run
+from backend.data.sqlbase import event_row, run_row, to_node, to_run
 from backend.errors import Conflict, LeaseLost, NotFound, ScheduleMoved
 
-# Claims look at this many of the oldest claimable runs when sharing them out fairly.
-FAIRNESS_WINDOW = 1000
 _PROGRESS = frozenset({NodeStatus.COMPLETED, NodeStatus.FAILED})
 FINAL_STATUSES = [status.value for status in RunStatus if status.is_final]
 
 
-class RunsMixin(SQLBase):
+class RunsMixin(ClaimsMixin):
     def submit_run(
         self,
         run: Run,
@@ -57,115 +56,11 @@ class RunsMixin(SQLBase):
         starting: Sequence[NodeExecution],
         event: Event,
     ) -> None:
-        conn.execute(t.graph_executions.insert().values(**run_row(run)))
+        self._run_insert.execute(conn, [run_row(run)])
         if starting:
-            conn.execute(t.node_executions.insert(), [ne.to_dict() for ne in starting])
-        conn.execute(t.execution_events.insert().values(**event_row(event)))
+            self._node_insert.execute(conn, [ne.to_dict() for ne in starting])
+        self._event_insert.execute(conn, [event_row(event)])
         self.notify(conn, "run")
-
-    def claimable(self, now: float) -> sa.ColumnElement[bool]:
-        ge = t.graph_executions
-        return sa.or_(
-            ge.c.status == RunStatus.QUEUED,
-            sa.and_(ge.c.status == RunStatus.RUNNING, ge.c.lease_expires_at < now),
-        )
-
-    def has_claimable(self, now: float, exclude_users: Collection[str] = ()) -> bool:
-        ge = t.graph_executions
-        query = sa.select(ge.c.id).where(self.claimable(now))
-        if exclude_users:
-            query = query.where(ge.c.user_id.not_in(list(exclude_users)))
-        with self.read() as conn:
-            return conn.execute(query.limit(1)).first() is not None
-
-    def claim_runs(
-        self,
-        owner: str,
-        limit: int,
-        now: float,
-        lease_seconds: float,
-        per_user: int | None = None,
-        active: Mapping[str, int] | None = None,
-    ) -> list[Run]:
-        ge = t.graph_executions
-        with self.write() as conn:
-            ids = self._fair_candidates(conn, limit, now, per_user, active or {})
-            if ids:
-                # Concurrent claimers pass over each other's rows instead of queueing
-                # (PostgreSQL); SQLite renders nothing, its IMMEDIATE lock serialises.
-                ids = list(
-                    conn.execute(
-                        sa.select(ge.c.id)
-                        .where(ge.c.id.in_(ids), self.claimable(now))
-                        .with_for_update(skip_locked=True)
-                    ).scalars()
-                )
-            if not ids:
-                return []
-            conn.execute(
-                ge.update()
-                .where(ge.c.id.in_(ids), self.claimable(now))
-                .values(
-                    status=RunStatus.RUNNING,
-                    owner=owner,
-                    lease_expires_at=now + lease_seconds,
-                    started_at=sa.func.coalesce(ge.c.started_at, now),
-                    stalled_claims=ge.c.stalled_claims + 1,
-                )
-            )
-            rows = conn.execute(
-                sa.select(ge).where(ge.c.id.in_(ids), ge.c.owner == owner).order_by(ge.c.created_at)
-            )
-            runs = [to_run(row) for row in rows]
-            if runs:
-                # Tenants read events: which executor (host, pid) runs a run is not theirs.
-                claimed = {"status": "RUNNING"}
-                self._event_insert.execute(
-                    conn,
-                    [event_row(Event(r.id, "run_status", claimed, created_at=now)) for r in runs],
-                )
-            return runs
-
-    def _fair_candidates(
-        self,
-        conn: sa.Connection,
-        limit: int,
-        now: float,
-        per_user: int | None,
-        active: Mapping[str, int],
-    ) -> list[str]:
-        """Up to ``limit`` claimable run ids, taking every user's oldest run before anyone's
-        second (round robin by age), and at most ``per_user`` runs of a user counting the
-        ``active`` ones this executor already has."""
-        ge = t.graph_executions
-        oldest = (
-            sa.select(ge.c.id, ge.c.user_id, ge.c.created_at)
-            .where(self.claimable(now))
-            .order_by(ge.c.created_at)
-            .limit(FAIRNESS_WINDOW)
-            .subquery()
-        )
-        rank = (
-            sa.func.row_number()
-            .over(partition_by=oldest.c.user_id, order_by=(oldest.c.created_at, oldest.c.id))
-            .label("rank")
-        )
-        ranked = sa.select(oldest.c.id, oldest.c.user_id, oldest.c.created_at, rank).subquery()
-        query = sa.select(ranked.c.id, ranked.c.user_id).order_by(
-            ranked.c.rank, ranked.c.created_at
-        )
-        if per_user is not None:
-            query = query.where(ranked.c.rank <= per_user)
-        taken: dict[str, int] = dict(active)
-        ids: list[str] = []
-        for row in conn.execute(query):
-            if per_user is not None and taken.get(row.user_id, 0) >= per_user:
-                continue
-            taken[row.user_id] = taken.get(row.user_id, 0) + 1
-            ids.append(row.id)
-            if len(ids) == limit:
-                break
-        return ids
 
     def get_run(self, run_id: str) -> Run:
         with self.read() as conn:
@@ -267,30 +162,37 @@ class RunsMixin(SQLBase):
             count_finished(conn, self.insert, [n for w in kept for n in w.changed])
             if events:
                 self._event_insert.execute(conn, events)
+            for w in kept:
+                if w.finish is not None:
+                    self._end_run(conn, w.finish, now)
             return lost
 
     def finish_run(self, owner: str, run: Run, events: Sequence[Event], now: float) -> None:
-        ge = t.graph_executions
         with self.write() as conn:
             self._fence(conn, owner, run.id, now)
-            conn.execute(
-                ge.update()
-                .where(ge.c.id == run.id)
-                .values(
-                    status=run.status,
-                    outputs=run.outputs,
-                    error=run.error,
-                    ended_at=now,
-                    owner=None,
-                    lease_expires_at=None,
-                )
-            )
             if events:
-                conn.execute(t.execution_events.insert(), [event_row(e) for e in events])
-            if run.status != RunStatus.COMPLETED:
-                # A parent that failed or was cancelled leaves no sub-agent running.
-                self._cancel_descendants(conn, run.id, now)
-                self.notify(conn, "cancel")
+                self._event_insert.execute(conn, [event_row(e) for e in events])
+            self._end_run(conn, run, now)
+
+    def _end_run(self, conn: sa.Connection, run: Run, now: float) -> None:
+        """Under a fence already taken in ``conn``'s transaction."""
+        ge = t.graph_executions
+        conn.execute(
+            ge.update()
+            .where(ge.c.id == run.id)
+            .values(
+                status=run.status,
+                outputs=run.outputs,
+                error=run.error,
+                ended_at=now,
+                owner=None,
+                lease_expires_at=None,
+            )
+        )
+        if run.status != RunStatus.COMPLETED:
+            # A parent that failed or was cancelled leaves no sub-agent running.
+            self._cancel_descendants(conn, run.id, now)
+            self.notify(conn, "cancel")
 
     def release_run(self, owner: str, run_id: str, event: Event) -> None:
         ge = t.graph_executions

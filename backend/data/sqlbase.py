@@ -29,6 +29,7 @@ FENCE = (
     )
 )
 NODE_COLUMNS = [c.name for c in t.node_executions.c]
+RUN_COLUMNS = [c.name for c in t.graph_executions.c]
 EVENT_COLUMNS = ["run_id", "type", "data", "created_at"]
 
 
@@ -81,6 +82,9 @@ class SQLBase:
         self._event_insert = Prepared(
             engine, t.execution_events.insert(), EVENT_COLUMNS, json_dumps
         )
+        # A submit writes a run, its first nodes and an event: the API's hot path.
+        self._run_insert = Prepared(engine, t.graph_executions.insert(), RUN_COLUMNS, json_dumps)
+        self._node_insert = Prepared(engine, t.node_executions.insert(), NODE_COLUMNS, json_dumps)
         self._fence_update = Prepared(
             engine, FENCE, ["rid", "own", "st", "lease", "progress"], json_dumps
         )

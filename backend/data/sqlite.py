@@ -6,7 +6,7 @@ from __future__ import annotations
 import fcntl
 import sqlite3
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from backend.data.sqlbase import dumps
 from backend.data.sqlstore import SQLStore
+from backend.data.wake import WakeListener, wake_all, wake_dir
 from backend.errors import StoreError
 
 # Long enough that a writer never sees "database is locked" while another process
@@ -24,6 +25,8 @@ from backend.errors import StoreError
 BUSY_TIMEOUT_SECONDS = 30.0
 # PRAGMA auto_vacuum's answer in incremental mode.
 INCREMENTAL = 2
+# Set on a connection whose transaction queued work idle executors should see.
+_WAKE = "wake_executors"
 
 
 class SQLiteStore(SQLStore):
@@ -44,6 +47,27 @@ class SQLiteStore(SQLStore):
 
     def insert(self, table: sa.Table) -> Any:
         return sqlite_insert(table)
+
+    def notify(self, conn: sa.Connection, kind: str) -> None:
+        conn.info[_WAKE] = True
+
+    @contextmanager
+    def write(self) -> Iterator[sa.Connection]:
+        with super().write() as conn:
+            conn.info.pop(_WAKE, None)  # left by a transaction that failed
+            yield conn
+            wake = conn.info.pop(_WAKE, False)
+        # Only now, after the commit: a woken executor must find the new rows.
+        if wake and self.path is not None:
+            wake_all(wake_dir(self.path))
+
+    def listen(self, on_wakeup: Callable[[], None]) -> Callable[[], None] | None:
+        """Idle executors on this host wake on a datagram (wake.py); None where the
+        database is in memory or the socket cannot be made: they poll."""
+        if self.path is None:
+            return None
+        listener = WakeListener(wake_dir(self.path), on_wakeup)
+        return listener.stop if listener.start() else None
 
     def reclaim_space(self) -> None:
         """Files created by this version free deleted pages in incremental auto-vacuum

@@ -150,6 +150,19 @@ class Store(OperationsStore):
         claim counts in the run's ``stalled_claims`` until a node finishes."""
 
     @abstractmethod
+    def claim_runs_with_state(
+        self,
+        owner: str,
+        limit: int,
+        now: float,
+        lease_seconds: float,
+        per_user: int | None = None,
+        active: Mapping[str, int] | None = None,
+    ) -> list[tuple[Run, list[NodeExecution]]]:
+        """``claim_runs``, and each claimed run's node executions (in ``seq`` order) read
+        in the same transaction: all an executor needs to start them, in one round trip."""
+
+    @abstractmethod
     def get_run(self, run_id: str) -> Run: ...
 
     @abstractmethod
@@ -199,7 +212,8 @@ class Store(OperationsStore):
     ) -> set[str]:
         """Apply the writes of several runs in ONE transaction, each fenced by its run's
         lease (and renewing it). Returns the ids of the runs ``owner`` no longer owns:
-        their writes are skipped, the others' are committed."""
+        their writes are skipped, the others' are committed. A write with ``finish`` ends
+        its run after its nodes and events are written, as ``finish_run`` would."""
 
     @abstractmethod
     def finish_run(self, owner: str, run: Run, events: Sequence[Event], now: float) -> None:

@@ -83,7 +83,7 @@ def _settle(done: asyncio.Future[None], error: BaseException | None) -> None:
 
 
 class StoreJournal:
-    """One run's journal: node writes through the executor's batcher, endings direct."""
+    """One run's journal: node writes and its end through the executor's batcher."""
 
     def __init__(self, run_id: str, batcher: WriteBatcher) -> None:
         self.run_id = run_id
@@ -93,9 +93,12 @@ class StoreJournal:
         if changed or events:
             await self.batcher.save(RunWrite(self.run_id, list(changed), list(events)))
 
-    async def finish(self, run: Run, events: Sequence[Event]) -> None:
-        b = self.batcher
-        await b.db(b.store.finish_run, b.owner, run, list(events), time.time())
+    async def finish(
+        self, run: Run, changed: Sequence[NodeExecution], events: Sequence[Event]
+    ) -> None:
+        # Through the batcher too: a run's end shares the transaction of whatever the
+        # executor's other runs write meanwhile (group commit), and its last node writes.
+        await self.batcher.save(RunWrite(self.run_id, list(changed), list(events), finish=run))
 
     async def release(self, run: Run, event: Event) -> None:
         b = self.batcher

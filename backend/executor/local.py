@@ -38,8 +38,10 @@ class MemoryJournal:
             self.executions[ne.id] = ne
         self.events.extend(events)
 
-    async def finish(self, run: Run, events: Sequence[Event]) -> None:
-        self.events.extend(events)
+    async def finish(
+        self, run: Run, changed: Sequence[NodeExecution], events: Sequence[Event]
+    ) -> None:
+        await self.save(changed, events)
 
     async def release(self, run: Run, event: Event) -> None:
         self.events.append(event)

@@ -34,7 +34,15 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from backend.data.credentials_manager import CredentialsManager
-from backend.data.execution import Event, ExecutorInfo, NodeStatus, Run, RunStatus, RunWrite
+from backend.data.execution import (
+    Event,
+    ExecutorInfo,
+    NodeExecution,
+    NodeStatus,
+    Run,
+    RunStatus,
+    RunWrite,
+)
 from backend.data.graph import Graph
 from backend.data.open import open_store
 from backend.data.store import Store
@@ -220,6 +228,9 @@ class ExecutionManager(AppProcess):
 
     async def _heartbeat_loop(self) -> None:
         while True:
+            # Runs started before this beat were claimed before it: its answer covers them.
+            # A claim that commits while the beat is in flight may be missing from it.
+            known = set(self.active)
             owned = await self._on(
                 self._heartbeat_thread,
                 self.store.heartbeat,
@@ -228,6 +239,8 @@ class ExecutionManager(AppProcess):
                 self.settings.lease_seconds,
             )
             for run_id, (runner, _) in list(self.active.items()):
+                if run_id not in known:
+                    continue
                 if run_id not in owned:
                     logger.warning("run %s was reclaimed by another executor; dropping it", run_id)
                     runner.abandon()
@@ -258,10 +271,13 @@ class ExecutionManager(AppProcess):
         while True:
             # Cleared before looking, so a wake-up that arrives during the claim is kept.
             self._work_done.clear()
+            # Burst mode stops only after a look made with no run of its own: runs that
+            # end during a look made its per-user limits stale (it looks again then).
+            looked_idle = not self.active
             # A run whose nodes wait on sub-agents holds no slot: its children need them.
             working = [r for r, _ in self.active.values() if r.run.id not in self.children.waiting]
             free = self.settings.num_graph_workers - len(working)
-            claimed: list[Run] = []
+            claimed: list[tuple[Run, list[NodeExecution]]] = []
             per_user = Counter(runner.run.user_id for runner in working)
             full = {user for user, n in per_user.items() if n >= self.settings.max_runs_per_user}
             # An idle executor polls with a read: on SQLite a claim takes the write lock
@@ -272,8 +288,10 @@ class ExecutionManager(AppProcess):
                 self._claims_in_flight += 1
                 claimed_at = time.time()
                 try:
+                    # Each run comes with its node executions, read in the claim's
+                    # transaction: starting it takes no further round trip.
                     claimed = await self.db(
-                        self.store.claim_runs,
+                        self.store.claim_runs_with_state,
                         self.executor_id,
                         free,
                         claimed_at,
@@ -283,15 +301,15 @@ class ExecutionManager(AppProcess):
                     )
                 finally:
                     self._claims_in_flight -= 1
-                metrics.count_claims(claimed, claimed_at)
-                self._starting.update(run.id for run in claimed)
-                for run in claimed:
+                metrics.count_claims([run for run, _ in claimed], claimed_at)
+                self._starting.update(run.id for run, _ in claimed)
+                for run, executions in claimed:
                     try:
-                        await self._start(run)
+                        await self._start(run, executions)
                     finally:
                         self._starting.discard(run.id)
                 idle = not claimed
-            if self.burst and not self.active and not claimed:
+            if self.burst and looked_idle and not self.active and not claimed:
                 self.stop()
                 await asyncio.Event().wait()  # until _supervise cancels this task
             if claimed and len(claimed) < free:
@@ -301,7 +319,7 @@ class ExecutionManager(AppProcess):
 
     # -- runs ----------------------------------------------------------------------------------
 
-    async def _start(self, run: Run) -> None:
+    async def _start(self, run: Run, executions: list[NodeExecution]) -> None:
         if run.stalled_claims > self.settings.max_stalled_claims and not await self.db(
             self._waits_on_children, run.id
         ):
@@ -321,7 +339,6 @@ class ExecutionManager(AppProcess):
             logger.error("run %s cannot start: %s", run.id, exc.message)
             await self._fail_at_start(run, f"cannot start: {exc.message}")
             return
-        executions = await self.db(self.store.node_executions, run.id)
         state = RunState(run.id, graph, executions)
         journal = StoreJournal(run.id, self._writes)
         runner = RunRunner(run, state, journal, self.limits, self.nodes)
@@ -348,10 +365,8 @@ class ExecutionManager(AppProcess):
                 ne.set_status(NodeStatus.TERMINATED)
                 ne.error, ne.ended_at = error, now
                 ended.append(ne)
-        if ended:
-            await self._writes.save(RunWrite(run.id, ended, []))
         run.status, run.error, run.ended_at = RunStatus.FAILED, error, now
-        await self.db(self.store.finish_run, self.executor_id, run, [run_event(run)], now)
+        await self._writes.save(RunWrite(run.id, ended, [run_event(run)], finish=run))
         metrics.RUNS_FINISHED.labels(run.status.value).inc()
 
     async def _graph(self, run: Run) -> Graph:

@@ -36,7 +36,10 @@ MAX_BATCH = 256
 class Journal(Protocol):
     async def save(self, changed: Sequence[NodeExecution], events: Sequence[Event]) -> None: ...
 
-    async def finish(self, run: Run, events: Sequence[Event]) -> None: ...
+    async def finish(
+        self, run: Run, changed: Sequence[NodeExecution], events: Sequence[Event]
+    ) -> None:
+        """The run's last node changes and its end, written together."""
 
     async def release(self, run: Run, event: Event) -> None: ...
 
@@ -343,13 +346,16 @@ class RunRunner:
         self._running.clear()
         for ne in self.state.terminate(self.clock(), node_error):
             self._note(ne)
-        await self._flush(force=True)
+        # The write in flight first (its error, e.g. LeaseLost, ends the run here); what
+        # changed since goes out with the run's end in one write, not two.
         await self._settle()
         self.run.status = status
         self.run.outputs = self.state.outputs()
         self.run.error = run_error if run_error is not None else self.state.first_error()
         self.run.ended_at = self.clock()
-        await self.journal.finish(self.run, [run_event(self.run)])
+        changed = [_snapshot(ne) for ne in self._changed.values()]
+        events, self._changed, self._events = self._events, {}, []
+        await self.journal.finish(self.run, changed, [*events, run_event(self.run)])
         logger.info("run %s", status.value)
         return self.run
 

@@ -395,6 +395,52 @@ def test_finish_ends_the_run_and_frees_it(store: Store) -> None:
         store.request_cancel(run.id, now + 2)
 
 
+def test_claim_with_state_returns_each_runs_nodes_in_order(store: Store) -> None:
+    now = time.time()
+    first, second = new_run(store, now - 2), new_run(store, now - 1)
+    store.claim_runs("ex-1", 1, now, 1.0)  # first's lease lapses; ex-2 takes both
+    store.save_writes("ex-1", [RunWrite(first.id, [node_done(first, now, "x")], [])], now, 1.0)
+    later = NodeExecution(f"{first.id}-1", first.id, 1, "b", "blk", NodeStatus.QUEUED, {})
+    store.save_writes("ex-1", [RunWrite(first.id, [later], [])], now, 1.0)
+    claimed = store.claim_runs_with_state("ex-2", 10, now + 2, LEASE)
+    assert [(run.id, run.owner) for run, _ in claimed] == [(first.id, "ex-2"), (second.id, "ex-2")]
+    assert [[(n.node_id, n.status) for n in nodes] for _, nodes in claimed] == [
+        [("a", NodeStatus.COMPLETED), ("b", NodeStatus.QUEUED)],
+        [("a", NodeStatus.QUEUED)],
+    ]
+    assert claimed[0][1] == store.node_executions(first.id)
+    assert store.claim_runs_with_state("ex-3", 10, now + 2, LEASE) == []
+
+
+def test_a_write_with_finish_ends_the_run_with_its_last_nodes(store: Store) -> None:
+    now = time.time()
+    run, lost = new_run(store, now), new_run(store, now + 1)
+    (claimed,), _ = (
+        store.claim_runs("ex-1", 1, now + 2, LEASE),
+        store.claim_runs("ex-2", 1, now + 2, LEASE),
+    )
+    claimed.status, claimed.outputs = RunStatus.COMPLETED, {"out": ["x"]}
+    ended = Event(run.id, "run_status", {"status": "COMPLETED"}, created_at=now + 3)
+    other = Run(**{**store.get_run(lost.id).__dict__, "status": RunStatus.COMPLETED})
+    writes = [
+        RunWrite(run.id, [node_done(run, now, "x")], [ended], finish=claimed),
+        # Not ex-1's run: neither its nodes nor its end are written.
+        RunWrite(lost.id, [node_done(lost, now, "y")], [], finish=other),
+    ]
+    assert store.save_writes("ex-1", writes, now + 3, LEASE) == {lost.id}
+    done = store.get_run(run.id)
+    assert (done.status, done.outputs, done.ended_at, done.owner) == (
+        RunStatus.COMPLETED,
+        {"out": ["x"]},
+        now + 3,
+        None,
+    )
+    assert [n.status for n in store.node_executions(run.id)] == [NodeStatus.COMPLETED]
+    assert statuses(store, run.id) == ["QUEUED", "RUNNING", "COMPLETED"]
+    assert store.get_run(lost.id).status == RunStatus.RUNNING
+    assert [n.status for n in store.node_executions(lost.id)] == [NodeStatus.QUEUED]
+
+
 def test_release_hands_the_run_to_the_next_claimer_at_once(store: Store) -> None:
     now = time.time()
     run = new_run(store, now)

@@ -23,6 +23,11 @@ NUMERIC_KEYS = [
     "start_ms_p99_sqlite",
     "done_ms_p50_sqlite",
     "rss_growth_mb",
+    "sbs_sqlite_limit_sps",
+    "sbs_sqlite_chain_sps",
+    "sbs_sqlite_100x10_sps",
+    "sbs_sqlite_chain_ratio",
+    "sbs_sqlite_100x10_ratio",
 ]
 
 
