@@ -1,5 +1,6 @@
 """The monitor in a real browser (headless Chromium driven by Playwright) over a real
-server: sign in, watch a run go green live, select nodes by mouse and keyboard.
+server: sign in, watch a run go green live, select nodes by mouse and keyboard. The run
+page's screenshot is saved under ``TEST_ARTEFACTS`` (default var/test-artefacts).
 
 Needs the ``playwright`` package and a system Chromium (``/usr/bin/chromium``, or
 ``MONITOR_CHROMIUM``); without them the tests skip, unless ``CI`` is set, where they fail.
@@ -23,6 +24,9 @@ from tests.api.conftest import LiveServer, calculator_graph, create_key, drain, 
 
 CHROMIUM = os.environ.get("MONITOR_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 TIMEOUT_MS = 20_000
+# Where the run page's screenshot is kept after the run (docs/monitor-run.png is one).
+ROOT = Path(__file__).resolve().parents[2]
+ARTEFACTS = Path(os.environ.get("TEST_ARTEFACTS") or ROOT / "var" / "test-artefacts")
 
 
 def _missing() -> str | None:
@@ -110,6 +114,10 @@ def test_sign_in_open_a_finished_run_and_inspect_a_node(
     detail.locator(".node-outputs").first.wait_for()
     assert "42" in detail.locator(".node-outputs").first.text_content()
     assert "COMPLETED" in detail.text_content()
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTEFACTS / "monitor-run.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.read_bytes().startswith(b"\x89PNG")
 
     # The keyboard reaches a node and opens it too.
     first = page.locator("g.node").first
@@ -156,6 +164,26 @@ def test_a_running_run_turns_green_live_and_the_list_follows(
     page.wait_for_url(f"{live.url}/ui/login")
     page.goto(f"{live.url}/ui/runs")
     assert "/ui/login" in page.url
+    assert page.js_errors == []
+
+
+def test_a_node_late_in_a_long_run_shows_its_execution(
+    browser: Any, live: LiveServer, store: Store, settings: Settings
+) -> None:
+    """The output node of a 120-step chain runs after more than a page of executions."""
+    key = create_key(store, "alice")
+    with http(live, {"Authorization": f"Bearer {key}"}) as api:
+        gid = api.post("/api/v1/graphs", json=wait_graph(0, steps=120)).json()["id"]
+        rid = api.post(f"/api/v1/graphs/{gid}/execute", json={"inputs": {"x": 7}}).json()["id"]
+    _drain_aside(settings).join(timeout=120)
+    page = _page(browser)
+    _sign_in(page, f"{live.url}/ui/runs/{rid}", key)
+    assert page.locator("#run-status").text_content() == "COMPLETED"
+    assert page.locator("g.node.s-COMPLETED").count() == 122
+    page.locator("g.node", has_text="out").last.click()
+    detail = page.locator("#node-detail-body")
+    detail.locator(".node-outputs").first.wait_for()
+    assert "7" in detail.locator(".node-outputs").first.text_content()
     assert page.js_errors == []
 
 

@@ -7,6 +7,7 @@ document.addEventListener("DOMContentLoaded", function () {
   const runId = root.dataset.runId;
   const api = "/api/v1/executions/" + encodeURIComponent(runId);
   const FINAL = ["COMPLETED", "FAILED", "TERMINATED"];
+  const NODE_PAGE = 200; // executions of one node shown at once
   const seen = new Map(); // node id -> node execution ids seen in the stream
   let selected = null;
   let stream = null;
@@ -107,7 +108,9 @@ document.addEventListener("DOMContentLoaded", function () {
     if (focus) {
       panel.focus();
     }
-    const [result, run] = await Promise.all([Monitor.get(api + "/nodes"), Monitor.get(api)]);
+    // Only this node's executions, whatever the size of the run.
+    const query = "/nodes?limit=" + NODE_PAGE + "&node_id=" + encodeURIComponent(nodeId);
+    const [result, run] = await Promise.all([Monitor.get(api + query), Monitor.get(api)]);
     const body = document.getElementById("node-detail-body");
     if (!result.ok || !run.ok) {
       body.replaceChildren(Monitor.el("p", result.message || run.message, { class: "error" }));
@@ -116,14 +119,15 @@ document.addEventListener("DOMContentLoaded", function () {
     if (selected !== nodeId) {
       return; // another node was chosen meanwhile
     }
-    const mine = result.data.items.filter(function (ne) {
-      return ne.node_id === nodeId;
-    });
-    const parts = mine.map(function (ne) {
+    const parts = result.data.items.map(function (ne) {
       return execution(ne, run.data.children || []);
     });
     if (parts.length === 0) {
       parts.push(Monitor.el("p", "This node has not run (yet)."));
+    } else if (result.data.next_cursor) {
+      const more =
+        "The first " + NODE_PAGE + " executions of this node are shown; the API pages the rest.";
+      parts.push(Monitor.el("p", more, { class: "muted" }));
     }
     body.replaceChildren(...parts);
   }
