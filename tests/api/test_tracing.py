@@ -53,4 +53,3 @@ def test_a_request_span_per_request_sharing_its_id_with_the_runs_span(
         s for s in spans if s.parent is not None and s.parent.span_id == run.context.span_id
     ]
     assert sorted(attrs(s)["status"] for s in children) == ["COMPLETED"] * 3
-
