@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 SCOPE = "agent_server"
 # Node errors can be long (a traceback's last line, an LLM's answer); spans stay small.
 _MAX_MESSAGE = 1000
+_EXPORT_TIMEOUT = 5.0
 
 _provider: Any = None
 _tracer: Any = None
@@ -64,7 +65,9 @@ def start(settings: Settings, service: str) -> bool:
             "BACKEND_TRACING=otlp needs the OpenTelemetry packages: "
             "pip install 'agent-server[tracing]'"
         ) from None
-    install(OTLPSpanExporter(endpoint=settings.otel_endpoint), service)
+    # A collector that is down holds up only the exporting thread, and a stop's last
+    # flush, by at most this long per batch.
+    install(OTLPSpanExporter(endpoint=settings.otel_endpoint, timeout=_EXPORT_TIMEOUT), service)
     logger.info("tracing to %s", settings.otel_endpoint)
     return True
 
