@@ -143,6 +143,13 @@ class Settings(BaseSettings):
     executor_metrics_host: str = Field(
         "127.0.0.1", description="Address the executors' /metrics listeners bind to."
     )
+    tracing: Literal["off", "otlp"] = Field(
+        "off", description="otlp: send OpenTelemetry spans of runs, nodes and requests."
+    )
+    otel_endpoint: str = Field(
+        "http://127.0.0.1:4318/v1/traces",
+        description="OTLP/HTTP traces URL spans go to when BACKEND_TRACING=otlp.",
+    )
     process_num: int = Field(
         0, ge=0, le=65535, description="This process's number in its supervisord program."
     )

@@ -64,6 +64,7 @@ from backend.providers.llm import configure as configure_llm
 from backend.providers.llm import preload as preload_llm
 from backend.providers.services import configure_services
 from backend.settings import Settings
+from backend.util import tracing
 from backend.util.logs import bind_context, log_context
 from backend.util.process import AppProcess, block_stop_signals
 
@@ -115,6 +116,8 @@ class ExecutionManager(AppProcess):
         self._claims_in_flight = 0
         self._lost = metrics.LeaseLosses()
         stop_listening: Callable[[], None] | None = None
+        # Tracing asked for without its packages stops the executor here, at start.
+        traced = tracing.start(self.settings, "agent-server-executor")
         metrics_server = metrics.serve_metrics(self.settings)
         watchdog = LoopWatchdog(asyncio.get_running_loop(), self.settings.loop_lag_warn_seconds)
         watchdog.start()
@@ -166,6 +169,9 @@ class ExecutionManager(AppProcess):
         finally:
             if metrics_server is not None:
                 await asyncio.to_thread(metrics_server.shutdown)
+            if traced:
+                # Sends the spans still batched (bounded by the exporter's timeout).
+                await asyncio.to_thread(tracing.stop)
             watchdog.stop()
             await llm.aclose()
             await clients.aclose()

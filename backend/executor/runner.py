@@ -25,6 +25,7 @@ from backend.executor.engine import RunState
 from backend.executor.limits import Limits, NodeFailed, stored_size
 from backend.executor.node import NodeExecutor, NodeResult
 from backend.executor.retries import RetryPolicy
+from backend.util import tracing
 from backend.util.logs import bind_context
 
 logger = logging.getLogger(__name__)
@@ -106,6 +107,7 @@ class RunRunner:
         self._limit_error: str | None = None
         # A run submitted without its own deadline gets the executor's default.
         self._deadline = run.deadline_at or run.created_at + limits.run_deadline_seconds
+        self._trace: tracing.RunTrace | None = None
 
     # -- control (called by the owner; they only set flags) -------------------------------
 
@@ -129,6 +131,8 @@ class RunRunner:
         bind_context(run=self.run.id)
         if self.run.request_id:
             bind_context(request=self.run.request_id)
+        self._trace = tracing.run_trace(self.run)
+        error: str | None = None
         try:
             self._stored_bytes = sum(
                 stored_size(ne.input_data) + stored_size(ne.output_data)
@@ -141,10 +145,15 @@ class RunRunner:
                 self.state.requeue(ne)
                 self._note(ne)
             return await self._loop()
+        except BaseException as exc:
+            error = type(exc).__name__
+            raise
         finally:
             await self._stop_tasks()
             if self._saving is not None:
                 self._saving.cancel()
+            if self._trace is not None:
+                self._trace.end(self.run, error)
 
     async def _loop(self) -> Run:
         while True:
@@ -178,6 +187,9 @@ class RunRunner:
         for ne in self.state.take_ready(self.limits.node_workers - len(self._running)):
             self.state.mark_running(ne, now)
             self._note(ne)
+            if self._trace is not None:
+                block = get_block(ne.block_id)
+                self._trace.node_started(ne, block.name if block is not None else "unknown")
             problem = (
                 self.state.input_problem(ne) or self._budget_spent(ne) or self._input_over_limit(ne)
             )
@@ -261,6 +273,8 @@ class RunRunner:
         for changed in self.state.complete(ne, result.outputs, now):
             self._note(changed)
         metrics.node_series(ne.block_id).completed.inc()
+        if self._trace is not None:
+            self._trace.node_ended(ne, "COMPLETED")
         if len(self.state.executions) > self.limits.max_node_executions_per_run:
             self._limit_error = (
                 f"the run created more than {self.limits.max_node_executions_per_run} node "
@@ -272,6 +286,8 @@ class RunRunner:
         self.state.fail(ne, error, now)
         self._note(ne)
         metrics.node_series(ne.block_id).failed.inc()
+        if self._trace is not None:
+            self._trace.node_ended(ne, "FAILED", error)
 
     def _retry_or_fail(self, ne: NodeExecution, error: str, now: float) -> None:
         policy = RetryPolicy.for_node(self.state.graph.node(ne.node_id).options(), self.limits)
@@ -287,6 +303,8 @@ class RunRunner:
         self._retry_at[ne.id] = (now + delay, ne)
         self._note(ne)
         metrics.node_series(ne.block_id).retries.inc()
+        if self._trace is not None:
+            self._trace.node_ended(ne, "RETRIED", error)
 
     async def _run_node(self, ne: NodeExecution) -> NodeResult:
         bind_context(node=ne.node_id, node_exec=ne.id)

@@ -4,7 +4,8 @@ The request id is the client's ``X-Request-ID`` when it sent a usable one (a pro
 caller tracing its own requests), else a new one; the response echoes it. It is bound to
 the log context for the whole request, so every line the request logs carries
 ``request=...``, and a run the request submits stores it (``submit_keyed_run`` reads it
-from the log context): the executor's lines about that run carry it too.
+from the log context): the executor's lines about that run carry it too, and with tracing
+on both the request's span and the run's carry it as ``request.id``.
 
 The access line names the path without its query string: queries may hold secrets (an
 OAuth callback's code). Metrics are labelled by route template (``/api/v1/executions/
@@ -21,6 +22,7 @@ import uuid
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.server.metrics import HTTP_DURATION, HTTP_REQUESTS
+from backend.util import tracing
 from backend.util.logs import log_context
 
 logger = logging.getLogger("backend.server.access")
@@ -69,6 +71,7 @@ class AccessMiddleware:
             await send(message)
 
         started = time.perf_counter()
+        span = tracing.request_span(scope["method"], request_id)
         with log_context(request=request_id):
             try:
                 await self.app(scope, receive, send_with_id)
@@ -77,4 +80,5 @@ class AccessMiddleware:
                 method, route = scope["method"], route_template(scope)
                 HTTP_REQUESTS.labels(method, route, str(status)).inc()
                 HTTP_DURATION.labels(method, route).observe(elapsed)
+                tracing.end_request(span, route, status)
                 logger.info("%s %s %s %.1fms", method, scope["path"], status, elapsed * 1000)

@@ -24,6 +24,7 @@ from backend.data.vault import open_vault
 from backend.data.wait import wait_for_database
 from backend.errors import ConfigError
 from backend.server.app import create_app
+from backend.util import tracing
 from backend.util.process import AppProcess
 
 logger = logging.getLogger(__name__)
@@ -91,8 +92,13 @@ class AgentServer(AppProcess):
 
         self.on_stop(request_exit)
         logger.info("REST API listening on http://%s:%s", settings.api_host, settings.api_port)
-        with sock:
-            asyncio.run(server.serve(sockets=[sock]))
+        traced = tracing.start(settings, "agent-server-api")
+        try:
+            with sock:
+                asyncio.run(server.serve(sockets=[sock]))
+        finally:
+            if traced:
+                tracing.stop()
         logger.info("REST API stopped")
 
     def cleanup(self) -> None:

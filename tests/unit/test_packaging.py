@@ -1,4 +1,4 @@
-"""Packaging: every package the code imports is declared, and PostgreSQL is an extra."""
+"""Packaging: every package the code imports is declared; PostgreSQL and tracing are extras."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -23,25 +24,49 @@ def declared(*extras: str) -> set[str]:
 
 
 def imported_distributions(*folders: str) -> set[str]:
-    """The distributions of every top-level module the files under ``folders`` import."""
+    """The distributions of every module the files under ``folders`` import."""
     modules: set[str] = set()
     for folder in folders:
         for path in (REPO_ROOT / folder).rglob("*.py"):
             for node in ast.walk(ast.parse(path.read_text())):
                 if isinstance(node, ast.Import):
-                    modules |= {alias.name.split(".")[0] for alias in node.names}
+                    modules |= {alias.name for alias in node.names}
                 elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                    modules.add(node.module.split(".")[0])
+                    modules.add(node.module)
     owners = importlib.metadata.packages_distributions()
     found: set[str] = set()
-    for module in modules - set(sys.stdlib_module_names) - {"backend", "tests", "bench"}:
-        found |= {name.lower().replace("_", "-") for name in owners.get(module, [module])}
+    for module in modules:
+        top = module.split(".")[0]
+        if top in sys.stdlib_module_names or top in {"backend", "tests", "bench"}:
+            continue
+        found |= {name.lower().replace("_", "-") for name in _owners(module, owners)}
     return found
 
 
+def _owners(module: str, owners: Mapping[str, list[str]]) -> list[str]:
+    """The distributions that hold ``module``: of a namespace package that several
+    distributions share (``opentelemetry``), the ones whose files go deepest into it."""
+    parts = module.split(".")
+    names = owners.get(parts[0], [parts[0]])
+    if len(names) < 2:
+        return list(names)
+    depth = {name: _depth(name, parts) for name in names}
+    deepest = max(depth.values())
+    return [name for name in names if depth[name] == deepest]
+
+
+def _depth(distribution: str, parts: list[str]) -> int:
+    files = [str(f) for f in importlib.metadata.distribution(distribution).files or []]
+    for depth in range(len(parts), 0, -1):
+        prefix = "/".join(parts[:depth])
+        if any(f.startswith(f"{prefix}/") or f == f"{prefix}.py" for f in files):
+            return depth
+    return 0
+
+
 def test_every_imported_package_is_declared() -> None:
-    assert imported_distributions("backend") - declared("postgres") == set()
-    dev = declared("postgres", "dev") | {"agent-server"}
+    assert imported_distributions("backend") - declared("postgres", "tracing") == set()
+    dev = declared("postgres", "tracing", "dev") | {"agent-server"}
     assert imported_distributions("backend", "tests", "bench") - dev <= {"psycopg-binary"}
 
 
@@ -108,5 +133,5 @@ def test_the_lock_pins_every_declared_package() -> None:
             name, sep, version = line.partition("==")
             assert sep and version, line
             pins[name.lower().replace("_", "-")] = version
-    assert declared("postgres", "dev") - {"agent-server"} <= set(pins)
+    assert declared("postgres", "tracing", "dev") - {"agent-server"} <= set(pins)
     assert "agent-server" not in pins
