@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
+from rich.console import Console
 
 from backend.cli import run_command
-from backend.cli_api import NODE_LINES
+from backend.cli_render import follow_run
 from backend.client import ApiClient
 from backend.data.credentials_manager import CredentialsManager
 from backend.data.open import open_store
@@ -95,7 +96,9 @@ def test_run_a_file_and_wait_prints_progress_and_output(
     assert code == 0, out.err
     assert "Output: 42.0" in out.out.splitlines()
     assert "status: COMPLETED (3 node executions)" in out.out
-    assert "CalculatorBlock: COMPLETED" in out.err
+    # stderr is no terminal here: no bar, no node lines, a summary.
+    assert "nodes: 3 COMPLETED (" in out.err
+    assert "CalculatorBlock" not in out.err
     assert ": COMPLETED" in out.err.splitlines()[-1]
 
 
@@ -196,7 +199,7 @@ def test_watch_attaches_to_a_run_and_nodes_lists_its_node_executions(
     assert run_command(["watch", run_id]) == 0
     out = capsys.readouterr()
     assert "Output: 42.0" in out.out.splitlines()
-    assert "CalculatorBlock: COMPLETED" in out.err
+    assert out.err.splitlines()[-2].startswith("nodes: 3 COMPLETED (")
     assert out.err.splitlines()[-1] == f"run {run_id}: COMPLETED"
 
     assert run_command(["nodes", run_id]) == 0
@@ -210,10 +213,8 @@ def test_watch_attaches_to_a_run_and_nodes_lists_its_node_executions(
     assert run_command(["nodes", "no-such-run"]) == 2
 
 
-def test_wait_on_a_big_run_prints_a_bounded_progress_and_a_count(
-    key: str, executor: None, capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
-    count = 80
+def chain_graph(path: Path, count: int) -> Path:
+    """A graph file of ``count`` nodes in a chain, each passing its input on."""
     nodes = [
         {"id": f"n{i}", "block_id": STORE_VALUE, "input_default": {"input": i}}
         for i in range(count)
@@ -227,14 +228,48 @@ def test_wait_on_a_big_run_prints_a_bounded_progress_and_a_count(
         }
         for i in range(count - 1)
     ]
-    path = tmp_path / "long.json"
     path.write_text(json.dumps({"name": "long", "nodes": nodes, "links": links}))
+    return path
+
+
+def test_wait_on_a_big_run_prints_a_summary_of_a_few_lines(
+    key: str, executor: None, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    count = 300
+    path = chain_graph(tmp_path / "long.json", count)
     assert run_command(["run", str(path), "--wait"]) == 0
-    err = capsys.readouterr().err.splitlines()
-    assert sum(line.startswith("  node ") for line in err) == NODE_LINES
-    assert "  ... further node lines only for failures and retries" in err
+    out = capsys.readouterr()
+    err = out.err.splitlines()
+    # Import, queued, the run's status changes and the summary: not a line per node.
+    assert len(err) <= 8, err
+    assert not any("StoreValueBlock" in line for line in err)
     assert err[-2].startswith(f"nodes: {count} COMPLETED (")
     assert err[-1].endswith(": COMPLETED")
+    assert f"status: COMPLETED ({count} node executions)" in out.out
+    run_id = err[-1].split()[1].rstrip(":")
+
+    # Watching it again after its end prints the same bounded summary.
+    assert run_command(["watch", run_id]) == 0
+    again = capsys.readouterr().err.splitlines()
+    assert len(again) <= 6 and again[-1] == f"run {run_id}: COMPLETED"
+    assert again[-2].startswith(f"nodes: {count} COMPLETED (")
+
+
+def test_on_a_terminal_a_run_shows_one_live_bar(
+    key: str, executor: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_command(["run", CALCULATOR, "-i", "Input=8"]) == 0
+    run_id = capsys.readouterr().out.strip()
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=120)
+    with ApiClient(os.environ["BACKEND_API_URL"], key) as client:
+        follow_run(client, run_id, console)
+    shown = screen.getvalue()
+    # Done/total and the block of the latest node: the graph's output block at its end.
+    assert "3/3" in shown and "AgentOutputBlock" in shown
+    assert "\x1b[" in shown  # drawn with terminal control codes, not printed lines
+    assert "nodes: 3 COMPLETED (" in shown and f"run {run_id}: COMPLETED" in shown
+    assert capsys.readouterr().err == ""
 
 
 def test_lists_page_with_limit_and_cursor(key: str, capsys: pytest.CaptureFixture[str]) -> None:
