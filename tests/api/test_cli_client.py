@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import io
 import json
 import os
 import pty
+import re
 import select
+import struct
 import subprocess
 import sys
+import termios
 import threading
 import time
 from collections.abc import Iterator
@@ -444,6 +448,55 @@ def read_until(fd: int, marker: bytes | None, timeout: float = 30) -> bytes:
             break
         seen += chunk
     return seen
+
+
+ANSI_CODE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def on_terminal(*args: str, columns: int = 120) -> tuple[str, str]:
+    """What `agent-server ARGS` writes when stdout and stderr are a terminal of that
+    width: as written, and as text without its control codes."""
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "backend.cli", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=terminal,
+        stderr=terminal,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        start_new_session=True,
+    )
+    os.close(terminal)
+    try:
+        screen = read_until(controller, None, timeout=60)
+        assert process.wait(timeout=30) == 0, screen
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        os.close(controller)
+    written = screen.decode()
+    return written, ANSI_CODE.sub("", written).replace("\r", "\n")
+
+
+def test_on_a_terminal_lists_are_tables_and_a_wait_draws_a_bar(
+    key: str, executor: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_command(["graph", "import", CALCULATOR]) == 0
+    graph_id = capsys.readouterr().out.strip()
+    _, shown = on_terminal("graph", "list")
+    header = next(line for line in shown.splitlines() if "version" in line)
+    assert header.split() == ["graph", "┃", "version", "┃", "created", "┃", "name"]
+    row = next(line for line in shown.splitlines() if graph_id in line)
+    assert "│" in row and "Calculator agent" in row
+    # Piped, the same command prints its plain line, which scripts read.
+    assert run_command(["graph", "list"]) == 0
+    assert capsys.readouterr().out.startswith(f"{graph_id}  v1  ")
+
+    written, shown = on_terminal("run", graph_id, "-i", "Input=8", "--wait")
+    assert "\x1b[" in written  # a bar drawn in place, not lines printed
+    assert any("3/3 nodes" in line for line in shown.splitlines())
+    assert "Output: 42.0" in shown.splitlines()
 
 
 def test_encryption_key_rotate_rewrites_secrets_and_a_wrong_key_fails_in_one_line(
