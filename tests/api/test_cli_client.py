@@ -23,6 +23,7 @@ import pytest
 from pydantic import SecretStr
 from rich.console import Console
 
+from backend.blocks.maths import CountItemsBlock
 from backend.cli import run_command
 from backend.cli_render import follow_run
 from backend.client import ApiClient
@@ -257,6 +258,22 @@ def test_wait_on_a_big_run_prints_a_summary_of_a_few_lines(
     again = capsys.readouterr().err.splitlines()
     assert len(again) <= 6 and again[-1] == f"run {run_id}: COMPLETED"
     assert again[-2].startswith(f"nodes: {count} COMPLETED (")
+
+
+def test_a_failed_run_names_its_first_failure_in_the_summary(
+    key: str, executor: None, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    count_items = CountItemsBlock.id
+    node = {"id": "count", "block_id": count_items, "input_default": {"collection": 42}}
+    path = tmp_path / "fails.json"
+    path.write_text(json.dumps({"name": "fails", "nodes": [node], "links": []}))
+    assert run_command(["run", str(path), "--wait"]) == 1
+    out = capsys.readouterr()
+    err = out.err.splitlines()
+    assert err[-3].startswith("first failure: node count CountItemsBlock: ")
+    assert "cannot count the items of a int" in err[-3]
+    assert err[-2].startswith("nodes: 1 FAILED (") and err[-1].endswith(": FAILED")
+    assert "status: FAILED" in out.out
 
 
 def test_on_a_terminal_a_run_shows_one_live_bar(
