@@ -100,7 +100,8 @@ def cmd_schedule_list(args: argparse.Namespace) -> int:
         print_json(items)
         return EXIT_OK
     if sys.stdout.isatty():
-        show_list(_SCHEDULE_COLUMNS, [_schedule_row(s, args.times) for s in items], [])
+        columns = _SCHEDULE_COLUMNS + (["next fire times"] if args.times else [])
+        show_list(columns, [_schedule_row(s, args.times) for s in items], [])
         return EXIT_OK
     for schedule in items:
         _print_schedule(schedule, with_times=args.times)

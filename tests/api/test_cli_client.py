@@ -497,13 +497,12 @@ def on_terminal(*args: str, columns: int = 120) -> tuple[str, str]:
 
 
 def test_on_a_terminal_lists_are_tables_and_a_wait_draws_a_bar(
-    key: str, executor: None, capsys: pytest.CaptureFixture[str]
+    key: str, env: pytest.MonkeyPatch, executor: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert run_command(["graph", "import", CALCULATOR]) == 0
     graph_id = capsys.readouterr().out.strip()
     _, shown = on_terminal("graph", "list")
-    header = next(line for line in shown.splitlines() if "version" in line)
-    assert header.split() == ["graph", "┃", "version", "┃", "created", "┃", "name"]
+    assert table_header(shown) == ["graph", "version", "created", "name"]
     row = next(line for line in shown.splitlines() if graph_id in line)
     assert "│" in row and "Calculator agent" in row
     # Piped, the same command prints its plain line, which scripts read.
@@ -514,6 +513,34 @@ def test_on_a_terminal_lists_are_tables_and_a_wait_draws_a_bar(
     assert "\x1b[" in written  # a bar drawn in place, not lines printed
     assert any("3/3 nodes" in line for line in shown.splitlines())
     assert "Output: 42.0" in shown.splitlines()
+    (queued,) = [line for line in shown.splitlines() if line.endswith(" queued")]
+    run_id = queued.split()[1]
+    _, shown = on_terminal("nodes", run_id)
+    assert table_header(shown) == ["seq", "node", "block", "status", "time", "attempt", "error"]
+    assert any("CalculatorBlock" in line and "│" in line for line in shown.splitlines())
+    _, shown = on_terminal("runs", "list")
+    assert table_header(shown) == ["run", "status", "created", "graph"]
+    assert any(run_id in line and "COMPLETED" in line for line in shown.splitlines())
+    _, shown = on_terminal("api-key", "list")
+    assert table_header(shown) == ["id", "prefix", "user", "created", "state", "name"]
+
+    assert add_from_stdin(env, SECRET, "--provider", "openai", "--title", "work") == 0
+    assert run_command(["schedule", "add", graph_id, "--cron", "*/10 * * * *"]) == 0
+    capsys.readouterr()
+    _, shown = on_terminal("credentials", "list")
+    assert table_header(shown) == ["id", "provider", "type", "hint", "title", "scopes"]
+    assert any("openai" in line and "work" in line for line in shown.splitlines())
+    assert SECRET[6:] not in shown
+    _, shown = on_terminal("schedule", "list", "--times", columns=240)
+    header = ["schedule", "state", "cron", "timezone", "graph", "name", "last error"]
+    assert table_header(shown) == [*header, "next fire times"]
+    assert any("*/10 * * * *" in line and "enabled" in line for line in shown.splitlines())
+
+
+def table_header(shown: str) -> list[str]:
+    """The column names of the table on a terminal's screen (its first ┃ line)."""
+    line = next(line for line in shown.splitlines() if "┃" in line)
+    return [name.strip() for name in line.split("┃")]
 
 
 def test_encryption_key_rotate_rewrites_secrets_and_a_wrong_key_fails_in_one_line(
