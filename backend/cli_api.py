@@ -31,6 +31,7 @@ from backend.cli_common import (
     when,
 )
 from backend.cli_graphs import import_graph_file, is_graph_file
+from backend.cli_render import follow_run, show_list
 from backend.client import ApiClient, ApiError
 
 # Answers that mean the request itself was wrong: the user can fix them.
@@ -90,10 +91,14 @@ def cmd_api_key_list(args: argparse.Namespace) -> int:
     if args.json:
         print_json([key.to_dict() for key in keys])
         return EXIT_OK
+    rows, lines = [], []
     for key in keys:
         state = f"revoked {when(key.revoked_at)}" if key.revoked else "active"
+        row = [key.id, f"{key.prefix}…", key.user_id, when(key.created_at), state, key.name]
+        rows.append(row)
         label = f"  {key.name}" if key.name else ""
-        print(f"{key.id}  {key.prefix}…  {key.user_id}  {when(key.created_at)}  {state}{label}")
+        lines.append("  ".join(str(cell) for cell in row[:5]) + label)
+    show_list(["id", "prefix", "user", "created", "state", "name"], rows, lines)
     return EXIT_OK
 
 
@@ -136,47 +141,6 @@ def _print_run(run: dict[str, Any]) -> None:
         print(f"error: {run['error']}")
 
 
-# Node lines printed in full before only failures and retries are; a 2,000-node run
-# must not bury its outcome under 6,000 lines.
-NODE_LINES = 60
-_NODE_ENDS = ("COMPLETED", "FAILED", "TERMINATED")
-
-
-def _watch(client: ApiClient, run_id: str) -> None:
-    """Progress on stderr, node by node (the first NODE_LINES lines, then failures and
-    retries only), a count of the ended nodes, then the run's status."""
-    names = {block["id"]: block["name"] for block in client.blocks()}
-    printed = 0
-    ended = dict.fromkeys(_NODE_ENDS, 0)
-    started = time.monotonic()
-    for event in client.follow_events(run_id):
-        data = event.data
-        if event.type == "node_status" and data["status"] != "INCOMPLETE":
-            status = data["status"]
-            if status in ended:
-                ended[status] += 1
-            retry = data.get("attempt", 0) > 1
-            if printed >= NODE_LINES and status != "FAILED" and not retry:
-                continue
-            printed += 1
-            block = names.get(data["block_id"], data["block_id"])
-            line = f"  node {data['node_id'][:8]} {block}: {status}"
-            if retry:
-                line += f" (attempt {data['attempt']})"
-            if data.get("error"):
-                line += f" - {data['error']}"
-            print(line, file=sys.stderr)
-            if printed == NODE_LINES:
-                print("  ... further node lines only for failures and retries", file=sys.stderr)
-        elif event.type == "run_status" and data["status"] in _NODE_ENDS:
-            counts = ", ".join(f"{n} {status}" for status, n in ended.items() if n)
-            took = time.monotonic() - started
-            print(f"nodes: {counts or 'none ended'} ({took:.1f} s watched)", file=sys.stderr)
-            print(f"run {run_id}: {data['status']}", file=sys.stderr)
-        elif event.type == "run_status":
-            print(f"run {run_id}: {data['status']}", file=sys.stderr)
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     inputs, problems = parse_inputs(args.input)
     if problems:
@@ -211,7 +175,7 @@ def report_run(
             pass
     else:
         print(note, file=sys.stderr)
-        _watch(client, run_id)
+        follow_run(client, run_id)
     run = client.run(run_id)
     if args.json:
         print_json(run)
@@ -256,15 +220,21 @@ def cmd_nodes(args: argparse.Namespace) -> int:
     if args.json:
         print_json(nodes)
         return EXIT_OK
+    rows, lines = [], []
     for node in nodes:
         block = names.get(node["block_id"], node["block_id"])
+        error = " ".join(str(node["error"]).split())[:120] if node["error"] else ""
+        attempt = f"attempt {node['attempt']}" if node["attempt"] > 1 else ""
+        took = _seconds(node)
+        rows.append([node["seq"], node["node_id"][:8], block, node["status"], took, attempt, error])
         line = f"{node['seq']:>5}  {node['node_id'][:8]}  {block:<24}  {node['status']:<10}"
-        line += f"  {_seconds(node)}"
-        if node["attempt"] > 1:
-            line += f"  attempt {node['attempt']}"
-        if node["error"]:
-            line += f"  {' '.join(str(node['error']).split())[:120]}"
-        print(line)
+        line += f"  {took}"
+        if attempt:
+            line += f"  {attempt}"
+        if error:
+            line += f"  {error}"
+        lines.append(line)
+    show_list(["seq", "node", "block", "status", "time", "attempt", "error"], rows, lines)
     return EXIT_OK
 
 
@@ -283,9 +253,12 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
     if args.json:
         print_json(page["items"])
     else:
-        for run in page["items"]:
-            created = when(run["created_at"])
-            print(f"{run['id']}  {run['status']:<10}  {created}  {run['graph_id']}")
+        rows = [
+            [run["id"], run["status"], when(run["created_at"]), run["graph_id"]]
+            for run in page["items"]
+        ]
+        lines = [f"{r[0]}  {r[1]:<10}  {r[2]}  {r[3]}" for r in rows]
+        show_list(["run", "status", "created", "graph"], rows, lines)
     print_next_page(page)
     return EXIT_OK
 
@@ -332,9 +305,7 @@ def add_api_commands(sub: Any) -> None:
     client_options(status)
     status.set_defaults(func=cmd_status)
 
-    watch = sub.add_parser(
-        "watch", help="attach to a run: its progress node by node, then its outputs"
-    )
+    watch = sub.add_parser("watch", help="attach to a run: its progress, then its outputs")
     watch.add_argument("run_id", metavar="RUN_ID")
     watch.add_argument("--json", action="store_true", help="print only the final run object")
     client_options(watch)

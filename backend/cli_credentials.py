@@ -21,6 +21,7 @@ from backend.cli_common import (
     open_database,
     print_json,
 )
+from backend.cli_render import show_list
 
 _SECRET_FIELD = {"api_key": "api_key", "user_password": "password"}
 
@@ -72,12 +73,16 @@ def cmd_credentials_list(args: argparse.Namespace) -> int:
     if args.json:
         print_json(items)
         return EXIT_OK
+    rows, lines = [], []
     for item in items:
-        title = f"  {item['title']}" if item["title"] else ""
         # An OAuth2 credential's scopes, by their last part (gmail.readonly, not the URL).
         scopes = " ".join(scope.rsplit("/", 1)[-1] for scope in item.get("scopes") or [])
+        row = [item["id"], item["provider"], item["type"], item["hint"], item["title"], scopes]
+        rows.append(row)
+        title = f"  {item['title']}" if item["title"] else ""
         shown = f"  [{scopes}]" if scopes else ""
-        print(f"{item['id']}  {item['provider']}  {item['type']}  {item['hint']}{title}{shown}")
+        lines.append("  ".join(str(cell) for cell in row[:4]) + title + shown)
+    show_list(["id", "provider", "type", "hint", "title", "scopes"], rows, lines)
     return EXIT_OK
 
 

@@ -24,6 +24,7 @@ from backend.cli_common import (
     read_graph_json,
     when,
 )
+from backend.cli_render import show_list
 from backend.client import ApiClient
 
 
@@ -106,9 +107,12 @@ def cmd_graph_list(args: argparse.Namespace) -> int:
     if args.json:
         print_json(page["items"])
     else:
-        for graph in page["items"]:
-            created = when(graph["created_at"])
-            print(f"{graph['id']}  v{graph['version']}  {created}  {graph['name']}")
+        rows = [
+            [graph["id"], f"v{graph['version']}", when(graph["created_at"]), graph["name"]]
+            for graph in page["items"]
+        ]
+        lines = ["  ".join(str(cell) for cell in row) for row in rows]
+        show_list(["graph", "version", "created", "name"], rows, lines)
     print_next_page(page)
     return EXIT_OK
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from contextlib import suppress
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +25,7 @@ from backend.cli_common import (
     parse_inputs,
     print_json,
 )
+from backend.cli_render import show_list
 
 MISFIRE_POLICIES = ("skip", "once", "each")
 _ZONEINFO_MARK = "zoneinfo/"
@@ -54,10 +56,17 @@ def _print_schedule(schedule: dict[str, Any], with_times: bool = True) -> None:
         print(f"  last error: {schedule['last_error']}")
     if with_times:
         print(f"  {schedule['description']}; next fire times ({schedule['timezone']}):")
-        zone = ZoneInfo(schedule["timezone"])
-        for when in schedule["next_fire_times"]:
-            local = datetime.fromisoformat(when).astimezone(zone)
-            print(f"    {local:%Y-%m-%d %H:%M:%S %Z (%a)}")
+        for shown in _fire_times(schedule):
+            print(f"    {shown}")
+
+
+def _fire_times(schedule: dict[str, Any]) -> list[str]:
+    """The schedule's next fire times, in its timezone."""
+    zone = ZoneInfo(schedule["timezone"])
+    return [
+        f"{datetime.fromisoformat(when).astimezone(zone):%Y-%m-%d %H:%M:%S %Z (%a)}"
+        for when in schedule["next_fire_times"]
+    ]
 
 
 def cmd_schedule_add(args: argparse.Namespace) -> int:
@@ -90,9 +99,26 @@ def cmd_schedule_list(args: argparse.Namespace) -> int:
     if args.json:
         print_json(items)
         return EXIT_OK
+    if sys.stdout.isatty():
+        columns = _SCHEDULE_COLUMNS + (["next fire times"] if args.times else [])
+        show_list(columns, [_schedule_row(s, args.times) for s in items], [])
+        return EXIT_OK
     for schedule in items:
         _print_schedule(schedule, with_times=args.times)
     return EXIT_OK
+
+
+_SCHEDULE_COLUMNS = ["schedule", "state", "cron", "timezone", "graph", "name", "last error"]
+
+
+def _schedule_row(schedule: dict[str, Any], with_times: bool) -> list[Any]:
+    """A schedule as a table row; with the times, one more cell of its next fire times."""
+    state = "enabled" if schedule["enabled"] else "paused"
+    row = [schedule["id"], state, schedule["cron"], schedule["timezone"], schedule["graph_id"]]
+    row += [schedule["name"], schedule.get("last_error")]
+    if with_times:
+        row.append("\n".join(_fire_times(schedule)))
+    return row
 
 
 def _set_enabled(args: argparse.Namespace, enabled: bool) -> int:

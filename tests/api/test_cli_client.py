@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import io
 import json
 import os
 import pty
+import re
 import select
+import struct
 import subprocess
 import sys
+import termios
 import threading
 import time
 from collections.abc import Iterator
@@ -17,9 +21,11 @@ from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
+from rich.console import Console
 
+from backend.blocks.maths import CountItemsBlock
 from backend.cli import run_command
-from backend.cli_api import NODE_LINES
+from backend.cli_render import follow_run
 from backend.client import ApiClient
 from backend.data.credentials_manager import CredentialsManager
 from backend.data.open import open_store
@@ -95,7 +101,9 @@ def test_run_a_file_and_wait_prints_progress_and_output(
     assert code == 0, out.err
     assert "Output: 42.0" in out.out.splitlines()
     assert "status: COMPLETED (3 node executions)" in out.out
-    assert "CalculatorBlock: COMPLETED" in out.err
+    # stderr is no terminal here: no bar, no node lines, a summary.
+    assert "nodes: 3 COMPLETED (" in out.err
+    assert "CalculatorBlock" not in out.err
     assert ": COMPLETED" in out.err.splitlines()[-1]
 
 
@@ -196,7 +204,7 @@ def test_watch_attaches_to_a_run_and_nodes_lists_its_node_executions(
     assert run_command(["watch", run_id]) == 0
     out = capsys.readouterr()
     assert "Output: 42.0" in out.out.splitlines()
-    assert "CalculatorBlock: COMPLETED" in out.err
+    assert out.err.splitlines()[-2].startswith("nodes: 3 COMPLETED (")
     assert out.err.splitlines()[-1] == f"run {run_id}: COMPLETED"
 
     assert run_command(["nodes", run_id]) == 0
@@ -210,10 +218,8 @@ def test_watch_attaches_to_a_run_and_nodes_lists_its_node_executions(
     assert run_command(["nodes", "no-such-run"]) == 2
 
 
-def test_wait_on_a_big_run_prints_a_bounded_progress_and_a_count(
-    key: str, executor: None, capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
-    count = 80
+def chain_graph(path: Path, count: int) -> Path:
+    """A graph file of ``count`` nodes in a chain, each passing its input on."""
     nodes = [
         {"id": f"n{i}", "block_id": STORE_VALUE, "input_default": {"input": i}}
         for i in range(count)
@@ -227,14 +233,64 @@ def test_wait_on_a_big_run_prints_a_bounded_progress_and_a_count(
         }
         for i in range(count - 1)
     ]
-    path = tmp_path / "long.json"
     path.write_text(json.dumps({"name": "long", "nodes": nodes, "links": links}))
+    return path
+
+
+def test_wait_on_a_big_run_prints_a_summary_of_a_few_lines(
+    key: str, executor: None, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    count = 300
+    path = chain_graph(tmp_path / "long.json", count)
     assert run_command(["run", str(path), "--wait"]) == 0
-    err = capsys.readouterr().err.splitlines()
-    assert sum(line.startswith("  node ") for line in err) == NODE_LINES
-    assert "  ... further node lines only for failures and retries" in err
+    out = capsys.readouterr()
+    err = out.err.splitlines()
+    # Import, queued, the run's status changes and the summary: not a line per node.
+    assert len(err) <= 8, err
+    assert not any("StoreValueBlock" in line for line in err)
     assert err[-2].startswith(f"nodes: {count} COMPLETED (")
     assert err[-1].endswith(": COMPLETED")
+    assert f"status: COMPLETED ({count} node executions)" in out.out
+    run_id = err[-1].split()[1].rstrip(":")
+
+    # Watching it again after its end prints the same bounded summary.
+    assert run_command(["watch", run_id]) == 0
+    again = capsys.readouterr().err.splitlines()
+    assert len(again) <= 6 and again[-1] == f"run {run_id}: COMPLETED"
+    assert again[-2].startswith(f"nodes: {count} COMPLETED (")
+
+
+def test_a_failed_run_names_its_first_failure_in_the_summary(
+    key: str, executor: None, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    count_items = CountItemsBlock.id
+    node = {"id": "count", "block_id": count_items, "input_default": {"collection": 42}}
+    path = tmp_path / "fails.json"
+    path.write_text(json.dumps({"name": "fails", "nodes": [node], "links": []}))
+    assert run_command(["run", str(path), "--wait"]) == 1
+    out = capsys.readouterr()
+    err = out.err.splitlines()
+    assert err[-3].startswith("first failure: node count CountItemsBlock: ")
+    assert "cannot count the items of a int" in err[-3]
+    assert err[-2].startswith("nodes: 1 FAILED (") and err[-1].endswith(": FAILED")
+    assert "status: FAILED" in out.out
+
+
+def test_on_a_terminal_a_run_shows_one_live_bar(
+    key: str, executor: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_command(["run", CALCULATOR, "-i", "Input=8"]) == 0
+    run_id = capsys.readouterr().out.strip()
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=120)
+    with ApiClient(os.environ["BACKEND_API_URL"], key) as client:
+        follow_run(client, run_id, console)
+    shown = screen.getvalue()
+    # Done/total and the block of the latest node: the graph's output block at its end.
+    assert "3/3" in shown and "AgentOutputBlock" in shown
+    assert "\x1b[" in shown  # drawn with terminal control codes, not printed lines
+    assert "nodes: 3 COMPLETED (" in shown and f"run {run_id}: COMPLETED" in shown
+    assert capsys.readouterr().err == ""
 
 
 def test_lists_page_with_limit_and_cursor(key: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -409,6 +465,82 @@ def read_until(fd: int, marker: bytes | None, timeout: float = 30) -> bytes:
             break
         seen += chunk
     return seen
+
+
+ANSI_CODE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def on_terminal(*args: str, columns: int = 120) -> tuple[str, str]:
+    """What `agent-server ARGS` writes when stdout and stderr are a terminal of that
+    width: as written, and as text without its control codes."""
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "backend.cli", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=terminal,
+        stderr=terminal,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        start_new_session=True,
+    )
+    os.close(terminal)
+    try:
+        screen = read_until(controller, None, timeout=60)
+        assert process.wait(timeout=30) == 0, screen
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        os.close(controller)
+    written = screen.decode()
+    return written, ANSI_CODE.sub("", written).replace("\r", "\n")
+
+
+def test_on_a_terminal_lists_are_tables_and_a_wait_draws_a_bar(
+    key: str, env: pytest.MonkeyPatch, executor: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_command(["graph", "import", CALCULATOR]) == 0
+    graph_id = capsys.readouterr().out.strip()
+    _, shown = on_terminal("graph", "list")
+    assert table_header(shown) == ["graph", "version", "created", "name"]
+    row = next(line for line in shown.splitlines() if graph_id in line)
+    assert "│" in row and "Calculator agent" in row
+    # Piped, the same command prints its plain line, which scripts read.
+    assert run_command(["graph", "list"]) == 0
+    assert capsys.readouterr().out.startswith(f"{graph_id}  v1  ")
+
+    written, shown = on_terminal("run", graph_id, "-i", "Input=8", "--wait")
+    assert "\x1b[" in written  # a bar drawn in place, not lines printed
+    assert any("3/3 nodes" in line for line in shown.splitlines())
+    assert "Output: 42.0" in shown.splitlines()
+    (queued,) = [line for line in shown.splitlines() if line.endswith(" queued")]
+    run_id = queued.split()[1]
+    _, shown = on_terminal("nodes", run_id)
+    assert table_header(shown) == ["seq", "node", "block", "status", "time", "attempt", "error"]
+    assert any("CalculatorBlock" in line and "│" in line for line in shown.splitlines())
+    _, shown = on_terminal("runs", "list")
+    assert table_header(shown) == ["run", "status", "created", "graph"]
+    assert any(run_id in line and "COMPLETED" in line for line in shown.splitlines())
+    _, shown = on_terminal("api-key", "list")
+    assert table_header(shown) == ["id", "prefix", "user", "created", "state", "name"]
+
+    assert add_from_stdin(env, SECRET, "--provider", "openai", "--title", "work") == 0
+    assert run_command(["schedule", "add", graph_id, "--cron", "*/10 * * * *"]) == 0
+    capsys.readouterr()
+    _, shown = on_terminal("credentials", "list")
+    assert table_header(shown) == ["id", "provider", "type", "hint", "title", "scopes"]
+    assert any("openai" in line and "work" in line for line in shown.splitlines())
+    assert SECRET[6:] not in shown
+    _, shown = on_terminal("schedule", "list", "--times", columns=240)
+    header = ["schedule", "state", "cron", "timezone", "graph", "name", "last error"]
+    assert table_header(shown) == [*header, "next fire times"]
+    assert any("*/10 * * * *" in line and "enabled" in line for line in shown.splitlines())
+
+
+def table_header(shown: str) -> list[str]:
+    """The column names of the table on a terminal's screen (its first ┃ line)."""
+    line = next(line for line in shown.splitlines() if "┃" in line)
+    return [name.strip() for name in line.split("┃")]
 
 
 def test_encryption_key_rotate_rewrites_secrets_and_a_wrong_key_fails_in_one_line(
