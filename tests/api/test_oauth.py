@@ -381,7 +381,10 @@ def test_a_node_runs_with_the_token_refreshed_just_before(
     record = manager(settings, store).add_oauth("alice", "google", granted(oauth, expires_in=20))
     gmail.token = "ya29.access-1"  # the first token the fake authorization server gives
 
-    run_id = run_send(client, alice_key, settings, record.id)
+    # A lease that outlasts a loaded machine's stalls: this test is about the token, and a
+    # lapsed lease would run the node (and send the mail) a second time.
+    steady = settings.model_copy(update={"lease_seconds": 30.0})
+    run_id = run_send(client, alice_key, steady, record.id)
 
     alice = {"Authorization": f"Bearer {alice_key}"}
     run = client.get(f"{API}/executions/{run_id}", headers=alice).json()
