@@ -8,16 +8,16 @@ Its ``_main`` is the only place that turns outcomes into exit codes:
 * anything else escapes      -> a traceback, exit 1 (a bug)
 
 Signal handlers only set flags: the first SIGTERM/SIGINT asks ``run()`` to wind down
-(two-phase shutdown is the subclass's business), a second one exits at once.
+(two-phase shutdown is the subclass's business), a second one ends the process at once.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
-import os
 import signal
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from multiprocessing.process import BaseProcess
@@ -35,6 +35,7 @@ EXIT_FAILURE = 1
 # Children are spawned, not forked: a fresh interpreter inherits no locks, threads or
 # open database connections from the parent.
 _mp = multiprocessing.get_context("spawn")
+_SIGNAL_SLICE_SECONDS = 1.0
 
 
 class AppProcess(ABC):
@@ -46,14 +47,13 @@ class AppProcess(ABC):
 
     def _init_runtime(self) -> None:
         self._stop_requested = threading.Event()
-        self._signals = 0
         self._stop_callbacks: list[Callable[[], None]] = []
         self.settings: Settings = self._given_settings or Settings.model_construct()
 
     # Configuration (constructor arguments, subclasses' included) crosses to a spawned
     # child; runtime state (flags, callbacks, loaded settings) is rebuilt there.
     _RUNTIME_ATTRS: ClassVar[frozenset[str]] = frozenset(
-        {"_stop_requested", "_signals", "_stop_callbacks", "settings"}
+        {"_stop_requested", "_stop_callbacks", "settings"}
     )
 
     def __getstate__(self) -> dict[str, Any]:
@@ -90,7 +90,18 @@ class AppProcess(ABC):
             callback()
 
     def wait_for_stop(self, timeout: float | None = None) -> bool:
-        return self._stop_requested.wait(timeout)
+        """Wait until a stop is requested (True) or ``timeout`` passes (False).
+
+        The wait wakes every ``_SIGNAL_SLICE_SECONDS``: a signal that lands just before
+        the thread blocks interrupts nothing, and its handler runs only on the next wake.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = _SIGNAL_SLICE_SECONDS if deadline is None else deadline - time.monotonic()
+            if self._stop_requested.wait(min(left, _SIGNAL_SLICE_SECONDS)):
+                return True
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
 
     # -- starting ---------------------------------------------------------------------
 
@@ -130,10 +141,11 @@ class AppProcess(ABC):
         signal.signal(signal.SIGINT, self._on_signal)
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        self._signals += 1
-        if self._signals > 1:
-            # The operator insists: no more grace.
-            os._exit(EXIT_FAILURE)
+        # The operator who signals again insists: no more grace. The kernel's default
+        # action ends the process at once; a Python-level handler could not, as it runs
+        # only when the main thread wakes, and a wait the signal raced with sleeps on.
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
         self.stop()
 
 
