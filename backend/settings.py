@@ -21,10 +21,11 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from backend.envfile import env_file
 from backend.errors import ConfigError
+from backend.settings_http import OutgoingHttpSettings
 
 ENV_PREFIX = "BACKEND_"
 
@@ -47,6 +48,10 @@ _ORIGIN = re.compile(
 )
 
 
+# The user:password@ of a URL, masked in error messages.
+_USERINFO = re.compile(r"(//)[^/@\s]*@")
+
+
 def _split_origins(text: str) -> list[str]:
     return [origin.strip().rstrip("/") for origin in text.split(",") if origin.strip()]
 
@@ -55,7 +60,7 @@ def _json_object(text: str, adapter: TypeAdapter[Any]) -> Any:
     return adapter.validate_python(json.loads(text)) if text.strip() else {}
 
 
-class Settings(BaseSettings):
+class Settings(OutgoingHttpSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", frozen=True
     )
@@ -450,4 +455,5 @@ def load_settings() -> Settings:
         if not first["loc"]:
             raise ConfigError(f"invalid settings: {message}") from None
         name = f"{ENV_PREFIX}{str(first['loc'][0]).upper()}"
-        raise ConfigError(f"invalid setting {name}={first.get('input')!r}: {message}") from None
+        shown = _USERINFO.sub(r"\1***@", str(first.get("input")))  # a proxy's password
+        raise ConfigError(f"invalid setting {name}={shown!r}: {message}") from None

@@ -63,7 +63,7 @@ class Fakes:
         for name in names:
             self.servers[name].requests.clear()
 
-    def settings(self, tmp_path: Path) -> Settings:
+    def settings(self, tmp_path: Path, **extra: Any) -> Settings:
         s = self.servers
         return make_settings(
             tmp_path,
@@ -105,6 +105,7 @@ class Fakes:
             gmail_base_url=s["gmail"].url,
             google_calendar_base_url=s["calendar"].url,
             wordpress_base_url=s["wordpress"].url,
+            **extra,
         )
 
 

@@ -1,8 +1,9 @@
 """A fake public-api.wordpress.com: the OAuth2 authorize page (which grants at once and
 sends the browser back with a code), the token endpoint (authorization_code only: its
-server-side tokens never expire and come with no refresh token) and creating a post with
-``POST /rest/v1.1/sites/{site}/posts/new``, as WordPress.com's developer documentation
-describes them."""
+server-side tokens never expire and come with no refresh token), creating a post with
+``POST /rest/v1.1/sites/{site}/posts/new`` and listing a public site's posts with
+``GET /rest/v1.1/sites/{site}/posts/`` (no token needed), as WordPress.com's developer
+documentation describes them."""
 
 from __future__ import annotations
 
@@ -26,12 +27,15 @@ class WordPressServer(ServiceServer):
         self.codes: dict[str, str] = {}  # code -> the redirect_uri it was given for
         self.issued: list[str] = []
         self.posts: list[dict[str, Any]] = []
+        # Posts a site had before the test: their titles, listed before the created ones.
+        self.published = ["Dialling in a new bag of beans", "Milk steaming for beginners"]
         self._serial = itertools.count(1)
         super().__init__(
             {
                 ("GET", r"/oauth2/authorize"): self._authorize,
                 ("POST", r"/oauth2/token"): self._token,
                 ("POST", r"/rest/v1\.1/sites/(?P<site>[^/]+)/posts/new"): self._new_post,
+                ("GET", r"/rest/v1\.1/sites/(?P<site>[^/]+)/posts/?"): self._list_posts,
             }
         )
 
@@ -106,6 +110,17 @@ class WordPressServer(ServiceServer):
         }
         self.posts.append(post)
         return Json(post)
+
+    def _list_posts(self, recorded: Recorded, match: re.Match[str]) -> Json:
+        site = urllib.parse.unquote(match["site"])
+        posts = [_listed(title, i + 1, site) for i, title in enumerate(self.published)]
+        posts += [{k: p[k] for k in ("ID", "title", "URL", "status")} for p in self.posts]
+        return Json({"found": len(posts), "posts": posts, "meta": {"links": {}}})
+
+
+def _listed(title: str, number: int, site: str) -> dict[str, Any]:
+    slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+    return {"ID": number, "title": title, "URL": f"https://{site}/{slug}/", "status": "publish"}
 
 
 def _split(value: str | None) -> list[str]:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from backend.providers.credentials import Credentials
+from backend.providers.egress import DIRECT, Egress
 
 from .files import FileSink
 
@@ -121,6 +122,8 @@ class BlockContext:
     user_id: str = ""
     graph_id: str = ""
     allow_private_network: bool = False
+    # How requests leave the host (the operator's proxy and extra CAs).
+    egress: Egress = DIRECT
     # The largest output value the node may produce: a block that builds text (a template)
     # stops there instead of building more only to have it refused.
     max_output_bytes: int = 4 * 1024 * 1024

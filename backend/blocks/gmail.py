@@ -418,6 +418,7 @@ async def _attachment(ctx: BlockContext, item: str, number: int) -> tuple[str, s
     got = await download(
         item,
         allow_private=ctx.allow_private_network,
+        egress=ctx.egress,
         max_bytes=MAX_ATTACHMENT_BYTES,
         deadline=ctx.deadline,
         what=f"attachment {number}",

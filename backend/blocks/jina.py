@@ -109,6 +109,7 @@ async def fetch_page(ctx: BlockContext, url: str) -> str:
         page = await download(
             url,
             allow_private=ctx.allow_private_network,
+            egress=ctx.egress,
             max_bytes=limit,
             deadline=ctx.deadline,
             what="the page",

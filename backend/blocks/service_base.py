@@ -67,7 +67,11 @@ class ServiceBlock(Block):
 async def fetch_result(ctx: BlockContext, url: str, max_bytes: int) -> tuple[bytes, str]:
     """The bytes at a provider's result URL and their content type."""
     got = await download(
-        url, allow_private=ctx.allow_private_network, max_bytes=max_bytes, deadline=ctx.deadline
+        url,
+        allow_private=ctx.allow_private_network,
+        egress=ctx.egress,
+        max_bytes=max_bytes,
+        deadline=ctx.deadline,
     )
     return got.data, content_type_of(got.name, got.content_type)
 
@@ -82,6 +86,7 @@ async def keep_result(ctx: BlockContext, url: str, name: str) -> str:
         allow_private=ctx.allow_private_network,
         max_bytes=ctx.files.max_bytes,
         deadline=ctx.deadline,
+        egress=ctx.egress,
     )
     stem = name.rsplit(".", 1)[0]
     ext = got.name.rsplit(".", 1)[1] if "." in got.name else name.rpartition(".")[2]

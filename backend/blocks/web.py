@@ -6,6 +6,7 @@ by default only public addresses can be reached.
 
 import contextlib
 import json
+import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -50,6 +51,16 @@ def _encode_body(body: Any, json_format: bool) -> tuple[bytes | None, str | None
             "application/x-www-form-urlencoded"
         )
     return str(body).encode(), "text/plain; charset=utf-8"
+
+
+def _reason(reason: object) -> str:
+    if isinstance(reason, ssl.SSLCertVerificationError):
+        # Behind a TLS-inspecting proxy this is the proxy's certificate: say what fixes it.
+        return (
+            f"certificate not trusted ({reason.verify_message}); if an egress proxy "
+            "inspects TLS, the operator adds its CA with BACKEND_CA_BUNDLE"
+        )
+    return str(reason)
 
 
 def _read_body(response: Any, json_format: bool) -> Any:
@@ -171,7 +182,7 @@ class SendWebRequestBlock(Block):
             return
 
         headers = dict(input_data.headers)
-        opener = guarded_opener(ctx.allow_private_network)
+        opener = guarded_opener(ctx.allow_private_network, ctx.egress)
         data: bytes | None
         content_type: str | None
         if input_data.files:
@@ -214,7 +225,7 @@ class SendWebRequestBlock(Block):
             yield "error", str(exc)
             return
         except urllib.error.URLError as exc:
-            yield "error", f"request to {parts.hostname} failed: {exc.reason}"
+            yield "error", f"request to {parts.hostname} failed: {_reason(exc.reason)}"
             return
         except Exception as exc:  # timeouts, protocol errors, oversized bodies
             yield "error", f"request to {parts.hostname} failed: {exc}"

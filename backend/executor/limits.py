@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from backend.providers.egress import DIRECT, Egress
 from backend.settings import Settings
 
 
@@ -40,6 +41,7 @@ class Limits:
     run_deadline_seconds: float = 3600.0
     max_run_deadline_seconds: float = 86400.0
     allow_private_network: bool = False
+    egress: Egress = DIRECT
     max_output_value_bytes: int = 4 * 1024 * 1024
     max_node_output_bytes: int = 16 * 1024 * 1024
     max_run_stored_bytes: int = 256 * 1024 * 1024
@@ -59,6 +61,7 @@ class Limits:
             run_deadline_seconds=settings.run_deadline_seconds,
             max_run_deadline_seconds=settings.max_run_deadline_seconds,
             allow_private_network=settings.allow_private_network,
+            egress=Egress.from_settings(settings),
             max_output_value_bytes=settings.max_output_value_bytes,
             max_node_output_bytes=settings.max_node_output_bytes,
             max_run_stored_bytes=settings.max_run_stored_bytes,

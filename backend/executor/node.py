@@ -110,6 +110,7 @@ class NodeExecutor:
             max_output_value_bytes=self.limits.max_output_value_bytes,
             max_node_output_bytes=self.limits.max_node_output_bytes,
             allow_private_network=self.limits.allow_private_network,
+            egress=self.limits.egress,
             credentials=credentials,
         )
         outcome = await self.pool.run_node(task)
@@ -138,6 +139,7 @@ class NodeExecutor:
             user_id=run.user_id,
             graph_id=run.graph_id,
             allow_private_network=self.limits.allow_private_network,
+            egress=self.limits.egress,
             max_output_bytes=self.limits.max_output_value_bytes,
             credentials=credentials,
             agents=self.services.agents(run, ne, token_budget) if self.services else None,

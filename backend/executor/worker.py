@@ -26,6 +26,7 @@ from backend.blocks import all_blocks, get_block, register_block
 from backend.blocks.base import ERROR_PIN, Block, BlockContext, BlockInputError
 from backend.executor.limits import LimitExceeded, OutputBudget
 from backend.providers.credentials import Credentials
+from backend.providers.egress import DIRECT, Egress
 
 _PR_SET_PDEATHSIG = 1
 # Extra CPU seconds past the node's budget before the kernel steps in: the parent's own
@@ -49,6 +50,7 @@ class NodeTask:
     max_output_value_bytes: int
     max_node_output_bytes: int
     allow_private_network: bool = False
+    egress: Egress = DIRECT
     credentials: dict[str, Credentials] = field(default_factory=dict)
 
 
@@ -127,6 +129,7 @@ def run_node(task: NodeTask) -> NodeOutcome:
         node_id=task.node_id,
         node_exec_id=task.node_exec_id,
         allow_private_network=task.allow_private_network,
+        egress=task.egress,
         credentials=task.credentials,
         max_output_bytes=task.max_output_value_bytes,
     )

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from backend.errors import ProviderError
 
+from .egress import DIRECT, Egress
 from .network import NetworkPolicyError, guarded_opener
 
 CHUNK_BYTES = 256 * 1024
@@ -46,6 +47,7 @@ async def download(
     max_bytes: int,
     deadline: float | None,
     what: str = "the result",
+    egress: Egress = DIRECT,
 ) -> Download:
     """The bytes at ``url`` (http or https); ProviderError for every failure, whose
     message calls the file ``what``."""
@@ -61,7 +63,7 @@ async def download(
     try:
         async with asyncio.timeout(limit):
             return await asyncio.to_thread(
-                _fetch, url, allow_private, max_bytes, ends_at, stop, host, what
+                _fetch, url, allow_private, egress, max_bytes, ends_at, stop, host, what
             )
     except TimeoutError:
         raise ProviderError(
@@ -74,13 +76,14 @@ async def download(
 def _fetch(
     url: str,
     allow_private: bool,
+    egress: Egress,
     max_bytes: int,
     ends_at: float,
     stop: threading.Event,
     host: str,
     what: str,
 ) -> Download:
-    opener = guarded_opener(allow_private)
+    opener = guarded_opener(allow_private, egress)
     timeout = max(0.1, min(SOCKET_TIMEOUT_SECONDS, ends_at - time.monotonic()))
     # The query may hold a signed token: messages name the host only.
     try:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -84,6 +85,10 @@ def _connection(clients: ServiceClients, key: str, deadline: float | None) -> di
     }
     if settings.e2b_sandbox_url:
         opts["sandbox_url"] = settings.e2b_sandbox_url
+    # The SDK's transport takes the egress proxy but no extra CAs (see docs/services.md).
+    egress = clients.pool.policy.egress
+    if egress.proxied(urllib.parse.urlsplit(settings.e2b_api_url).hostname or ""):
+        opts["proxy"] = egress.proxy_url
     return opts
 
 

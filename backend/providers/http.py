@@ -2,10 +2,14 @@
 
 The SDKs' own retries are switched off; ``RetryingTransport`` sits under them instead, so
 both providers behave the same: connection failures, 408, 429 and 5xx answers are tried
-again after a capped, jittered backoff, or after the server's Retry-After. Every attempt
+again after a capped, jittered backoff, or after the server's Retry-After. A call that is
+not safe to repeat (POST or PATCH without an Idempotency-Key: it may create a record) is
+tried again only when nothing reached the server (the connection failed) or after a 429
+(the server refused it unread); a 5xx or a lost answer may mean it was done. Every attempt
 and every wait must end before the running node's deadline (``time_budget``): a wait that
 would not fit is not started, and the last answer or error goes back to the SDK at once.
-Cancelling the awaiting task closes the connection of the call in flight.
+Cancelling the awaiting task closes the connection of the call in flight. Every client
+here goes out the way the operator's ``Egress`` says (proxy, extra CAs).
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from dataclasses import dataclass, field
 
 import httpx2
 
+from .egress import DIRECT, Egress
+
 logger = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 529})
@@ -35,6 +41,9 @@ _RETRY_ERRORS = (
     httpx2.WriteError,
     httpx2.RemoteProtocolError,
 )
+# Methods whose repetition may do the work twice, unless the request carries this header.
+_UNSAFE_METHODS = frozenset({"POST", "PATCH"})
+IDEMPOTENCY_HEADER = "idempotency-key"
 # Set on the answer handed to the SDK when the transport stopped retrying early.
 GAVE_UP = "agent_server.gave_up"
 
@@ -65,6 +74,10 @@ class HttpPolicy:
     max_retries: int = 3
     backoff_base: float = 0.5
     backoff_cap: float = 20.0
+    egress: Egress = DIRECT
+    # Repeat POSTs as freely as GETs: for calls whose repetition costs but changes nothing
+    # (an LLM completion).
+    repeat_posts: bool = False
     # Seams for tests: they record the waits instead of timing them.
     sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep, compare=False)
     jitter: Callable[[], float] = field(default=random.random, compare=False)
@@ -106,13 +119,15 @@ class RetryingTransport(httpx2.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         where = f"{request.url.host}{request.url.path}"
+        repeatable = self._repeatable(request)
         retry = 0
         while True:
             try:
                 response = await self._attempt(request)
             except _RETRY_ERRORS as exc:
                 delay = self._policy.backoff(retry)
-                if self._refuse(retry, delay) is not None:
+                unsent = isinstance(exc, httpx2.ConnectError)
+                if not (repeatable or unsent) or self._refuse(retry, delay) is not None:
                     raise
                 logger.warning(
                     "%s: %s; retry %d of %d in %.2f s",
@@ -124,6 +139,10 @@ class RetryingTransport(httpx2.AsyncBaseTransport):
                 )
             else:
                 if response.status_code not in RETRY_STATUSES:
+                    return response
+                if not repeatable and response.status_code != 429:
+                    # It may have been done: repeating could do it twice.
+                    response.extensions[GAVE_UP] = f"a {request.method} is not repeated"
                     return response
                 asked = retry_after(response.headers)
                 delay = self._policy.backoff(retry) if asked is None else asked
@@ -141,6 +160,13 @@ class RetryingTransport(httpx2.AsyncBaseTransport):
                 )
             await self._policy.sleep(delay)
             retry += 1
+
+    def _repeatable(self, request: httpx2.Request) -> bool:
+        return (
+            self._policy.repeat_posts
+            or request.method not in _UNSAFE_METHODS
+            or IDEMPOTENCY_HEADER in request.headers
+        )
 
     def _refuse(self, retry: int, delay: float) -> str | None:
         """Why no retry after ``delay`` seconds is possible, or None when it is."""
@@ -180,10 +206,13 @@ class RetryingTransport(httpx2.AsyncBaseTransport):
 
 def proxied_client(policy: HttpPolicy, proxy_url: str) -> httpx2.AsyncClient:
     """A client of its own sending every request through the proxy at ``proxy_url``
-    (credentials in the URL), retrying as the pool's clients do. The caller closes it."""
-    transport = RetryingTransport(
-        httpx2.AsyncHTTPTransport(retries=0, proxy=httpx2.Proxy(proxy_url)), policy
+    (credentials in the URL), retrying as the pool's clients do. The caller closes it.
+    This proxy replaces the operator's egress proxy (one proxy cannot be chained behind
+    another here); the extra CAs still apply."""
+    inner = httpx2.AsyncHTTPTransport(
+        retries=0, verify=policy.egress.verify(), proxy=httpx2.Proxy(proxy_url)
     )
+    transport = RetryingTransport(inner, policy)
     return httpx2.AsyncClient(transport=transport, timeout=policy.timeout)
 
 
@@ -199,8 +228,9 @@ class ClientPool:
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None or client.is_closed:
-            transport = RetryingTransport(httpx2.AsyncHTTPTransport(retries=0), self.policy)
-            # An explicit transport also keeps proxy variables of the environment out.
+            transport = RetryingTransport(self.policy.egress.async_transport(), self.policy)
+            # An explicit transport also keeps proxy variables of the environment out: the
+            # egress proxy is the operator's setting, not whatever the environment holds.
             client = httpx2.AsyncClient(transport=transport, timeout=self.policy.timeout)
             self._clients[loop] = client
         return client

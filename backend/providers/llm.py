@@ -19,6 +19,7 @@ from backend.settings import Settings, load_settings
 
 from .base import CompletionRequest, CompletionResponse, Message, Provider, Role, ToolSpec
 from .credentials import Credentials
+from .egress import Egress
 from .http import ClientPool, HttpPolicy, time_budget
 from .models import ANTHROPIC, OLLAMA, OPEN_ROUTER, OPENAI, ModelInfo, ModelTable
 
@@ -64,14 +65,14 @@ class LLMClient:
     def __init__(self, settings: Settings, policy: HttpPolicy | None = None) -> None:
         self.settings = settings
         self.models = ModelTable.from_settings(settings)
-        self.pool = ClientPool(
-            policy
-            or HttpPolicy(
-                connect_timeout=settings.llm_connect_timeout_seconds,
-                read_timeout=settings.llm_read_timeout_seconds,
-                max_retries=settings.llm_max_retries,
-            )
+        policy = policy or HttpPolicy(
+            connect_timeout=settings.llm_connect_timeout_seconds,
+            read_timeout=settings.llm_read_timeout_seconds,
+            max_retries=settings.llm_max_retries,
+            egress=Egress.from_settings(settings),
         )
+        # A completion asked twice costs twice but changes nothing: retried like a GET.
+        self.pool = ClientPool(replace(policy, repeat_posts=True))
 
     async def complete(
         self,

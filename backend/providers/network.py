@@ -6,6 +6,15 @@ very addresses the socket then connects to, so redirects and DNS answers that ch
 between lookups cannot slip past it. Every block that fetches a user-given URL goes
 through ``guarded_opener``; URLs from the operator's settings (provider base URLs) do not
 need it.
+
+Behind the operator's egress proxy the proxy, not this host, resolves the target and
+opens the connection, so the guard checks what it can before handing the request over
+(``check_proxied_target``): a literal address must be public, and a name that resolves
+here must resolve only to public addresses (an internal name of the operator's network
+is refused). A name this host cannot resolve is passed on: the proxy resolves it, and
+refusing internal destinations there is the proxy's own policy. The connection to the
+proxy itself is allowed whatever its address, since the operator chose it. Hosts on the
+no-proxy list are connected to directly, under the usual check.
 """
 
 from __future__ import annotations
@@ -14,9 +23,11 @@ import functools
 import http.client
 import ipaddress
 import socket
-import ssl
+import urllib.parse
 import urllib.request
 from typing import Any
+
+from .egress import DIRECT, Egress
 
 
 class NetworkPolicyError(Exception):
@@ -65,6 +76,34 @@ def blocked_reason(ip: IPAddress) -> str | None:
     return None
 
 
+def _refuse(host: str, ip: IPAddress, reason: str) -> NetworkPolicyError:
+    return NetworkPolicyError(
+        f"refusing to connect to {host}: {ip} is a {reason} address "
+        "(private network access is disabled)"
+    )
+
+
+def check_proxied_target(host: str, port: int) -> None:
+    """NetworkPolicyError when ``host`` (to be reached through the egress proxy) is a
+    non-public address or resolves here to one; see the module docstring."""
+    try:
+        literal = ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
+    except ValueError:
+        literal = None
+    if literal is not None:
+        if reason := blocked_reason(literal):
+            raise _refuse(host, literal, reason)
+        return
+    try:
+        candidates = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        return  # not known here: the proxy resolves it
+    for *_, sockaddr in candidates:
+        ip = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
+        if reason := blocked_reason(ip):
+            raise _refuse(host, ip, reason)
+
+
 def _guarded_connect(
     address: tuple[str, int],
     timeout: float | None = None,
@@ -78,10 +117,7 @@ def _guarded_connect(
         for *_, sockaddr in candidates:
             ip = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
             if reason := blocked_reason(ip):
-                raise NetworkPolicyError(
-                    f"refusing to connect to {host}: {ip} is a {reason} address "
-                    "(private network access is disabled)"
-                )
+                raise _refuse(host, ip, reason)
     last_error: OSError | None = None
     for family, kind, proto, _, sockaddr in candidates:
         sock = socket.socket(family, kind, proto)
@@ -109,12 +145,31 @@ class _GuardedHTTPSConnection(http.client.HTTPSConnection):
         self._create_connection = functools.partial(_guarded_connect, allow_private=allow_private)
 
 
+def _via_proxy(req: urllib.request.Request, egress: Egress, allow_private: bool) -> bool:
+    """Route ``req`` through the egress proxy when the policy says so (after checking its
+    target); False when it goes direct."""
+    parts = urllib.parse.urlsplit(req.full_url)
+    host = parts.hostname or ""
+    if not egress.proxied(host):
+        return False
+    if not allow_private:
+        check_proxied_target(host, parts.port or (443 if parts.scheme == "https" else 80))
+    if (authorization := egress.proxy_authorization) is not None:
+        # Sent to the proxy only: in the CONNECT for https, on the request for http.
+        req.add_unredirected_header("Proxy-Authorization", authorization)
+    req.set_proxy(egress.proxy_address, "http")
+    return True
+
+
 class _GuardedHTTPHandler(urllib.request.HTTPHandler):
-    def __init__(self, allow_private: bool) -> None:
+    def __init__(self, allow_private: bool, egress: Egress) -> None:
         super().__init__()
         self.allow_private = allow_private
+        self.egress = egress
 
     def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        if _via_proxy(req, self.egress, self.allow_private):
+            return self.do_open(http.client.HTTPConnection, req)
         return self.do_open(
             _GuardedHTTPConnection,  # type: ignore[arg-type]  # takes one more keyword
             req,
@@ -123,28 +178,35 @@ class _GuardedHTTPHandler(urllib.request.HTTPHandler):
 
 
 class _GuardedHTTPSHandler(urllib.request.HTTPSHandler):
-    def __init__(self, allow_private: bool) -> None:
-        super().__init__(context=ssl.create_default_context())
+    def __init__(self, allow_private: bool, egress: Egress) -> None:
+        super().__init__(context=egress.ssl_context())
         self.allow_private = allow_private
+        self.egress = egress
 
     def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        context = self._context  # type: ignore[attr-defined]
+        if _via_proxy(req, self.egress, self.allow_private):
+            # http.client tunnels through the proxy with CONNECT, then speaks TLS to the
+            # target inside the tunnel, checking the target's certificate.
+            return self.do_open(http.client.HTTPSConnection, req, context=context)
         return self.do_open(
             _GuardedHTTPSConnection,  # type: ignore[arg-type]  # takes one more keyword
             req,
-            context=self._context,  # type: ignore[attr-defined]
+            context=context,
             allow_private=self.allow_private,
         )
 
 
-def guarded_opener(allow_private: bool) -> urllib.request.OpenerDirector:
+def guarded_opener(allow_private: bool, egress: Egress = DIRECT) -> urllib.request.OpenerDirector:
     # Built by hand rather than with build_opener: no proxies from the environment
-    # (the guard must see the real target) and no ftp/file handlers a redirect could use.
+    # (the guard must see the real target; the operator's proxy is ``egress``) and no
+    # ftp/file handlers a redirect could use.
     opener = urllib.request.OpenerDirector()
     for handler in (
         urllib.request.ProxyHandler({}),
         urllib.request.UnknownHandler(),
-        _GuardedHTTPHandler(allow_private),
-        _GuardedHTTPSHandler(allow_private),
+        _GuardedHTTPHandler(allow_private, egress),
+        _GuardedHTTPSHandler(allow_private, egress),
         urllib.request.HTTPDefaultErrorHandler(),
         urllib.request.HTTPRedirectHandler(),
         urllib.request.HTTPErrorProcessor(),

@@ -31,6 +31,8 @@ from pydantic import SecretStr
 from backend.errors import BackendError, ProviderError
 from backend.settings import Settings
 
+from .egress import DIRECT, Egress
+
 GOOGLE = "google"
 WORDPRESS = "wordpress"
 # What the monitor's "Connect Google" asks for: the Gmail and Calendar blocks' scopes.
@@ -107,7 +109,9 @@ class OAuthClient:
         label: str = "",
         pkce: bool = True,
         auth_params: Mapping[str, str] | None = None,
+        egress: Egress = DIRECT,
     ) -> None:
+        self.egress = egress
         self.provider = provider
         self.label = label or provider.capitalize()
         # WordPress.com documents no PKCE: its flow relies on the client secret alone.
@@ -168,9 +172,8 @@ class OAuthClient:
         if not self.revoke_url:
             return
         try:
-            response = httpx2.post(
-                self.revoke_url, data={"token": token}, timeout=TOKEN_TIMEOUT_SECONDS
-            )
+            with self.egress.client(TOKEN_TIMEOUT_SECONDS) as http:
+                response = http.post(self.revoke_url, data={"token": token})
         except httpx2.HTTPError as exc:
             raise ProviderError(
                 f"cannot revoke the {self.provider} grant: {type(exc).__name__}"
@@ -188,12 +191,10 @@ class OAuthClient:
             "client_secret": self._client_secret.get_secret_value(),
         }
         try:
-            response = httpx2.post(
-                self.token_url,
-                data=form,
-                headers={"Accept": "application/json"},
-                timeout=TOKEN_TIMEOUT_SECONDS,
-            )
+            with self.egress.client(TOKEN_TIMEOUT_SECONDS) as http:
+                response = http.post(
+                    self.token_url, data=form, headers={"Accept": "application/json"}
+                )
         except httpx2.HTTPError as exc:
             raise ProviderError(
                 f"cannot {what} with {self.provider}: {type(exc).__name__}"
@@ -253,6 +254,7 @@ def _id_token_email(id_token: Any) -> str | None:
 
 def oauth_clients(settings: Settings) -> dict[str, OAuthClient]:
     """{provider: its client}, for every provider the operator can register."""
+    egress = Egress.from_settings(settings)
     return {
         GOOGLE: OAuthClient(
             GOOGLE,
@@ -263,6 +265,7 @@ def oauth_clients(settings: Settings) -> dict[str, OAuthClient]:
             GOOGLE_SCOPES,
             settings.google_revoke_url,
             auth_params=GOOGLE_AUTH_PARAMS,
+            egress=egress,
         ),
         # WordPress.com has no revocation endpoint: a user revokes an app in their account.
         WORDPRESS: OAuthClient(
@@ -274,5 +277,6 @@ def oauth_clients(settings: Settings) -> dict[str, OAuthClient]:
             WORDPRESS_SCOPES,
             label="WordPress",
             pkce=False,
+            egress=egress,
         ),
     }

@@ -20,6 +20,7 @@ from backend.errors import ProviderError
 from backend.settings import Settings, load_settings
 
 from .credentials import Credentials
+from .egress import Egress
 from .failures import describe_status, redact
 from .http import ClientPool, HttpPolicy, remaining_budget
 
@@ -35,6 +36,7 @@ class ServiceClients:
                 connect_timeout=settings.service_connect_timeout_seconds,
                 read_timeout=settings.service_read_timeout_seconds,
                 max_retries=settings.service_max_retries,
+                egress=Egress.from_settings(settings),
             )
         )
 

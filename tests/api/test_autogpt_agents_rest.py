@@ -4,9 +4,12 @@ each agent's outputs arrive where it routes them. The LLM answers follow what ea
 prompt asks for (its XML tags, its JSON block, a tool call). Skipped without
 ../shared/autogpt.
 
-One agent is BLOCKED by something outside the server's reach, and the test checks that it
-stops there and nowhere else: the SEO Blog Writer's "Get Post Titles" sub-agent fetches
-https://public-api.wordpress.com itself with a web request, so it needs the internet.
+The SEO Blog Writer's "Get Post Titles" sub-agent fetches https://public-api.wordpress.com
+itself with a web request, a URL fixed in the agent. It runs the way an operator behind a
+TLS-inspecting egress proxy runs it: the server is started with BACKEND_HTTP_PROXY set to
+a local intercepting proxy and BACKEND_CA_BUNDLE to that proxy's CA, and the proxy answers
+from the local WordPress.com fake. Without the CA bundle the same run fails on the
+certificate, saying so.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from tests import e2b_server, gmail_server, wordpress_server, youtube_server
 from tests.api.conftest import create_key, drain
 from tests.autogpt_data import AGENTS_DIR, needs_autogpt_data
 from tests.autogpt_fakes import SECRETS, Call, Fakes, Rule, fakes, respond
+from tests.intercepting_proxy import InterceptingProxy, MintedCA
 
 pytestmark = needs_autogpt_data
 API = "/api/v1"
@@ -46,8 +50,8 @@ class Case:
     rules: list[Rule] = field(default_factory=list)
     setup: Callable[[Fakes], object] = lambda fakes: None
     after: Callable[[Fakes], object] = lambda fakes: None
-    # What stops the agent today: the run fails with this in its error (see BLOCKED).
-    blocked: str = ""
+    # Run behind the intercepting egress proxy (see the module docstring).
+    proxied: bool = False
 
 
 def equal(*values: Any) -> Callable[[list[Any]], bool]:
@@ -87,6 +91,8 @@ SUPPORT_EMAIL = gmail_server.message(
     [{"mimeType": "text/plain", "body": {"data": gmail_server.b64("How do I reset it?")}}],
 )
 VIDEOS = [f"https://www.youtube.com/watch?v=video{i}abcd" for i in range(3)]
+SEO_BLOG_WRITER = "agent_55d40473-0f31-4ada-9e40-d3a7139fcbd4.json"
+BLOG_REPORT = "I published a post to your blog titled Choosing an espresso grinder."
 TRANSCRIPT = "Never gonna give you up\nNever gonna let you down & more"
 CASES: dict[str, Case] = {
     "calculator-agent.json": Case({"Input": 7}, {"Output": equal(41)}),
@@ -251,7 +257,7 @@ CASES: dict[str, Case] = {
         ),
         after=lambda fakes: ticket_answered(fakes),
     ),
-    "agent_55d40473-0f31-4ada-9e40-d3a7139fcbd4.json": Case(
+    SEO_BLOG_WRITER: Case(
         {
             "brand_tone": "Friendly",
             "target_word_count": "1000",
@@ -259,8 +265,35 @@ CASES: dict[str, Case] = {
             "Website Primary Topic": "home espresso",
             "Website Description": "Guides for people who make espresso at home.",
         },
-        {"BLOG_PUBLISHED_SUCCESS": holds("wp.me")},
-        blocked="request to public-api.wordpress.com failed",
+        {"BLOG_PUBLISHED_SUCCESS": equal(BLOG_REPORT)},
+        [
+            (
+                "seasoned SEO strategist",
+                "<research_log>Checked the niche.</research_log>"
+                "<selection_notes>Low difficulty.</selection_notes>"
+                "<primary_keyword>espresso grinder</primary_keyword>"
+                "<proposed_title>Choosing an espresso grinder</proposed_title>"
+                "<kd>12</kd><sv>2400</sv><justification>Underserved.</justification>",
+            ),
+            ("Research the topic", "Grinders matter more than machines."),
+            (
+                "Write a comprehensive, SEO-optimized blog post",
+                {
+                    "title": "Choosing an espresso grinder",
+                    "content": "<p>Pick a burr grinder.</p>",
+                    "image_prompt": "A burr grinder on a wooden counter",
+                },
+            ),
+            ("Turn this data informing the user", BLOG_REPORT),
+        ],
+        setup=lambda fakes: (
+            fakes.servers["e2b"].executions.append(
+                e2b_server.Execution(stdout=["<p>Pick a burr grinder, humanly.</p>"])
+            ),
+            fakes.fresh("wordpress"),
+        ),
+        after=lambda fakes: blog_published(fakes),
+        proxied=True,
     ),
     "agent_00fdd42c-a14c-4d19-a567-65374ea0e87f.json": Case(
         {
@@ -378,6 +411,18 @@ def ticket_answered(fakes: Fakes) -> None:
     assert any(r.method == "POST" and "/v0/meta/" not in r.path for r in airtable.requests)
 
 
+def blog_published(fakes: Fakes) -> None:
+    """The titles read through the proxy reached the SEO expert; the humanized post went
+    to the blog; its short URL reached the final report."""
+    asked = [r.text for r in fakes.llm.requests if "seasoned SEO strategist" in r.text]
+    assert asked and "Milk steaming for beginners" in asked[-1]
+    [post] = fakes.servers["wordpress"].posts[-1:]
+    assert post["title"] == "Choosing an espresso grinder"
+    assert post["content"] == "<p>Pick a burr grinder, humanly.</p>"
+    [report] = [r.text for r in fakes.llm.requests if "Turn this data informing" in r.text]
+    assert post["URL"] in report
+
+
 def newsletter_sent(gmail: gmail_server.GmailServer) -> None:
     """The edition went to the reader, with its images."""
     [sent] = [base64.urlsafe_b64decode(m["raw"] + "==").decode() for m in gmail.sent]
@@ -413,7 +458,24 @@ def connect_accounts(settings: Settings, store: Store) -> dict[str, dict[str, st
 @pytest.mark.parametrize("path", all_agents(), ids=lambda p: p.stem[:14])
 def test_agent_runs_through_the_api(path: Path, fakes: Fakes, tmp_path: Path) -> None:
     case = CASES[path.name]
-    settings = fakes.settings(tmp_path)
+    if not case.proxied:
+        run = run_agent(path, case, fakes, fakes.settings(tmp_path))
+    else:
+        ca = MintedCA(tmp_path)
+        with InterceptingProxy(ca, fakes.servers["wordpress"].url) as proxy:
+            settings = fakes.settings(tmp_path, http_proxy=proxy.url, ca_bundle=str(ca.pem))
+            run = run_agent(path, case, fakes, settings)
+        assert proxy.connects == ["public-api.wordpress.com:443"]
+
+    assert run["status"] == "COMPLETED", run["error"]
+    assert set(run["outputs"]) == set(case.outputs), run["outputs"]
+    for name, check in case.outputs.items():
+        assert check(run["outputs"][name]), (name, run["outputs"][name])
+    case.after(fakes)
+
+
+def run_agent(path: Path, case: Case, fakes: Fakes, settings: Settings) -> dict[str, Any]:
+    """The agent imported, run by one executor until done, and its run as the API shows it."""
     store = open_store(settings)
     store.prepare(auto_migrate=True)
     try:
@@ -436,14 +498,28 @@ def test_agent_runs_through_the_api(path: Path, fakes: Fakes, tmp_path: Path) ->
 
     for secret in (gmail_server.TOKEN, wordpress_server.TOKEN, *SECRETS):
         assert secret not in json.dumps(run)
-    if case.blocked:
-        assert run["status"] == "FAILED" and case.blocked in run["error"], run["error"]
-        return
-    assert run["status"] == "COMPLETED", run["error"]
-    assert set(run["outputs"]) == set(case.outputs), run["outputs"]
-    for name, check in case.outputs.items():
-        assert check(run["outputs"][name]), (name, run["outputs"][name])
-    case.after(fakes)
+    result: dict[str, Any] = run
+    return result
+
+
+def test_without_the_ca_bundle_the_proxied_fetch_fails_on_the_certificate(
+    fakes: Fakes, tmp_path: Path
+) -> None:
+    path = AGENTS_DIR / SEO_BLOG_WRITER
+    if not path.is_file():
+        pytest.skip(f"{SEO_BLOG_WRITER} is absent")
+    with InterceptingProxy(MintedCA(tmp_path), fakes.servers["wordpress"].url) as proxy:
+        run = run_agent(
+            path, CASES[SEO_BLOG_WRITER], fakes, fakes.settings(tmp_path, http_proxy=proxy.url)
+        )
+
+    assert run["status"] == "FAILED", run
+    assert (
+        "request to public-api.wordpress.com failed: certificate not trusted "
+        "(unable to get local issuer certificate); if an egress proxy inspects TLS, the "
+        "operator adds its CA with BACKEND_CA_BUNDLE"
+    ) in run["error"]
+    assert proxy.connects == ["public-api.wordpress.com:443"] and proxy.requests == []
 
 
 def test_every_agent_has_a_case() -> None:

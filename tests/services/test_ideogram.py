@@ -173,10 +173,10 @@ def test_the_key_is_never_logged(
     ideogram: ServiceServer, waits: Waits, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level("DEBUG")
-    ideogram.script("/v1/ideogram-v3/generate", Json({"detail": KEY}, 503))
+    ideogram.script("/v1/ideogram-v3/generate", Json({"detail": KEY}, 429))
     outputs = run(ideogram, waits, tmp_path, {"prompt": "x", "upscale": "AI Upscale"})
     assert stored_file(outputs, "result") == UPSCALED
-    assert "HTTP 503; retry 1" in caplog.text
+    assert "HTTP 429; retry 1" in caplog.text
     assert KEY not in caplog.text
 
 

@@ -113,13 +113,13 @@ def test_the_block_allows_itself_autogpts_wait() -> None:
     assert BLOCK.timeout_seconds == 1000
 
 
-def test_a_service_that_stays_down_is_retried_then_reported(
+def test_a_service_down_is_reported_without_repeating_the_post(
     revid: RevidServer, waits: Waits
 ) -> None:
     down = Json({"error": "maintenance"}, 503)
-    revid.script("/api/public/v2/render", down, down, down)
+    revid.script("/api/public/v2/render", down)
     outputs = run(revid, waits, None, {"script": SCRIPT})
     assert outputs == [
-        ("error", "revid answered HTTP 503 (server error; gave up after 3 attempts): maintenance")
+        ("error", "revid answered HTTP 503 (server error; a POST is not repeated): maintenance")
     ]
-    assert len(waits) == 2
+    assert waits == [] and len(revid.requests) == 1

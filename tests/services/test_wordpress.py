@@ -138,17 +138,19 @@ def test_a_rate_limit_is_waited_out(wordpress: WordPressServer, waits: Waits) ->
     assert waits == [4.0] and len(wordpress.posts) == 1
 
 
-def test_a_server_error_is_retried_then_named(wordpress: WordPressServer, waits: Waits) -> None:
+def test_a_server_error_is_named_without_repeating_the_post(
+    wordpress: WordPressServer, waits: Waits
+) -> None:
     down = Json({"error": "internal_error", "message": f"backend saw {TOKEN}"}, 503)
-    wordpress.script(NEW, down, down, down)
+    wordpress.script(NEW, down)
     outputs = run(wordpress, waits, {})
     assert outputs == [
         (
             "error",
-            "wordpress answered HTTP 503 (server error; gave up after 3 attempts): backend saw ***",
+            "wordpress answered HTTP 503 (server error; a POST is not repeated): backend saw ***",
         )
     ]
-    assert len(wordpress.requests) == 3
+    assert len(wordpress.requests) == 1
 
 
 def test_a_server_that_never_answers_times_out(wordpress: WordPressServer, waits: Waits) -> None:
