@@ -55,7 +55,7 @@ class DataForSeo:
 
     async def _items(self, path: str, task: dict[str, Any]) -> list[dict[str, Any]]:
         with time_budget(self.deadline):
-            answer = await self.call.request("POST", path, json=[task])
+            answer = await self.call.request("POST", path, json=[task], read_only=True)
         self._check(answer, "the request")
         tasks = dig(answer, self.call, "tasks")
         if not isinstance(tasks, list):

@@ -58,7 +58,7 @@ class Firecrawl:
     async def map(self, url: str) -> list[dict[str, Any]]:
         """The site's links, each as {url, title, description} (None where unknown)."""
         with time_budget(self.deadline):
-            answer = await self.call.request("POST", "/v1/map", json={"url": url})
+            answer = await self.call.request("POST", "/v1/map", json={"url": url}, read_only=True)
         links = answer.get("links") if isinstance(answer, dict) else None
         if not isinstance(links, list):
             raise self.call.malformed("no links in the map answer")

@@ -77,7 +77,7 @@ class GoogleMaps:
                 }
                 if token:
                     body["pageToken"] = token
-                answer = await self.call.request("POST", SEARCH_PATH, json=body)
+                answer = await self.call.request("POST", SEARCH_PATH, json=body, read_only=True)
                 if not isinstance(answer, dict):
                     raise self.call.malformed("the answer is not an object")
                 found = answer.get("places") or []

@@ -46,6 +46,9 @@ _UNSAFE_METHODS = frozenset({"POST", "PATCH"})
 IDEMPOTENCY_HEADER = "idempotency-key"
 # Set on the answer handed to the SDK when the transport stopped retrying early.
 GAVE_UP = "agent_server.gave_up"
+# Set on a request's extensions by a caller whose POST only reads (a search, a lookup):
+# repeating it after a 5xx creates nothing.
+READ_ONLY = "agent_server.read_only"
 
 _deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
     "llm_deadline", default=None
@@ -166,6 +169,7 @@ class RetryingTransport(httpx2.AsyncBaseTransport):
             self._policy.repeat_posts
             or request.method not in _UNSAFE_METHODS
             or IDEMPOTENCY_HEADER in request.headers
+            or bool(request.extensions.get(READ_ONLY))
         )
 
     def _refuse(self, retry: int, delay: float) -> str | None:

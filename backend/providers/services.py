@@ -22,7 +22,7 @@ from backend.settings import Settings, load_settings
 from .credentials import Credentials
 from .egress import Egress
 from .failures import describe_status, redact
-from .http import ClientPool, HttpPolicy, remaining_budget
+from .http import READ_ONLY, ClientPool, HttpPolicy, remaining_budget
 
 
 class ServiceClients:
@@ -138,9 +138,21 @@ class ServiceCall:
         params: Mapping[str, str] | None = None,
         data: Mapping[str, str | list[str]] | None = None,
         files: Mapping[str, tuple[str, bytes, str]] | None = None,
+        read_only: bool = False,
     ) -> Any:
-        """The JSON answer of ``method path``; ProviderError for any failure."""
-        response = await self._send(method, path, json=json, params=params, data=data, files=files)
+        """The JSON answer of ``method path``; ProviderError for any failure.
+
+        ``read_only``: a POST that only reads, so it is repeated after a 5xx like a GET.
+        """
+        response = await self._send(
+            method,
+            path,
+            json=json,
+            params=params,
+            data=data,
+            files=files,
+            extensions={READ_ONLY: True} if read_only else None,
+        )
         try:
             return response.json()
         except ValueError:

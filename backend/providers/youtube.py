@@ -140,6 +140,7 @@ class YouTube:
             "POST",
             f"/youtubei/v1/player?key={found[1]}",
             json={"context": PLAYER_CONTEXT, "videoId": video_id},
+            read_only=True,
         )
         if not isinstance(player, dict):
             raise call.malformed("the player answer is not an object")

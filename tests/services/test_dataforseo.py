@@ -230,12 +230,12 @@ def test_a_password_echoed_by_a_failing_server_is_masked(
     dataforseo: DataForSeoServer, waits: Waits
 ) -> None:
     down = Raw(f"backend failed for {PASSWORD}".encode(), 503, "text/plain")
-    dataforseo.script(SUGGESTIONS, down)
+    dataforseo.script(SUGGESTIONS, down, down, down)
     outputs = run(SUGGEST, dataforseo, waits, {"keyword": "x"})
     assert outputs == [
         (
             "error",
-            "dataforseo answered HTTP 503 (server error; a POST is not repeated): "
+            "dataforseo answered HTTP 503 (server error; gave up after 3 attempts): "
             "backend failed for ***",
         )
     ]

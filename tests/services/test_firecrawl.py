@@ -219,17 +219,17 @@ def test_without_a_credential_the_node_says_what_to_do(waits: Waits) -> None:
         assert block.required_credentials({}) == {"credentials": "firecrawl"}
 
 
-def test_a_service_down_is_reported_without_repeating_the_post(
+def test_a_service_that_stays_down_is_retried_then_reported(
     firecrawl: FirecrawlServer, waits: Waits
 ) -> None:
     down = Json({"success": False, "error": "upstream unavailable"}, 503)
-    firecrawl.script("/v1/map", down)
+    firecrawl.script("/v1/map", down, down, down)
     outputs = run(MAP, firecrawl, waits, {"url": "https://example.com"})
     assert outputs == [
         (
             "error",
-            "firecrawl answered HTTP 503 (server error; a POST is not repeated): "
+            "firecrawl answered HTTP 503 (server error; gave up after 3 attempts): "
             "upstream unavailable",
         )
     ]
-    assert waits == [] and len(firecrawl.requests) == 1
+    assert len(waits) == 2
