@@ -5,7 +5,9 @@ caller tracing its own requests), else a new one; the response echoes it. It is 
 the log context for the whole request, so every line the request logs carries
 ``request=...``, and a run the request submits stores it (``submit_keyed_run`` reads it
 from the log context): the executor's lines about that run carry it too, and with tracing
-on both the request's span and the run's carry it as ``request.id``.
+on both the request's span and the run's carry it as ``request.id``. A valid W3C
+``traceparent`` the request sent is kept the same way (backend/util/traceparent.py): the
+run stores it, and with tracing on the request's span and the run's are its children.
 
 The access line names the path without its query string: queries may hold secrets (an
 OAuth callback's code). Metrics are labelled by route template (``/api/v1/executions/
@@ -28,7 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.server.errors import internal_error_response
 from backend.server.metrics import HTTP_DURATION, HTTP_REQUESTS
-from backend.util import tracing
+from backend.util import traceparent, tracing
 from backend.util.logs import log_context
 
 logger = logging.getLogger("backend.server.access")
@@ -80,8 +82,9 @@ class AccessMiddleware:
             await send(message)
 
         started = time.perf_counter()
-        span = tracing.request_span(scope["method"], request_id)
-        with log_context(request=request_id):
+        parent = traceparent.from_headers(scope.get("headers", []))
+        span = tracing.request_span(scope["method"], request_id, parent)
+        with log_context(request=request_id), traceparent.carried(parent):
             try:
                 await self.app(scope, receive, send_with_id)
             except Exception:
