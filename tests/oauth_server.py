@@ -9,6 +9,7 @@ import hashlib
 import itertools
 import json
 import re
+import threading
 import time
 import urllib.parse
 from dataclasses import dataclass
@@ -44,6 +45,10 @@ class OAuthServer(ServiceServer):
         self.access_tokens: list[str] = []
         # Seconds a refresh answer takes (so two executors' refreshes really overlap).
         self.refresh_delay = 0.0
+        # Set when a refresh arrives; while ``refresh_gate`` is set to an unset event, a
+        # refresh answers only once it is set (or after 30 s): a provider that hangs.
+        self.refresh_arrived = threading.Event()
+        self.refresh_gate: threading.Event | None = None
         self._serial = itertools.count(1)
         super().__init__(
             {
@@ -103,6 +108,9 @@ class OAuthServer(ServiceServer):
                 {**self._issue(grant.scope), "refresh_token": refresh, "id_token": _id_token(EMAIL)}
             )
         if form.get("grant_type") == "refresh_token":
+            self.refresh_arrived.set()
+            if self.refresh_gate is not None:
+                self.refresh_gate.wait(30)
             time.sleep(self.refresh_delay)
             token = form.get("refresh_token", "")
             if token not in self.refresh_tokens or token in self.revoked:

@@ -146,6 +146,8 @@ class Run:
     depth: int = 0
     # The API request that submitted it (its X-Request-ID), for the executor's log lines.
     request_id: str | None = None
+    # That request's W3C traceparent (backend/util/traceparent.py), when it sent a valid one.
+    traceparent: str | None = None
 
     @classmethod
     def new(
@@ -187,6 +189,8 @@ class Run:
             "parent_run_id": self.parent_run_id,
             "parent_node_exec_id": self.parent_node_exec_id,
             "depth": self.depth,
+            "request_id": self.request_id,
+            "traceparent": self.traceparent,
             "created_at": self.created_at,
             "started_at": self.started_at,
             "ended_at": self.ended_at,

@@ -68,6 +68,8 @@ graph_executions = sa.Table(
     sa.Column("depth", sa.Integer, nullable=False, server_default="0"),
     # The API request that submitted the run (X-Request-ID), carried into executor logs.
     sa.Column("request_id", sa.String(128)),
+    # Its W3C traceparent (version-00 form), the parent of the run's span with tracing on.
+    sa.Column("traceparent", sa.String(55)),
     sa.Index("ix_graph_executions_status_created", "status", "created_at"),
     sa.Index("ix_graph_executions_parent", "parent_run_id"),
 )

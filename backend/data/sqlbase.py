@@ -157,6 +157,7 @@ def run_row(run: Run) -> dict[str, Any]:
         "parent_node_exec_id": run.parent_node_exec_id,
         "depth": run.depth,
         "request_id": run.request_id,
+        "traceparent": run.traceparent,
     }
 
 

@@ -106,6 +106,11 @@ class ExecutionManager(AppProcess):
         self._heartbeat_thread = ThreadPoolExecutor(
             1, thread_name_prefix="heartbeat-db", initializer=block_stop_signals
         )
+        # A credential lookup may refresh an OAuth2 token over HTTP, or wait ~45 s for
+        # another executor's refresh lease: on threads of its own, never the db thread's.
+        self._credentials_threads = ThreadPoolExecutor(
+            4, thread_name_prefix="credentials", initializer=block_stop_signals
+        )
         self.pool = self._given_pool or WorkerPool(
             self.settings.num_block_workers, self.settings.worker_memory_mb * 1024 * 1024
         )
@@ -136,7 +141,7 @@ class ExecutionManager(AppProcess):
             self.children = ChildRuns(self.store, self.db, self.limits, self.settings.poll_seconds)
             services = StoreServices(self.store, self.db, self.settings, self.children)
             self.nodes = NodeExecutor(
-                self.pool, self.limits, credentials_lookup(resolver, self.db), services
+                self.pool, self.limits, credentials_lookup(resolver, self._credentials), services
             )
             await self.pool.warm()
             await self._register()
@@ -181,6 +186,8 @@ class ExecutionManager(AppProcess):
                 await asyncio.to_thread(self.pool.close)
             if stop_listening is not None:
                 await self.db(stop_listening)
+            # A lookup still running ends on its own, within its HTTP and lease bounds.
+            self._credentials_threads.shutdown(wait=False, cancel_futures=True)
             if hasattr(self, "store"):
                 await self.db(self.store.close)
             self._db_thread.shutdown()
@@ -188,6 +195,9 @@ class ExecutionManager(AppProcess):
 
     async def db(self, fn: Callable[..., T], *args: Any) -> T:
         return await self._on(self._db_thread, fn, *args)
+
+    async def _credentials(self, fn: Callable[..., T], *args: Any) -> T:
+        return await self._on(self._credentials_threads, fn, *args)
 
     async def _on(self, thread: ThreadPoolExecutor, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()

@@ -101,6 +101,7 @@ class ChildRuns:
         child.parent_run_id, child.parent_node_exec_id = parent.id, ne.id
         child.depth = parent.depth + 1
         child.request_id = parent.request_id  # the request that started the whole tree
+        child.traceparent = parent.traceparent
         starting = RunState(child.id, graph).start(inputs, child.created_at)
         stored: Run = await self.db(self.store.start_child_run, child, starting, run_event(child))
         if stored.created_at != child.created_at:

@@ -22,6 +22,7 @@ from backend.executor.limits import Limits
 from backend.executor.local import check_runnable
 from backend.executor.resume import replay
 from backend.executor.runner import run_event
+from backend.util import traceparent
 from backend.util.logs import current_context
 
 # Makes a new run's first node executions from its (empty) state.
@@ -129,6 +130,7 @@ def submit_keyed_run(
     run = Run.new(graph.id, graph.version, user_id, inputs, deadline_seconds, references, budget)
     # Submitted while serving an API request: its id is in the log context (access.py).
     run.request_id = current_context().get("request")
+    run.traceparent = traceparent.incoming()
     state = RunState(run.id, graph)
     starting = build(state, run) if build else state.start(inputs, run.created_at)
     run_id = store.submit_run(run, starting, run_event(run), key, advance)

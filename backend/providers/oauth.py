@@ -29,12 +29,11 @@ import httpx2
 from pydantic import SecretStr
 
 from backend.errors import BackendError, ProviderError
+from backend.provider_settings import GOOGLE, WORDPRESS
 from backend.settings import Settings
 
 from .egress import DIRECT, Egress
 
-GOOGLE = "google"
-WORDPRESS = "wordpress"
 # What the monitor's "Connect Google" asks for: the Gmail and Calendar blocks' scopes.
 GOOGLE_SCOPES = (
     "openid",
@@ -255,25 +254,26 @@ def _id_token_email(id_token: Any) -> str | None:
 def oauth_clients(settings: Settings) -> dict[str, OAuthClient]:
     """{provider: its client}, for every provider the operator can register."""
     egress = Egress.from_settings(settings)
+    google, wordpress = settings.oauth_apps[GOOGLE], settings.oauth_apps[WORDPRESS]
     return {
         GOOGLE: OAuthClient(
             GOOGLE,
-            settings.google_client_id,
-            settings.google_client_secret,
-            settings.google_auth_url,
-            settings.google_token_url,
+            google.client_id,
+            google.client_secret,
+            google.auth_url,
+            google.token_url,
             GOOGLE_SCOPES,
-            settings.google_revoke_url,
+            google.revoke_url or "",
             auth_params=GOOGLE_AUTH_PARAMS,
             egress=egress,
         ),
         # WordPress.com has no revocation endpoint: a user revokes an app in their account.
         WORDPRESS: OAuthClient(
             WORDPRESS,
-            settings.wordpress_client_id,
-            settings.wordpress_client_secret,
-            settings.wordpress_auth_url,
-            settings.wordpress_token_url,
+            wordpress.client_id,
+            wordpress.client_secret,
+            wordpress.auth_url,
+            wordpress.token_url,
             WORDPRESS_SCOPES,
             label="WordPress",
             pkce=False,

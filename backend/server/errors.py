@@ -103,9 +103,17 @@ def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return http_error_response(exc)
 
 
+def internal_error_response(headers: Mapping[str, str] | None = None) -> JSONResponse:
+    return error_response(500, "internal_error", "internal server error", None, headers)
+
+
 def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    # The access middleware answers what is raised inside it; this is starlette's last
+    # resort, for a failure outside it. The id is there when the middleware had set it.
     logger.exception("%s %s failed", request.method, request.url.path)
-    return error_response(500, "internal_error", "internal server error")
+    request_id = getattr(request.state, "request_id", None)
+    headers = {"X-Request-ID": request_id} if isinstance(request_id, str) else None
+    return internal_error_response(headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:

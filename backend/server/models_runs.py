@@ -64,6 +64,12 @@ class Run(ApiModel):
     parent_run_id: str | None
     parent_node_exec_id: str | None
     depth: int = Field(description="0 for a run you started, 1+ for a sub-agent run")
+    request_id: str | None = Field(
+        description="X-Request-ID of the API request that submitted it (None: a schedule's)"
+    )
+    traceparent: str | None = Field(
+        description="W3C traceparent that request sent (version-00 form), when valid"
+    )
     created_at: float
     started_at: float | None
     ended_at: float | None

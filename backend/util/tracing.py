@@ -11,7 +11,10 @@ endpoint from a background thread, so a slow or absent collector never holds up 
 
 The API's request span and the executor's run span share the request id (``request.id``),
 the same id that links their log lines: a run is found from the request that submitted
-it, and the other way round, without carrying a trace context through the database.
+it, and the other way round. When the request sent a W3C ``traceparent``, the run stores
+it and both spans are children of the caller's span: one trace, the caller's. Its sampled
+flag is obeyed (the provider samples by parent): a caller that does not record its trace
+gets no spans of ours for it either.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from backend.errors import ConfigError
 from backend.settings import Settings
+from backend.util import traceparent
 
 if TYPE_CHECKING:
     from backend.data.execution import NodeExecution, Run
@@ -100,7 +104,9 @@ class RunTrace:
         }
         if run.request_id:
             attributes["request.id"] = run.request_id
-        self._span = _tracer.start_span("run", attributes=attributes)
+        self._span = _tracer.start_span(
+            "run", context=_remote_parent(run.traceparent), attributes=attributes
+        )
         self._nodes: dict[str, Any] = {}
 
     def node_started(self, ne: NodeExecution, block_name: str) -> None:
@@ -146,12 +152,31 @@ def run_trace(run: Run) -> RunTrace | None:
     return RunTrace(run) if enabled() else None
 
 
-def request_span(method: str, request_id: str) -> Any:
-    """A span for one API request (None with tracing off); ``end_request`` ends it."""
+def _remote_parent(value: str | None) -> Any:
+    """The context whose span is the caller's (a stored traceparent), or None: a root."""
+    if value is None:
+        return None
+    from opentelemetry.trace import (
+        NonRecordingSpan,
+        SpanContext,
+        TraceFlags,
+        set_span_in_context,
+    )
+
+    trace_id, span_id, flags = traceparent.ids(value)
+    remote = SpanContext(trace_id, span_id, is_remote=True, trace_flags=TraceFlags(flags & 1))
+    return set_span_in_context(NonRecordingSpan(remote))
+
+
+def request_span(method: str, request_id: str, parent: str | None = None) -> Any:
+    """A span for one API request (None with tracing off), a child of the caller's span
+    when it sent a ``parent`` traceparent; ``end_request`` ends it."""
     if not enabled():
         return None
     return _tracer.start_span(
-        method, attributes={"http.request.method": method, "request.id": request_id}
+        method,
+        context=_remote_parent(parent),
+        attributes={"http.request.method": method, "request.id": request_id},
     )
 
 

@@ -26,12 +26,13 @@ from backend.providers.credentials import CredentialsMetaInput, CredentialsType
 from backend.providers.oauth import GrantRevoked, TokenSet
 from backend.server.ui import connect
 from backend.settings import Settings
-from tests.api.conftest import create_key, drain, make_settings
+from tests.api.conftest import calculator_graph, create_key, drain, make_settings
 from tests.gmail_server import GmailServer
 from tests.oauth_server import CLIENT_ID, CLIENT_SECRET, EMAIL, OAuthServer
 from tests.service_server import Json
 
 API = "/api/v1"
+FINAL = {"COMPLETED", "FAILED", "TERMINATED"}
 
 
 @pytest.fixture
@@ -395,6 +396,52 @@ def test_a_node_runs_with_the_token_refreshed_just_before(
     assert gmail.requests[-1].headers["authorization"] == "Bearer ya29.access-1"
     for token in ["ya29.access-1", "ya29.old-access", "1//refresh-test"]:
         assert token not in nodes and token not in str(run)
+
+
+def test_a_hanging_refresh_holds_up_only_its_own_node(
+    client: TestClient,
+    store: Store,
+    settings: Settings,
+    alice_key: str,
+    oauth: OAuthServer,
+    gmail: GmailServer,
+) -> None:
+    """The refresh runs on the executor's credential threads: while the provider hangs,
+    another run is claimed, runs and finishes through the executor's database thread."""
+    record = manager(settings, store).add_oauth("alice", "google", granted(oauth, expires_in=20))
+    gmail.token = "ya29.access-1"
+    alice = {"Authorization": f"Bearer {alice_key}"}
+    made = client.post(f"{API}/graphs", json=send_graph(record.id), headers=alice)
+    sending = client.post(
+        f"{API}/graphs/{made.json()['id']}/execute", json={"inputs": {}}, headers=alice
+    ).json()["id"]
+    oauth.refresh_gate = threading.Event()
+    steady = settings.model_copy(update={"lease_seconds": 30.0})
+    executor = threading.Thread(target=drain, args=(steady,))
+    executor.start()
+
+    def status(run_id: str) -> str:
+        got: str = client.get(f"{API}/executions/{run_id}", headers=alice).json()["status"]
+        return got
+
+    try:
+        assert oauth.refresh_arrived.wait(30), "the executor never asked for a refresh"
+        calc = client.post(f"{API}/graphs", json=calculator_graph(), headers=alice).json()["id"]
+        other = client.post(
+            f"{API}/graphs/{calc}/execute", json={"inputs": {"Input": 8}}, headers=alice
+        ).json()["id"]
+        # Bounded below the token request's own timeout: the refresh is still hanging.
+        deadline = time.monotonic() + 15
+        while status(other) not in FINAL and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert status(other) == "COMPLETED"
+        assert not oauth.refresh_gate.is_set() and status(sending) == "RUNNING"
+    finally:
+        oauth.refresh_gate.set()
+        executor.join(60)
+    assert not executor.is_alive()
+    assert status(sending) == "COMPLETED"
+    assert oauth.access_tokens == ["ya29.access-1"]
 
 
 def test_a_revoked_grant_fails_the_node_asking_to_reconnect(

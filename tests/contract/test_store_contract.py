@@ -240,6 +240,26 @@ def test_submit_writes_run_nodes_and_event_together(store: Store) -> None:
     assert store.events(second.id) == []
 
 
+def test_a_runs_request_id_and_traceparent_are_stored_with_it(store: Store) -> None:
+    now = time.time()
+    traced = Run(str(uuid.uuid4()), "g", 1, "alice", created_at=now)
+    traced.request_id = "req-" + "x" * 124  # the longest id the API keeps
+    traced.traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    node = NodeExecution(f"{traced.id}-0", traced.id, 0, "a", "blk", NodeStatus.QUEUED, {})
+    store.submit_run(traced, [node], queued_event(traced.id, now))
+    plain = new_run(store, now)
+    got = store.get_run(traced.id)
+    assert (got.request_id, got.traceparent) == (traced.request_id, traced.traceparent)
+    assert (store.get_run(plain.id).request_id, store.get_run(plain.id).traceparent) == (
+        None,
+        None,
+    )
+    # A claim hands the executor both.
+    claimed = {run.id: run for run in store.claim_runs("exec-1", 10, now, LEASE)}
+    assert claimed[traced.id].traceparent == traced.traceparent
+    assert claimed[traced.id].request_id == traced.request_id
+
+
 def test_claim_takes_oldest_first_up_to_the_limit(store: Store) -> None:
     now = time.time()
     runs = [new_run(store, now - 10 + i) for i in range(5)]

@@ -108,3 +108,67 @@ def test_a_database_that_appears_during_the_wait_is_used(
             process.kill()
             process.wait()
         pg.drop_database(url)
+
+
+# Under supervisord a program waits longer than its startsecs (as 300 s is longer than the
+# shipped 3 s; shorter here, to keep the test short), so it is RUNNING before it gives up
+# and exits 1: supervisord restarts it as a program that ran, with a fresh budget of start
+# retries, instead of counting a failed start.
+SUPERVISED_STARTSECS = 1
+SUPERVISED_WAIT_SECONDS = 2
+# At most this many failed starts before FATAL; the outage below outlasts more exits.
+SUPERVISED_STARTRETRIES = 1
+
+
+@pytest.mark.supervisord
+def test_an_outage_longer_than_startretries_ends_with_the_group_back(tmp_path: Path) -> None:
+    from tests.supervisor_helpers import running_supervisord, wait_for
+
+    pg.require_postgres()
+    name = f"{pg.DB_PREFIX}outage_{uuid.uuid4().hex[:10]}"
+    url = sa.make_url(pg.ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    program = {
+        "startretries": str(SUPERVISED_STARTRETRIES),
+        "startsecs": str(SUPERVISED_STARTSECS),
+    }
+    overrides = {
+        "program:executor": {**program, "numprocs": "1"},
+        "program:rest": program,
+        "program:scheduler": program,
+    }
+    env = {
+        "BACKEND_DATABASE_URL": url,
+        "BACKEND_DATABASE_WAIT_SECONDS": str(SUPERVISED_WAIT_SECONDS),
+    }
+    names = ("executor_00", "rest", "scheduler_00")
+    try:
+        with running_supervisord(env=env, overrides=overrides) as sup:
+            seen: set[str] = set()
+
+            def gave_up_enough() -> bool | None:
+                seen.update(info["statename"] for info in sup.all_info())
+                counts = [sup.log_path(n).read_text().count("gave up after") for n in names]
+                return min(counts) > SUPERVISED_STARTRETRIES or None
+
+            # Every program has given up more often than startretries would forgive
+            # failed starts, and none was ever taken for a failed start.
+            wait_for(gave_up_enough, 25, "every program to give up twice")
+            assert seen <= {"STARTING", "RUNNING", "EXITED"}, seen
+            with psycopg.connect(pg.ADMIN_URL, autocommit=True) as conn:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            sup.wait_api(20)
+            infos = sup.wait_all("RUNNING", 20)
+            assert {i["name"] for i in infos} == set(names)
+            for n, started in (
+                ("executor_00", "executor registered"),
+                ("scheduler_00", "scheduler started"),
+            ):
+                wait_for(
+                    lambda n=n, started=started: started in sup.log_path(n).read_text() or None,
+                    20,
+                    f"{n} to start on the database",
+                )
+            own_log = sup.log_path("supervisord").read_text()
+            assert "FATAL" not in own_log and "gave up: " not in own_log
+    finally:
+        pg.drop_database(url)

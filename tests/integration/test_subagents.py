@@ -25,6 +25,8 @@ from backend.executor.manager import ExecutionManager
 from backend.executor.runner import run_event
 from backend.executor.subagents import child_run_id
 from backend.executor.submit import cancel_run, save_graph, submit_run
+from backend.util import traceparent
+from backend.util.logs import log_context
 from tests.graphs import AGENT_INPUT, AGENT_OUTPUT, fast_settings, shared_pool, wait_chain
 
 AGENT = AgentExecutorBlock.id
@@ -86,6 +88,22 @@ def test_a_sub_agent_runs_as_one_child_and_its_outputs_come_back(
     assert (kid.parent_node_exec_id, kid.depth, kid.status) == (sub.id, 1, RunStatus.COMPLETED)
     assert kid.inputs == {"x": 7} and kid.outputs == {"out": [7]}
     assert sub.stats["sub_agent_run"] == kid.id
+
+
+def test_a_child_carries_the_request_id_and_traceparent_of_the_tree(
+    store: Store, tmp_path: Path
+) -> None:
+    child = save_graph(store, "alice", wait_chain(1, 0, "child"))
+    parent = save_graph(store, "alice", caller(child))
+    sent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    # As the API submits it while serving a request that sent both headers.
+    with log_context(request="req-tree-1"), traceparent.carried(sent):
+        run_id = submit_run(store, "alice", parent.id, {"x": 1}).id
+    drain(tmp_path)
+    [kid] = store.list_runs(parent_run_id=run_id)
+    assert kid.status == RunStatus.COMPLETED, kid.error
+    assert (kid.request_id, kid.traceparent) == ("req-tree-1", sent)
+    assert store.get_run(run_id).traceparent == sent
 
 
 def test_a_failed_child_fails_its_node_with_the_childs_error(store: Store, tmp_path: Path) -> None:

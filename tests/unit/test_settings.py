@@ -122,3 +122,17 @@ def test_heartbeat_must_fit_the_lease(clean_env: pytest.MonkeyPatch) -> None:
 
     assert "BACKEND_HEARTBEAT_SECONDS" in caught.value.message
     assert "BACKEND_LEASE_SECONDS" in caught.value.message
+
+
+def test_each_oauth_provider_reads_its_own_variables(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("BACKEND_GOOGLE_CLIENT_ID", "g-id")
+    clean_env.setenv("BACKEND_GOOGLE_TOKEN_URL", "http://127.0.0.1:1/token")
+    clean_env.setenv("BACKEND_WORDPRESS_CLIENT_SECRET", "wp-secret")
+    apps = load_settings().oauth_apps
+    assert sorted(apps) == ["google", "wordpress"]
+    google, wordpress = apps["google"], apps["wordpress"]
+    assert (google.client_id, google.token_url) == ("g-id", "http://127.0.0.1:1/token")
+    assert google.revoke_url == "https://oauth2.googleapis.com/revoke"
+    assert wordpress.client_id == "" and wordpress.revoke_url is None
+    assert wordpress.client_secret.get_secret_value() == "wp-secret"
+    assert "wp-secret" not in repr(apps)
