@@ -204,7 +204,9 @@ def test_cancelling_the_node_cancels_the_prediction(
 
     async def main() -> None:
         task = asyncio.create_task(FLUX.execute({"prompt": "x"}, ctx).__anext__())
-        while not replicate.predictions:
+        # Once it polls, the block holds the prediction's id (a cancel while the create is
+        # in flight has no id to cancel).
+        while not replicate.paths("GET"):
             await asyncio.sleep(0.01)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
