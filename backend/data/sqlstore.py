@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -240,6 +241,28 @@ class SQLStore(
             suffix = f" version {version}" if version is not None else ""
             raise NotFound(f"graph {graph_id}{suffix} not found")
         return dict(data)
+
+    def graph_version(self, user_id: str, graph_id: str) -> int:
+        sql, order = self._active_version_sql
+        params = {"graph_id": graph_id, "user_id": user_id}
+        row = self.read_row(sql, tuple(params[k] for k in order) if order is not None else params)
+        if row is None:
+            raise NotFound(f"graph {graph_id} not found")
+        return int(row[0])
+
+    @functools.cached_property
+    def _active_version_sql(self) -> tuple[str, Sequence[str] | None]:
+        # Compiled once per store: building and caching the statement on each call cost
+        # more than the query (it runs on every submit).
+        g = t.graphs
+        stmt = sa.select(g.c.version).where(
+            g.c.id == sa.bindparam("graph_id"),
+            g.c.user_id == sa.bindparam("user_id"),
+            g.c.is_active.is_(True),
+            g.c.deleted.is_(False),
+        )
+        compiled = stmt.compile(dialect=self.engine.dialect)
+        return str(compiled), compiled.positiontup
 
     def list_graphs(
         self, user_id: str, limit: int = 50, before: tuple[float, str] | None = None
