@@ -20,6 +20,19 @@ from backend.data.sqlbase import Prepared, SQLBase
 Batches = Sequence[tuple[Prepared, Sequence[dict[str, Any]]]]
 
 
+class Query:
+    """A SELECT compiled once for one engine; ``params`` orders values as the driver
+    wants them (positional on SQLite, named on PostgreSQL)."""
+
+    def __init__(self, engine: sa.Engine, stmt: sa.Select[Any]) -> None:
+        compiled = stmt.compile(dialect=engine.dialect)
+        self.sql = str(compiled)
+        self.order = compiled.positiontup
+
+    def params(self, values: dict[str, Any]) -> Any:
+        return tuple(values[k] for k in self.order) if self.order is not None else values
+
+
 class DirectMixin(SQLBase):
     def insert_rows(self, conn: sa.Connection, batches: Batches, wake: str | None = None) -> None:
         """Run ``batches`` in ``conn``'s transaction, then ``notify(conn, wake)``."""
@@ -29,15 +42,15 @@ class DirectMixin(SQLBase):
         if wake is not None:
             self.notify(conn, wake)
 
-    def read_row(self, sql: str, params: Any) -> Any | None:
-        """The first row of one precompiled query. One statement reads one snapshot on
-        every supported database, so no transaction is opened around it."""
+    def read_row(self, query: Query, **values: Any) -> Any | None:
+        """The first row of ``query``. One statement reads one snapshot on every
+        supported database, so no transaction is opened around it."""
         with (
             self.engine.connect() as conn,
             self.driver_cursor(conn) as cursor,
             self.outside_transaction(conn.connection.dbapi_connection),
         ):
-            cursor.execute(sql, params)
+            cursor.execute(query.sql, query.params(values))
             return cursor.fetchone()
 
     @contextmanager

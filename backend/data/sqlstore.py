@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from backend.data.graph import content_hash
 from backend.data.sql_auth import AuthMixin
 from backend.data.sql_children import ChildrenMixin
 from backend.data.sql_credentials import CredentialsMixin
+from backend.data.sql_direct import Query
 from backend.data.sql_events import EventsMixin
 from backend.data.sql_files import FilesMixin
 from backend.data.sql_hooks import HooksMixin
@@ -243,26 +244,25 @@ class SQLStore(
         return dict(data)
 
     def graph_version(self, user_id: str, graph_id: str) -> int:
-        sql, order = self._active_version_sql
-        params = {"graph_id": graph_id, "user_id": user_id}
-        row = self.read_row(sql, tuple(params[k] for k in order) if order is not None else params)
+        row = self.read_row(self._active_version, graph_id=graph_id, user_id=user_id)
         if row is None:
             raise NotFound(f"graph {graph_id} not found")
         return int(row[0])
 
     @functools.cached_property
-    def _active_version_sql(self) -> tuple[str, Sequence[str] | None]:
+    def _active_version(self) -> Query:
         # Compiled once per store: building and caching the statement on each call cost
         # more than the query (it runs on every submit).
         g = t.graphs
-        stmt = sa.select(g.c.version).where(
-            g.c.id == sa.bindparam("graph_id"),
-            g.c.user_id == sa.bindparam("user_id"),
-            g.c.is_active.is_(True),
-            g.c.deleted.is_(False),
+        return Query(
+            self.engine,
+            sa.select(g.c.version).where(
+                g.c.id == sa.bindparam("graph_id"),
+                g.c.user_id == sa.bindparam("user_id"),
+                g.c.is_active.is_(True),
+                g.c.deleted.is_(False),
+            ),
         )
-        compiled = stmt.compile(dialect=self.engine.dialect)
-        return str(compiled), compiled.positiontup
 
     def list_graphs(
         self, user_id: str, limit: int = 50, before: tuple[float, str] | None = None
