@@ -18,6 +18,7 @@ import psycopg
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from backend.data.sql_direct import Batches, execute_on
 from backend.data.sqlbase import dumps
 from backend.data.sqlstore import SQLStore
 from backend.errors import StoreError
@@ -71,6 +72,33 @@ class PostgresStore(SQLStore):
         conn.execute(
             sa.text("SELECT pg_notify(:channel, :kind)"), {"channel": CHANNEL, "kind": kind}
         )
+
+    def insert_rows(self, conn: sa.Connection, batches: Batches, wake: str | None = None) -> None:
+        raw: Any = conn.connection.dbapi_connection
+        if not psycopg.Pipeline.is_supported():
+            super().insert_rows(conn, batches, wake)
+            return
+        # Pipelined: the inserts and the NOTIFY go out together and are answered in one
+        # round trip; an error among them is raised here, when the pipeline syncs.
+        with self.driver_cursor(conn) as cursor, raw.pipeline():
+            for prepared, rows in batches:
+                execute_on(cursor, prepared, rows)
+            if wake is not None:
+                cursor.execute("SELECT pg_notify(%s, %s)", (CHANNEL, wake))
+
+    @contextmanager
+    def outside_transaction(self, raw: Any) -> Iterator[None]:
+        # As SQLAlchemy's own ping does: psycopg would open a transaction (one more
+        # round trip, and one to end it) around a single read.
+        if raw.autocommit:
+            yield
+            return
+        raw.autocommit = True
+        try:
+            yield
+        finally:
+            if not raw.closed:
+                raw.autocommit = False
 
     def lock_scope(self, conn: sa.Connection, scope: str) -> None:
         conn.execute(

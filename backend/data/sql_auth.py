@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Any
 
@@ -9,7 +10,7 @@ import sqlalchemy as sa
 
 from backend.data import schema as t
 from backend.data.api_keys import ApiKey
-from backend.data.sqlbase import SQLBase
+from backend.data.sql_direct import DirectMixin, Query
 from backend.errors import Conflict, NotFound
 
 
@@ -24,7 +25,7 @@ def _to_key(row: sa.Row[Any]) -> ApiKey:
     )
 
 
-class AuthMixin(SQLBase):
+class AuthMixin(DirectMixin):
     def create_api_key(
         self, user_id: str, key_hash: str, prefix: str, now: float, name: str | None = None
     ) -> ApiKey:
@@ -73,9 +74,16 @@ class AuthMixin(SQLBase):
             return ApiKey(**{**key.__dict__, "revoked_at": now})
 
     def user_for_key_hash(self, key_hash: str) -> str | None:
+        row = self.read_row(self._key_user, key_hash=key_hash)
+        return None if row is None else str(row[0])
+
+    @functools.cached_property
+    def _key_user(self) -> Query:
+        # Every API request asks this: compiled once, one statement, no transaction.
         k = t.api_keys
-        with self.read() as conn:
-            user: str | None = conn.execute(
-                sa.select(k.c.user_id).where(k.c.key_hash == key_hash, k.c.revoked_at.is_(None))
-            ).scalar()
-        return user
+        return Query(
+            self.engine,
+            sa.select(k.c.user_id).where(
+                k.c.key_hash == sa.bindparam("key_hash"), k.c.revoked_at.is_(None)
+            ),
+        )

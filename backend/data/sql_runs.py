@@ -20,6 +20,7 @@ from backend.data.run_keys import RunKey
 from backend.data.schedules import ScheduleAdvance
 from backend.data.sql_claims import ClaimsMixin
 from backend.data.sql_counters import count_finished
+from backend.data.sql_direct import DirectMixin
 from backend.data.sql_run_keys import claim_run_key
 from backend.data.sql_schedules import advance_schedule
 from backend.data.sqlbase import event_row, run_row, to_node, to_run
@@ -29,7 +30,7 @@ _PROGRESS = frozenset({NodeStatus.COMPLETED, NodeStatus.FAILED})
 FINAL_STATUSES = [status.value for status in RunStatus if status.is_final]
 
 
-class RunsMixin(ClaimsMixin):
+class RunsMixin(ClaimsMixin, DirectMixin):
     def submit_run(
         self,
         run: Run,
@@ -56,11 +57,13 @@ class RunsMixin(ClaimsMixin):
         starting: Sequence[NodeExecution],
         event: Event,
     ) -> None:
-        self._run_insert.execute(conn, [run_row(run)])
-        if starting:
-            self._node_insert.execute(conn, [ne.to_dict() for ne in starting])
-        self._event_insert.execute(conn, [event_row(event)])
-        self.notify(conn, "run")
+        # One batch on the driver's cursor (drivers may send it in one round trip).
+        batches = [
+            (self._run_insert, [run_row(run)]),
+            (self._node_insert, [ne.to_dict() for ne in starting]),
+            (self._event_insert, [event_row(event)]),
+        ]
+        self.insert_rows(conn, batches, wake="run")
 
     def get_run(self, run_id: str) -> Run:
         with self.read() as conn:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -21,6 +22,7 @@ from backend.data.graph import content_hash
 from backend.data.sql_auth import AuthMixin
 from backend.data.sql_children import ChildrenMixin
 from backend.data.sql_credentials import CredentialsMixin
+from backend.data.sql_direct import Query
 from backend.data.sql_events import EventsMixin
 from backend.data.sql_files import FilesMixin
 from backend.data.sql_hooks import HooksMixin
@@ -240,6 +242,27 @@ class SQLStore(
             suffix = f" version {version}" if version is not None else ""
             raise NotFound(f"graph {graph_id}{suffix} not found")
         return dict(data)
+
+    def graph_version(self, user_id: str, graph_id: str) -> int:
+        row = self.read_row(self._active_version, graph_id=graph_id, user_id=user_id)
+        if row is None:
+            raise NotFound(f"graph {graph_id} not found")
+        return int(row[0])
+
+    @functools.cached_property
+    def _active_version(self) -> Query:
+        # Compiled once per store: building and caching the statement on each call cost
+        # more than the query (it runs on every submit).
+        g = t.graphs
+        return Query(
+            self.engine,
+            sa.select(g.c.version).where(
+                g.c.id == sa.bindparam("graph_id"),
+                g.c.user_id == sa.bindparam("user_id"),
+                g.c.is_active.is_(True),
+                g.c.deleted.is_(False),
+            ),
+        )
 
     def list_graphs(
         self, user_id: str, limit: int = 50, before: tuple[float, str] | None = None

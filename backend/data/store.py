@@ -92,6 +92,11 @@ class Store(OperationsStore):
         runs pin their version and must run (and recover) after the graph is deleted.
         """
 
+    def graph_version(self, user_id: str, graph_id: str) -> int:
+        """The active version of a graph that is not deleted (NotFound as ``get_graph``):
+        what a submit reads on every call, so drivers answer it without the graph's JSON."""
+        return int(self.get_graph(user_id, graph_id)["version"])
+
     @abstractmethod
     def list_graphs(
         self, user_id: str, limit: int = 50, before: tuple[float, str] | None = None

@@ -15,6 +15,7 @@ import uuid
 from typing import Any
 
 from backend.data.graph import Graph, content_hash
+from backend.data.graph_cache import load_graph
 from backend.data.store import Store
 from backend.data.subgraphs import (
     Reference,
@@ -152,7 +153,7 @@ def check_sub_agents(store: Store, user_id: str, graph: Graph, max_depth: int) -
                 )
                 continue
             try:
-                callee = Graph.from_json(store.get_graph(user_id, *ref))
+                callee = load_graph(store, user_id, *ref)
             except NotFound:
                 errors.append(
                     GraphError(node.id, "graph_id", f"graph {ref[0]} version {ref[1]} not found")

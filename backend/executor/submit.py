@@ -8,12 +8,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from backend.blocks import get_block
 from backend.data.execution import NodeExecution, Run, RunStatus
 from backend.data.graph import Graph
+from backend.data.graph_cache import graph_cache
+from backend.data.graph_cache import load_graph as cached_graph
 from backend.data.run_keys import RunKey
 from backend.data.schedules import ScheduleAdvance
 from backend.data.store import Store
-from backend.data.validation import raise_if_invalid, validate_graph
+from backend.data.validation import raise_if_invalid, validate_graph, validate_run_inputs
 from backend.errors import Conflict, InvalidInput
 from backend.executor.credentials import Resolver, check_graph, run_references
 from backend.executor.engine import RunState
@@ -39,7 +42,9 @@ def save_graph(store: Store, user_id: str, graph: Graph) -> Graph:
 
 
 def load_graph(store: Store, user_id: str, graph_id: str, version: int | None = None) -> Graph:
-    return Graph.from_json(store.get_graph(user_id, graph_id, version))
+    """The graph (``version``, or the active one), parsed once per version and shared:
+    do not change it (see graph_cache.py)."""
+    return cached_graph(store, user_id, graph_id, version)
 
 
 def load_live_graph(store: Store, user_id: str, graph_id: str, version: int | None = None) -> Graph:
@@ -206,7 +211,7 @@ def check_submittable(
     resolver: Resolver | None,
 ) -> dict[str, dict[str, Any]]:
     """Refuse a run that cannot go (422); returns its credential references."""
-    check_runnable(graph, inputs, limits)
+    _check_runnable(store, user_id, graph, inputs, limits)
     check_sub_agents(store, user_id, graph, limits.max_agent_depth)
     references = run_references(credentials)
     if resolver is not None:
@@ -217,6 +222,22 @@ def check_submittable(
             f"{limits.max_run_deadline_seconds:g} s (BACKEND_MAX_RUN_DEADLINE_SECONDS)"
         )
     return references
+
+
+def _check_runnable(
+    store: Store, user_id: str, graph: Graph, inputs: dict[str, Any], limits: Limits
+) -> None:
+    """``check_runnable``, whose graph-only part is done once per loaded version: a
+    version passes it the same way every time while its nodes' blocks stay the same."""
+    cache = graph_cache(store)
+    blocks = [get_block(node.block_id) for node in graph.nodes]
+    bound = limits.max_node_timeout_seconds
+    if cache.is_runnable(user_id, graph, blocks, bound):
+        # The same single error as check_runnable: the graph-only part has none.
+        raise_if_invalid("graph cannot run", validate_run_inputs(graph, inputs))
+        return
+    check_runnable(graph, inputs, limits)
+    cache.mark_runnable(user_id, graph, blocks, bound)
 
 
 def wait_for_run(store: Store, run_id: str, timeout: float) -> Run:

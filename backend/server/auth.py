@@ -102,14 +102,15 @@ def current_reader(
 ReaderDep = Annotated[Caller, Depends(current_reader)]
 
 
-def current_user(caller: CallerDep) -> str:
+async def current_user(caller: CallerDep) -> str:
+    # A coroutine, as the dependencies in deps.py: it only reads what current_caller found.
     return caller.user
 
 
 UserDep = Annotated[str, Depends(current_user)]
 
 
-def current_reader_user(caller: ReaderDep) -> str:
+async def current_reader_user(caller: ReaderDep) -> str:
     return caller.user
 
 
