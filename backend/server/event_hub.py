@@ -8,6 +8,10 @@ takes its events from the buffer, or from the store while it is behind the buffe
 replay from the start, a client slower than the run): memory stays bounded whatever a
 client does, and no event is skipped. A stream waiting for events costs no query and
 no thread; the poller stops when the last stream closes.
+
+Streams read with the same API key share its validity check (``key_valid``): a key is
+looked up at most once per ``KEY_CACHE_SECONDS``, however many streams use it, so idle
+streams cost no query and no thread of their own for it either.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import threading
 import time
 import weakref
 from collections import deque
+from collections.abc import Callable
 
 import anyio
 
@@ -34,6 +39,11 @@ BUFFER_EVENTS = 1000
 # Events one poll reads for a group of runs; more are read at the next poll, at once.
 POLL_BATCH = 1000
 ERROR_PAUSE_SECONDS = 1.0
+# How old a key's shared validity answer may be; a stream checks about once a second, so
+# a revoked key's streams end within one and a half seconds.
+KEY_CACHE_SECONDS = 0.5
+# Keys whose answers are kept; past this, answers too old to be used are dropped.
+KEY_CACHE_SIZE = 1000
 
 
 class Channel:
@@ -81,6 +91,39 @@ class EventHub:
         self.stopping = stopping
         self.channels: dict[str, Channel] = {}
         self._poller: asyncio.Task[None] | None = None
+        # key id -> (when looked up, valid); a lock per key so one stream looks it up.
+        self._keys: dict[str, tuple[float, bool]] = {}
+        self._key_locks: dict[str, asyncio.Lock] = {}
+
+    async def key_valid(self, key_id: str, lookup: Callable[[], bool]) -> bool:
+        """Whether the key ``key_id`` names is still valid: ``lookup()`` (run on a
+        thread), or its answer for another stream less than KEY_CACHE_SECONDS ago."""
+        answer = self._fresh(key_id)
+        if answer is not None:
+            return answer
+        lock = self._key_locks.setdefault(key_id, asyncio.Lock())
+        async with lock:
+            answer = self._fresh(key_id)
+            if answer is None:
+                answer = await anyio.to_thread.run_sync(lookup)
+                self._remember(key_id, answer)
+            return answer
+
+    def _fresh(self, key_id: str) -> bool | None:
+        known = self._keys.get(key_id)
+        if known is None or time.monotonic() - known[0] >= KEY_CACHE_SECONDS:
+            return None
+        return known[1]
+
+    def _remember(self, key_id: str, valid: bool) -> None:
+        now = time.monotonic()
+        if len(self._keys) >= KEY_CACHE_SIZE:
+            for stale in [k for k, (at, _) in self._keys.items() if now - at >= KEY_CACHE_SECONDS]:
+                del self._keys[stale]
+                lock = self._key_locks.get(stale)
+                if lock is not None and not lock.locked():
+                    del self._key_locks[stale]
+        self._keys[key_id] = (now, valid)
 
     def join(self, run_id: str, position: int) -> Channel:
         channel = self.channels.get(run_id)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from functools import partial
 from typing import Annotated, Any
@@ -39,7 +39,8 @@ router = APIRouter(prefix="/api/v1", tags=["executions"])
 
 # A comment line now and then keeps proxies from closing a quiet stream.
 KEEPALIVE_SECONDS = 15.0
-# How long a revoked key may keep reading; each check is one indexed lookup.
+# How often a stream asks whether its key still holds (an indexed lookup, shared by the
+# process's streams of that key: event_hub.KEY_CACHE_SECONDS).
 KEY_CHECK_SECONDS = 1.0
 _BATCH = 500
 # Sent first on every stream: the reconnection delay clients should use.
@@ -97,13 +98,21 @@ async def stream_events(
     stopping: threading.Event,
     key_valid: Callable[[], bool],
     masked: Redactor,
+    key_id: str | None = None,
 ) -> AsyncIterator[str]:
+    """``key_valid`` says whether the caller's key still holds; with ``key_id`` (which
+    key that is), the process's streams of that key share one check."""
     hub = hub_for(store, stopping)
     channel = hub.join(run_id, after)
+    check: Callable[[], Awaitable[bool]] = (
+        partial(hub.key_valid, key_id, key_valid)
+        if key_id is not None
+        else partial(anyio.to_thread.run_sync, key_valid)
+    )
     try:
         # How long a browser's EventSource waits before it reconnects (with Last-Event-ID).
         yield f"retry: {RETRY_MILLISECONDS}\n\n"
-        async for message in _follow(store, channel, after, stopping, key_valid, masked):
+        async for message in _follow(store, channel, after, stopping, check, masked):
             yield message
     finally:
         hub.leave(channel)
@@ -114,7 +123,7 @@ async def _follow(
     channel: Channel,
     after: int,
     stopping: threading.Event,
-    key_valid: Callable[[], bool],
+    key_valid: Callable[[], Awaitable[bool]],
     masked: Redactor,
 ) -> AsyncIterator[str]:
     position = after
@@ -123,7 +132,7 @@ async def _follow(
     quiet_since = key_checked = time.monotonic()
     while not stopping.is_set():
         if time.monotonic() - key_checked >= KEY_CHECK_SECONDS:
-            if not await anyio.to_thread.run_sync(key_valid):
+            if not await key_valid():
                 yield ": API key revoked\n\n"
                 return
             key_checked = time.monotonic()
@@ -176,7 +185,15 @@ def stream_run_events(
     stopping: threading.Event = request.app.state.stopping
     still_valid = partial(caller.still_valid, store)
     return StreamingResponse(
-        stream_events(store, run_id, position, stopping, still_valid, redactor(store, run)),
+        stream_events(
+            store,
+            run_id,
+            position,
+            stopping,
+            still_valid,
+            redactor(store, run),
+            key_id=caller.key_hash,
+        ),
         media_type="text/event-stream",
         # No caching, and no buffering by reverse proxies that honour this header.
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},

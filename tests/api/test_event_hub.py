@@ -152,3 +152,34 @@ def test_idle_streams_make_no_reads_of_their_own(store: Store) -> None:
     assert counting.calls["events"] == 0
     assert counting.calls["events_after"] <= 1.0 / event_hub.POLL_SECONDS + 3
     assert counting.calls["ended_runs"] <= 2
+
+
+def test_streams_of_one_key_share_its_check_and_all_end_when_it_is_revoked(
+    store: Store,
+) -> None:
+    runs = [submit(store) for _ in range(50)]
+    lookups: list[float] = []
+    valid = threading.Event()
+    valid.set()
+
+    def lookup() -> bool:
+        lookups.append(time.monotonic())
+        return valid.is_set()
+
+    async def follow(run: Run) -> list[str]:
+        masked = Redactor(SecretPins(), run)
+        stream = stream_events(store, run.id, 10**9, threading.Event(), lookup, masked, "k")
+        return [message async for message in stream]
+
+    async def main() -> list[list[str]]:
+        streams = [asyncio.create_task(follow(run)) for run in runs]
+        await asyncio.sleep(2.5)
+        valid.clear()
+        return await asyncio.wait_for(asyncio.gather(*streams), 30)
+
+    started = time.monotonic()
+    ended = asyncio.run(main())
+    elapsed = time.monotonic() - started
+    assert all(messages[-1] == ": API key revoked\n\n" for messages in ended)
+    # 50 streams checking once a second each, but one lookup per cache period for all.
+    assert 2 <= len(lookups) <= elapsed / event_hub.KEY_CACHE_SECONDS + 2

@@ -28,6 +28,13 @@ NUMERIC_KEYS = [
     "sbs_sqlite_100x10_sps",
     "sbs_sqlite_chain_ratio",
     "sbs_sqlite_100x10_ratio",
+    "chain_growth_sqlite",
+    "fan_growth_sqlite",
+    "read_run_ratio_sqlite",
+    "read_nodes_ratio_sqlite",
+    "metrics_ratio_sqlite",
+    "sse_latency_ratio_sqlite",
+    "sse_idle_cpu_pct_streams_sqlite",
 ]
 
 
@@ -44,5 +51,8 @@ def test_smoke_bench_writes_every_figure(tmp_path: Path) -> None:
     results = json.loads(output.read_text())
     for key in NUMERIC_KEYS:
         assert isinstance(results[key], float) and math.isfinite(results[key]), key
-    assert set(results["chain_nps_by_size"]) == {"10", "20"}
+    for shape in ("chain", "fan"):
+        assert set(results[f"{shape}_nps_by_size_sqlite"]) == {"10", "40"}
+    # The database was filled past the smoke size's node executions before /metrics.
+    assert results["metrics_node_rows_sqlite"] >= 100
     assert "| target | measured | met |" in done.stdout
