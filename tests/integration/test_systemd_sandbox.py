@@ -176,6 +176,14 @@ def _status(pid: int) -> dict[str, str]:
     return {k: v.strip() for k, _, v in (line.partition(":") for line in lines)}
 
 
+def _logs(layout: Layout) -> str:
+    """The end of every log in var/: why a program did not come up in the sandbox."""
+    return "\n".join(
+        f"--- {log.name}\n{log.read_text(errors='replace')[-1500:]}"
+        for log in sorted(layout.var.glob("*.log"))
+    )
+
+
 def _ours(base: Path) -> set[int]:
     """Processes whose command line names the sandbox's tree."""
     found = set()
@@ -230,8 +238,11 @@ def test_the_unit_starts_and_stops_the_group_in_its_sandbox(layout: Layout, tmp_
         env["BACKEND_API_PORT"] = str(layout.api_port)
         conf = layout.install / "supervisord.conf"
         group = Supervisor(_rpc(sock), conf, layout.var, layout.data, env, process)
-        programs = group.wait_all("RUNNING", UP_TIMEOUT)
-        group.wait_api(UP_TIMEOUT)
+        try:
+            programs = group.wait_all("RUNNING", UP_TIMEOUT)
+            group.wait_api(UP_TIMEOUT)
+        except AssertionError as timed_out:
+            raise AssertionError(f"{timed_out}\n{_logs(layout)}") from None
         status = group.ctl("status")
         assert status.returncode == 0, status.stdout + status.stderr
 
