@@ -12,10 +12,10 @@ recorded when its executor died simply runs again (at-least-once).
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from typing import Any, Protocol
 
 from backend.blocks import get_block
@@ -51,7 +51,12 @@ def tokens_of(stats: dict[str, Any]) -> int:
 
 
 def _snapshot(ne: NodeExecution) -> NodeExecution:
-    return replace(ne, input_data=dict(ne.input_data), output_data=list(ne.output_data))
+    # A shallow copy with its own input and output containers: cheaper than
+    # dataclasses.replace, which goes through __init__ (several per step).
+    snap = copy.copy(ne)
+    snap.input_data = dict(ne.input_data)
+    snap.output_data = list(ne.output_data)
+    return snap
 
 
 def node_event(ne: NodeExecution) -> Event:
@@ -108,6 +113,11 @@ class RunRunner:
         # A run submitted without its own deadline gets the executor's default.
         self._deadline = run.deadline_at or run.created_at + limits.run_deadline_seconds
         self._trace: tracing.RunTrace | None = None
+        # One timer for the next due time (deadline, retry), moved only when that changes:
+        # not a timeout armed and disarmed on every loop turn.
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_due = 0.0
+        self._timeouts: dict[str, float] = {}
 
     # -- control (called by the owner; they only set flags) -------------------------------
 
@@ -152,6 +162,8 @@ class RunRunner:
             await self._stop_tasks()
             if self._saving is not None:
                 self._saving.cancel()
+            if self._timer is not None:
+                self._timer.cancel()
             if self._trace is not None:
                 self._trace.end(self.run, error)
 
@@ -229,12 +241,25 @@ class RunRunner:
     async def _wait(self, now: float) -> None:
         """Sleep until a node finishes, a control flag is set, or a timer is due."""
         due = min([self._deadline, *(at for at, _ in self._retry_at.values())])
-        try:
-            async with asyncio.timeout(max(0.0, due - now)):
-                await self._wake.wait()
-        except TimeoutError:
-            pass
+        if due <= now:
+            await asyncio.sleep(0)  # due already (e.g. a retry while draining): yield
+            self._wake.clear()
+            return
+        if self._timer is None or due != self._timer_due:
+            if self._timer is not None:
+                self._timer.cancel()
+            # ``due`` is on the runner's clock; the loop's timer runs on its own.
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_at(loop.time() + (due - now), self._on_timer)
+            self._timer_due = due
+        await self._wake.wait()
         self._wake.clear()
+
+    def _on_timer(self) -> None:
+        # Fired: the next wait arms a new one, even for the same due time (the runner's
+        # clock may not have reached it yet).
+        self._timer = None
+        self._wake.set()
 
     async def _collect(self) -> None:
         for task in [t for t in self._running if t.done()]:
@@ -311,12 +336,16 @@ class RunRunner:
         block = get_block(ne.block_id)
         if block is None:
             raise NodeFailed(f"unknown block {ne.block_id}")
-        timeout = (
-            self.state.graph.node(ne.node_id).options().timeout_seconds
-            or block.timeout_seconds
-            or self.limits.node_timeout_seconds
-        )
-        timeout = min(timeout, self.limits.max_node_timeout_seconds)
+        timeout = self._timeouts.get(ne.node_id)
+        if timeout is None:
+            timeout = (
+                self.state.graph.node(ne.node_id).options().timeout_seconds
+                or block.timeout_seconds
+                or self.limits.node_timeout_seconds
+            )
+            timeout = self._timeouts[ne.node_id] = min(
+                timeout, self.limits.max_node_timeout_seconds
+            )
         budget = self.run.max_tokens
         left = None if budget is None else max(budget - self._tokens, 0)
         return await self.nodes.execute(self.run, ne, block, timeout, left, self.state.graph)
