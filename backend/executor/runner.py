@@ -12,7 +12,6 @@ recorded when its executor died simply runs again (at-least-once).
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -22,6 +21,7 @@ from backend.blocks import get_block
 from backend.data.execution import Event, NodeExecution, NodeStatus, Run, RunStatus
 from backend.executor import metrics
 from backend.executor.engine import RunState
+from backend.executor.events import node_event, run_event, snapshot, tokens_of
 from backend.executor.limits import Limits, NodeFailed, stored_size
 from backend.executor.node import NodeExecutor, NodeResult
 from backend.executor.retries import RetryPolicy
@@ -43,43 +43,6 @@ class Journal(Protocol):
         """The run's last node changes and its end, written together."""
 
     async def release(self, run: Run, event: Event) -> None: ...
-
-
-def tokens_of(stats: dict[str, Any]) -> int:
-    """LLM tokens a node execution's stats report (input and output)."""
-    return int(stats.get("input_tokens", 0)) + int(stats.get("output_tokens", 0))
-
-
-def _snapshot(ne: NodeExecution) -> NodeExecution:
-    # A shallow copy with its own input and output containers: cheaper than
-    # dataclasses.replace, which goes through __init__ (several per step).
-    snap = copy.copy(ne)
-    snap.input_data = dict(ne.input_data)
-    snap.output_data = list(ne.output_data)
-    return snap
-
-
-def node_event(ne: NodeExecution) -> Event:
-    data: dict[str, Any] = {
-        "node_exec_id": ne.id,
-        "node_id": ne.node_id,
-        "block_id": ne.block_id,
-        "status": ne.status.value,
-        "attempt": ne.attempt,
-    }
-    if ne.status == NodeStatus.COMPLETED:
-        data["outputs"] = [list(pair) for pair in ne.output_data]
-    if ne.error:
-        data["error"] = ne.error
-    return Event(ne.run_id, "node_status", data, created_at=time.time())
-
-
-def run_event(run: Run) -> Event:
-    data: dict[str, Any] = {"status": run.status.value}
-    if run.status.is_final:
-        data["outputs"] = run.outputs
-        data["error"] = run.error
-    return Event(run.id, "run_status", data, created_at=time.time())
 
 
 class RunRunner:
@@ -372,7 +335,7 @@ class RunRunner:
                 return
             await self._settle()
         # Snapshots: the engine keeps mutating these objects while the write is queued.
-        changed = [_snapshot(ne) for ne in self._changed.values()]
+        changed = [snapshot(ne) for ne in self._changed.values()]
         events, self._changed, self._events = self._events, {}, []
         self._saving = asyncio.ensure_future(self.journal.save(changed, events))
         self._saving.add_done_callback(lambda _: self._wake.set())
@@ -400,7 +363,7 @@ class RunRunner:
         self.run.outputs = self.state.outputs()
         self.run.error = run_error if run_error is not None else self.state.first_error()
         self.run.ended_at = self.clock()
-        changed = [_snapshot(ne) for ne in self._changed.values()]
+        changed = [snapshot(ne) for ne in self._changed.values()]
         events, self._changed, self._events = self._events, {}, []
         await self.journal.finish(self.run, changed, [*events, run_event(self.run)])
         logger.info("run %s", status.value)
