@@ -112,8 +112,10 @@ class ClaimsMixin(SQLBase):
         params: dict[str, object] = {"now": now, "owner": owner, "lease": now + lease_seconds}
         params.update({f"c{i}": run_id for i, run_id in enumerate(ids)})
         take = self._compiled(("take", len(ids)), lambda: self._take(len(ids)))
-        rows = take.execute(conn, params).all()
-        if not self._returning:
+        result = take.execute(conn, params)
+        if self._returning:
+            rows = result.all()
+        else:
             # No UPDATE ... RETURNING (SQLite before 3.35): read what the update took.
             taken = self._compiled(("taken", len(ids)), lambda: self._taken(len(ids)))
             rows = taken.execute(conn, params).all()
