@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from backend.data import schema as t
 from backend.data.execution import NodeExecution, NodeStatus
+from backend.data.sqlbase import Prepared
 from backend.data.stats import duration_bucket
 
 _PROGRESS = frozenset({NodeStatus.COMPLETED, NodeStatus.FAILED})
@@ -75,25 +76,36 @@ def duration_rows(nodes: Iterable[NodeExecution]) -> list[dict[str, Any]]:
     return list(totals.values())
 
 
-def _add(
-    conn: sa.Connection, insert: Insert, table: sa.Table, rows: Sequence[dict[str, Any]]
-) -> None:
-    """Add ``rows``' numbers to the counters their primary key names (creating them)."""
-    keys = {c.name for c in table.primary_key}
-    for row in rows:
-        stmt = insert(table).values(**row)
-        conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=sorted(keys),
-                set_={n: table.c[n] + stmt.excluded[n] for n in row if n not in keys},
-            )
-        )
+class Counters:
+    """The counter upserts, compiled once per store: a finished node is on the hot path
+    of every run, and building the statements cost more than the database's work."""
+
+    def __init__(self, engine: sa.Engine, insert: Insert, json_dumps: Callable[[Any], str]) -> None:
+        self._llm = _upsert(engine, insert, t.llm_usage, json_dumps)
+        self._run_llm = _upsert(engine, insert, t.run_llm_usage, json_dumps)
+        self._durations = _upsert(engine, insert, t.node_durations, json_dumps)
+
+    def count_finished(self, conn: sa.Connection, nodes: Sequence[NodeExecution]) -> None:
+        """Add what the finished ones of ``nodes`` count for, in ``conn``'s transaction."""
+        if not any(ne.status.is_final for ne in nodes):
+            return
+        for upsert, rows in (
+            (self._llm, llm_usage_rows(nodes)),
+            (self._run_llm, run_usage_rows(nodes)),
+            (self._durations, duration_rows(nodes)),
+        ):
+            if rows:
+                upsert.execute(conn, rows)
 
 
-def count_finished(conn: sa.Connection, insert: Insert, nodes: Sequence[NodeExecution]) -> None:
-    """Add what the finished ones of ``nodes`` count for, in ``conn``'s transaction."""
-    if not any(ne.status.is_final for ne in nodes):
-        return
-    _add(conn, insert, t.llm_usage, llm_usage_rows(nodes))
-    _add(conn, insert, t.run_llm_usage, run_usage_rows(nodes))
-    _add(conn, insert, t.node_durations, duration_rows(nodes))
+def _upsert(
+    engine: sa.Engine, insert: Insert, table: sa.Table, json_dumps: Callable[[Any], str]
+) -> Prepared:
+    """Add a row's numbers to the counter its primary key names (creating it)."""
+    keys = sorted(c.name for c in table.primary_key)
+    stmt = insert(table)
+    upsert = stmt.on_conflict_do_update(
+        index_elements=keys,
+        set_={c.name: c + stmt.excluded[c.name] for c in table.c if c.name not in keys},
+    )
+    return Prepared(engine, upsert, [c.name for c in table.c], json_dumps)

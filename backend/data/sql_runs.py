@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cached_property
 
 import sqlalchemy as sa
 
@@ -19,11 +20,11 @@ from backend.data.execution import (
 from backend.data.run_keys import RunKey
 from backend.data.schedules import ScheduleAdvance
 from backend.data.sql_claims import ClaimsMixin
-from backend.data.sql_counters import count_finished
+from backend.data.sql_counters import Counters
 from backend.data.sql_direct import DirectMixin
 from backend.data.sql_run_keys import claim_run_key
 from backend.data.sql_schedules import advance_schedule
-from backend.data.sqlbase import event_row, run_row, to_node, to_run
+from backend.data.sqlbase import Prepared, event_row, run_row, to_node, to_run
 from backend.errors import Conflict, LeaseLost, NotFound, ScheduleMoved
 
 _PROGRESS = frozenset({NodeStatus.COMPLETED, NodeStatus.FAILED})
@@ -31,6 +32,21 @@ FINAL_STATUSES = [status.value for status in RunStatus if status.is_final]
 
 
 class RunsMixin(ClaimsMixin, DirectMixin):
+    @cached_property
+    def _counters(self) -> Counters:
+        return Counters(self.engine, self.insert, self._json_dumps)
+
+    @cached_property
+    def _run_end(self) -> Prepared:
+        ge = t.graph_executions
+        stmt = (
+            ge.update()
+            .where(ge.c.id == sa.bindparam("rid"))
+            .values(owner=sa.null(), lease_expires_at=sa.null())
+        )
+        columns = ["rid", "status", "outputs", "error", "ended_at"]
+        return Prepared(self.engine, stmt, columns, self._json_dumps)
+
     def submit_run(
         self,
         run: Run,
@@ -162,7 +178,7 @@ class RunsMixin(ClaimsMixin, DirectMixin):
             events = [event_row(e) for w in kept for e in w.events]
             if nodes:
                 self._node_upsert.execute(conn, nodes)
-            count_finished(conn, self.insert, [n for w in kept for n in w.changed])
+            self._counters.count_finished(conn, [n for w in kept for n in w.changed])
             if events:
                 self._event_insert.execute(conn, events)
             for w in kept:
@@ -179,19 +195,14 @@ class RunsMixin(ClaimsMixin, DirectMixin):
 
     def _end_run(self, conn: sa.Connection, run: Run, now: float) -> None:
         """Under a fence already taken in ``conn``'s transaction."""
-        ge = t.graph_executions
-        conn.execute(
-            ge.update()
-            .where(ge.c.id == run.id)
-            .values(
-                status=run.status,
-                outputs=run.outputs,
-                error=run.error,
-                ended_at=now,
-                owner=None,
-                lease_expires_at=None,
-            )
-        )
+        row = {
+            "rid": run.id,
+            "status": run.status.value,
+            "outputs": run.outputs,
+            "error": run.error,
+            "ended_at": now,
+        }
+        self._run_end.execute(conn, [row])
         if run.status != RunStatus.COMPLETED:
             # A parent that failed or was cancelled leaves no sub-agent running.
             self._cancel_descendants(conn, run.id, now)

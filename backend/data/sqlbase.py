@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from enum import Enum
 from typing import Any
 
 import sqlalchemy as sa
@@ -71,6 +73,44 @@ class Prepared:
         return tuple(values[k] for k in self.order) if self.order is not None else values
 
 
+class Query:
+    """Any statement (a SELECT, an UPDATE ... RETURNING) compiled once for one engine and
+    sent straight to the driver: the claim's and the run end's statements, each run's
+    fixed cost. ``params`` name the statement's bind parameters; values compiled into it
+    (status names, limits) are its own. JSON values come back as the driver gives them:
+    ``json_columns`` decodes them where the driver leaves text (SQLite)."""
+
+    def __init__(self, engine: sa.Engine, stmt: sa.ClauseElement) -> None:
+        compiled: Any = stmt.compile(dialect=engine.dialect)
+        self.sql = str(compiled)
+        self.order = compiled.positiontup
+        self.defaults = {k: _plain(v) for k, v in compiled.params.items()}
+
+    def execute(self, conn: sa.Connection, params: dict[str, Any]) -> sa.CursorResult[Any]:
+        values = {**self.defaults, **params}
+        args = tuple(values[k] for k in self.order) if self.order is not None else values
+        return conn.exec_driver_sql(self.sql, args)
+
+
+def _plain(value: Any) -> Any:
+    # A status compiled into a statement is an Enum; drivers take its text.
+    return value.value if isinstance(value, Enum) else value
+
+
+def json_columns(table: sa.Table) -> list[str]:
+    return [c.name for c in table.c if isinstance(c.type, sa.JSON)]
+
+
+def decode_json(data: dict[str, Any], columns: Sequence[str]) -> dict[str, Any]:
+    """A driver row's JSON columns as values: SQLite returns their text, psycopg has
+    already decoded them (with the same json module)."""
+    for name in columns:
+        value = data[name]
+        if isinstance(value, str):
+            data[name] = json.loads(value)
+    return data
+
+
 class SQLBase:
     def __init__(
         self, engine: sa.Engine, url_for_errors: str, json_dumps: Callable[[Any], str]
@@ -78,6 +118,7 @@ class SQLBase:
         """``json_dumps`` must be the serializer ``engine`` was created with."""
         self.engine = engine
         self.url = url_for_errors
+        self._json_dumps = json_dumps
         self._node_upsert = Prepared(engine, self.node_upsert(), NODE_COLUMNS, json_dumps)
         self._event_insert = Prepared(
             engine, t.execution_events.insert(), EVENT_COLUMNS, json_dumps
@@ -88,6 +129,21 @@ class SQLBase:
         self._fence_update = Prepared(
             engine, FENCE, ["rid", "own", "st", "lease", "progress"], json_dumps
         )
+        self._queries: dict[tuple[str, int], Query] = {}
+        # SQLite hands JSON columns back as text; psycopg decodes them itself.
+        self._json_as_text = engine.dialect.name == "sqlite"
+
+    def _compiled(self, key: tuple[str, int], build: Callable[[], sa.ClauseElement]) -> Query:
+        """The statement ``key`` names (e.g. a claim of 3 runs), compiled on first use.
+        Keys are bounded by the settings (runs claimed at once), so the cache is too."""
+        query = self._queries.get(key)
+        if query is None:
+            query = self._queries[key] = Query(self.engine, build())
+        return query
+
+    def _text_json(self, table: sa.Table) -> list[str]:
+        """The JSON columns of ``table`` that a driver row holds as text."""
+        return json_columns(table) if self._json_as_text else []
 
     def insert(self, table: sa.Table) -> Any:
         """The dialect's INSERT, which has ``on_conflict_do_update`` (drivers set it)."""
@@ -161,16 +217,16 @@ def run_row(run: Run) -> dict[str, Any]:
     }
 
 
-def to_run(row: sa.Row[Any]) -> Run:
-    data = row._asdict()
+def to_run(row: sa.Row[Any] | dict[str, Any]) -> Run:
+    data = row if isinstance(row, dict) else row._asdict()
     data["status"] = RunStatus(data["status"])
     data["cancel_requested"] = bool(data["cancel_requested"])
     data["credentials"] = data["credentials"] or {}
     return Run(**data)
 
 
-def to_node(row: sa.Row[Any]) -> NodeExecution:
-    data = row._asdict()
+def to_node(row: sa.Row[Any] | dict[str, Any]) -> NodeExecution:
+    data = row if isinstance(row, dict) else row._asdict()
     data["status"] = NodeStatus(data["status"])
     data["output_data"] = [(pin, value) for pin, value in data["output_data"]]
     data["stats"] = data["stats"] or {}

@@ -62,13 +62,17 @@ class RunState:
         # Why a queued execution's inputs could not be merged; it fails when it starts.
         self._input_problems: dict[str, str] = {}
         self._static: dict[tuple[str, str], Any] = {}
+        # Per node, what every step asks of the graph: answered once per run.
+        self._links_from: dict[str, list[Link]] = {}
+        self._static_pins: dict[str, set[str]] = {}
+        self._needed_pins: dict[str, set[str]] = {}
         self._next_seq = 0
         for ne in sorted(executions, key=lambda e: e.seq):
             self._add(ne)
             if ne.status == NodeStatus.QUEUED:
                 self._push_ready(ne)
             # The last value each static link delivered is derivable from the inputs.
-            for pin in self.graph.static_input_pins(ne.node_id):
+            for pin in self._static_input_pins(ne.node_id):
                 if pin in ne.input_data:
                     self._static[(ne.node_id, pin)] = ne.input_data[pin]
 
@@ -204,7 +208,9 @@ class RunState:
         ne.output_data = list(outputs)
         ne.ended_at = now
         changed: dict[str, NodeExecution] = {ne.id: ne}
-        links = self.graph.links_from(ne.node_id)
+        links = self._links_from.get(ne.node_id)
+        if links is None:
+            links = self._links_from[ne.node_id] = self.graph.links_from(ne.node_id)
         for pin, value in outputs:
             for link in links:
                 sink = (link.sink_id, link.sink_name)
@@ -265,12 +271,15 @@ class RunState:
     def _queue(self, ne: NodeExecution, node: Node) -> None:
         """Fill static pins; queue the execution once every linked pin has a value
         (but those its block lets it start without) and its block waits for nothing."""
-        for pin in self.graph.static_input_pins(node.id):
+        for pin in self._static_input_pins(node.id):
             if pin not in ne.input_data and (node.id, pin) in self._static:
                 ne.input_data[pin] = self._static[(node.id, pin)]
         block = get_block(node.block_id)
-        optional = block.optional_links if block is not None else frozenset()
-        needed = {p for p in self.graph.linked_input_pins(node.id) if base_pin(p) not in optional}
+        needed = self._needed_pins.get(node.id)
+        if needed is None:
+            optional = block.optional_links if block is not None else frozenset()
+            linked = self.graph.linked_input_pins(node.id)
+            needed = self._needed_pins[node.id] = {p for p in linked if base_pin(p) not in optional}
         if not needed <= ne.input_data.keys():
             return
         merged = {**node.input_default, **ne.input_data}
@@ -286,6 +295,12 @@ class RunState:
         ne.input_data = merged
         self._set(ne, NodeStatus.QUEUED)
         self._push_ready(ne)
+
+    def _static_input_pins(self, node_id: str) -> set[str]:
+        pins = self._static_pins.get(node_id)
+        if pins is None:
+            pins = self._static_pins[node_id] = self.graph.static_input_pins(node_id)
+        return pins
 
     def mark_running(self, ne: NodeExecution, now: float) -> None:
         self._set(ne, NodeStatus.RUNNING)

@@ -2,9 +2,9 @@
 
 It registers itself, then runs two side tasks until told to stop:
 
-* heartbeat: records liveness, renews the leases of its runs, and learns which of them
-  were cancelled (cancellation is a row update) or reclaimed by another executor; it has
-  a database thread of its own, so it never queues behind node writes;
+* heartbeat (heartbeat.py): records liveness, renews the leases of its runs, and learns
+  which of them were cancelled (cancellation is a row update) or reclaimed by another
+  executor; it has a database thread of its own, so it never queues behind node writes;
 * claim loop: takes QUEUED or lease-expired runs while it has free graph workers, fairly
   (every user's oldest run first, at most BACKEND_MAX_RUNS_PER_USER of one user at once),
   polling every BACKEND_POLL_SECONDS when idle.
@@ -35,7 +35,6 @@ from typing import Any, TypeVar
 
 from backend.data.credentials_manager import CredentialsManager
 from backend.data.execution import (
-    Event,
     ExecutorInfo,
     NodeExecution,
     NodeStatus,
@@ -52,6 +51,7 @@ from backend.errors import BackendError, LeaseLost
 from backend.executor import metrics
 from backend.executor.credentials import lookup as credentials_lookup
 from backend.executor.engine import RunState
+from backend.executor.heartbeat import HeartbeatMixin
 from backend.executor.journal import StoreJournal, WriteBatcher
 from backend.executor.limits import Limits
 from backend.executor.node import NodeExecutor
@@ -78,7 +78,7 @@ class SideTaskDied(BackendError):
     code = "side_task_died"
 
 
-class ExecutionManager(AppProcess):
+class ExecutionManager(HeartbeatMixin, AppProcess):
     name = "executor"
 
     def __init__(self, settings: Settings | None = None, pool: WorkerPool | None = None) -> None:
@@ -242,46 +242,6 @@ class ExecutionManager(AppProcess):
 
     # -- side tasks --------------------------------------------------------------------------
 
-    async def _heartbeat_loop(self) -> None:
-        while True:
-            # Runs started before this beat were claimed before it: its answer covers them.
-            # A claim that commits while the beat is in flight may be missing from it.
-            known = set(self.active)
-            owned = await self._on(
-                self._heartbeat_thread,
-                self.store.heartbeat,
-                self.executor_id,
-                time.time(),
-                self.settings.lease_seconds,
-            )
-            for run_id, (runner, _) in list(self.active.items()):
-                if run_id not in known:
-                    continue
-                if run_id not in owned:
-                    logger.warning("run %s was reclaimed by another executor; dropping it", run_id)
-                    runner.abandon()
-                    self._lost.count(run_id)
-                elif owned[run_id]:
-                    runner.cancel()
-            # A claim in flight may have committed runs it has not handed over yet.
-            stray = set() if self._claims_in_flight else set(owned) - set(self.active)
-            await self._release_strays(stray - self._starting)
-            oldest = await self._on(self._heartbeat_thread, self.store.oldest_queued_at)
-            metrics.OLDEST_QUEUED_AGE.set(0.0 if oldest is None else max(0.0, time.time() - oldest))
-            await asyncio.sleep(self.settings.heartbeat_seconds)
-
-    async def _release_strays(self, stray: set[str]) -> None:
-        """Hand back runs this executor owns but does not run (a run task died on an error,
-        or a claim committed although its reply was lost): the heartbeat would otherwise
-        renew their leases forever. Seen on two beats in a row, so a claim still being
-        started is not one."""
-        for run_id in stray & self._stray:
-            logger.warning("run %s is owned but not running here; handing it back", run_id)
-            event = Event(run_id, "run_status", {"status": "QUEUED"}, created_at=time.time())
-            await self.db(self.store.release_run, self.executor_id, run_id, event)
-            metrics.HAND_BACKS.labels("stray").inc()
-        self._stray = stray - self._stray
-
     async def _claim_loop(self) -> None:
         idle = False
         while True:
@@ -329,7 +289,10 @@ class ExecutionManager(AppProcess):
                 self.stop()
                 await asyncio.Event().wait()  # until _supervise cancels this task
             if claimed and len(claimed) < free:
-                continue  # another executor may have taken some: look again
+                # Another executor may have taken some: look again, with a read first
+                # (a claim that finds nothing still takes SQLite's write lock).
+                idle = True
+                continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._work_done.wait(), self.settings.poll_seconds)
 

@@ -15,13 +15,13 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from typing import Any, Protocol
 
 from backend.blocks import get_block
 from backend.data.execution import Event, NodeExecution, NodeStatus, Run, RunStatus
 from backend.executor import metrics
 from backend.executor.engine import RunState
+from backend.executor.events import node_event, run_event, snapshot, tokens_of
 from backend.executor.limits import Limits, NodeFailed, stored_size
 from backend.executor.node import NodeExecutor, NodeResult
 from backend.executor.retries import RetryPolicy
@@ -43,38 +43,6 @@ class Journal(Protocol):
         """The run's last node changes and its end, written together."""
 
     async def release(self, run: Run, event: Event) -> None: ...
-
-
-def tokens_of(stats: dict[str, Any]) -> int:
-    """LLM tokens a node execution's stats report (input and output)."""
-    return int(stats.get("input_tokens", 0)) + int(stats.get("output_tokens", 0))
-
-
-def _snapshot(ne: NodeExecution) -> NodeExecution:
-    return replace(ne, input_data=dict(ne.input_data), output_data=list(ne.output_data))
-
-
-def node_event(ne: NodeExecution) -> Event:
-    data: dict[str, Any] = {
-        "node_exec_id": ne.id,
-        "node_id": ne.node_id,
-        "block_id": ne.block_id,
-        "status": ne.status.value,
-        "attempt": ne.attempt,
-    }
-    if ne.status == NodeStatus.COMPLETED:
-        data["outputs"] = [list(pair) for pair in ne.output_data]
-    if ne.error:
-        data["error"] = ne.error
-    return Event(ne.run_id, "node_status", data, created_at=time.time())
-
-
-def run_event(run: Run) -> Event:
-    data: dict[str, Any] = {"status": run.status.value}
-    if run.status.is_final:
-        data["outputs"] = run.outputs
-        data["error"] = run.error
-    return Event(run.id, "run_status", data, created_at=time.time())
 
 
 class RunRunner:
@@ -108,6 +76,11 @@ class RunRunner:
         # A run submitted without its own deadline gets the executor's default.
         self._deadline = run.deadline_at or run.created_at + limits.run_deadline_seconds
         self._trace: tracing.RunTrace | None = None
+        # One timer for the next due time (deadline, retry), moved only when that changes:
+        # not a timeout armed and disarmed on every loop turn.
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_due = 0.0
+        self._timeouts: dict[str, float] = {}
 
     # -- control (called by the owner; they only set flags) -------------------------------
 
@@ -152,6 +125,8 @@ class RunRunner:
             await self._stop_tasks()
             if self._saving is not None:
                 self._saving.cancel()
+            if self._timer is not None:
+                self._timer.cancel()
             if self._trace is not None:
                 self._trace.end(self.run, error)
 
@@ -229,12 +204,25 @@ class RunRunner:
     async def _wait(self, now: float) -> None:
         """Sleep until a node finishes, a control flag is set, or a timer is due."""
         due = min([self._deadline, *(at for at, _ in self._retry_at.values())])
-        try:
-            async with asyncio.timeout(max(0.0, due - now)):
-                await self._wake.wait()
-        except TimeoutError:
-            pass
+        if due <= now:
+            await asyncio.sleep(0)  # due already (e.g. a retry while draining): yield
+            self._wake.clear()
+            return
+        if self._timer is None or due != self._timer_due:
+            if self._timer is not None:
+                self._timer.cancel()
+            # ``due`` is on the runner's clock; the loop's timer runs on its own.
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_at(loop.time() + (due - now), self._on_timer)
+            self._timer_due = due
+        await self._wake.wait()
         self._wake.clear()
+
+    def _on_timer(self) -> None:
+        # Fired: the next wait arms a new one, even for the same due time (the runner's
+        # clock may not have reached it yet).
+        self._timer = None
+        self._wake.set()
 
     async def _collect(self) -> None:
         for task in [t for t in self._running if t.done()]:
@@ -311,12 +299,16 @@ class RunRunner:
         block = get_block(ne.block_id)
         if block is None:
             raise NodeFailed(f"unknown block {ne.block_id}")
-        timeout = (
-            self.state.graph.node(ne.node_id).options().timeout_seconds
-            or block.timeout_seconds
-            or self.limits.node_timeout_seconds
-        )
-        timeout = min(timeout, self.limits.max_node_timeout_seconds)
+        timeout = self._timeouts.get(ne.node_id)
+        if timeout is None:
+            timeout = (
+                self.state.graph.node(ne.node_id).options().timeout_seconds
+                or block.timeout_seconds
+                or self.limits.node_timeout_seconds
+            )
+            timeout = self._timeouts[ne.node_id] = min(
+                timeout, self.limits.max_node_timeout_seconds
+            )
         budget = self.run.max_tokens
         left = None if budget is None else max(budget - self._tokens, 0)
         return await self.nodes.execute(self.run, ne, block, timeout, left, self.state.graph)
@@ -343,7 +335,7 @@ class RunRunner:
                 return
             await self._settle()
         # Snapshots: the engine keeps mutating these objects while the write is queued.
-        changed = [_snapshot(ne) for ne in self._changed.values()]
+        changed = [snapshot(ne) for ne in self._changed.values()]
         events, self._changed, self._events = self._events, {}, []
         self._saving = asyncio.ensure_future(self.journal.save(changed, events))
         self._saving.add_done_callback(lambda _: self._wake.set())
@@ -371,7 +363,7 @@ class RunRunner:
         self.run.outputs = self.state.outputs()
         self.run.error = run_error if run_error is not None else self.state.first_error()
         self.run.ended_at = self.clock()
-        changed = [_snapshot(ne) for ne in self._changed.values()]
+        changed = [snapshot(ne) for ne in self._changed.values()]
         events, self._changed, self._events = self._events, {}, []
         await self.journal.finish(self.run, changed, [*events, run_event(self.run)])
         logger.info("run %s", status.value)

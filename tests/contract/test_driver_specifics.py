@@ -7,6 +7,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -99,3 +100,25 @@ def test_a_write_the_database_refuses_fails_alone_in_its_batch(
     else:
         assert odd_result is not None
         assert [n.status.value for n in store.node_executions(odd.id)] == ["QUEUED"]
+
+
+def test_claims_without_update_returning(tmp_path: Path) -> None:
+    """SQLite before 3.35 has no UPDATE ... RETURNING: a claim then reads what it took,
+    and claims the same runs, fairly, with their node executions."""
+    store = open_url(f"sqlite:///{tmp_path / 'old.db'}")
+    store.prepare(auto_migrate=True)
+    try:
+        store.__dict__["_returning"] = False  # what the dialect reports for an old SQLite
+        now = time.time()
+        alice = [new_run(store, now + i, "alice") for i in range(2)]
+        bob = new_run(store, now + 5, "bob")
+        claimed = store.claim_runs_with_state("ex-1", 2, now + 10, LEASE)
+        assert [run.id for run, _ in claimed] == [alice[0].id, bob.id]
+        assert all(run.owner == "ex-1" and run.stalled_claims == 1 for run, _ in claimed)
+        assert [[ne.id for ne in nodes] for _, nodes in claimed] == [
+            [f"{alice[0].id}-0"],
+            [f"{bob.id}-0"],
+        ]
+        assert [run.id for run in store.claim_runs("ex-2", 5, now + 10, LEASE)] == [alice[1].id]
+    finally:
+        store.close()
