@@ -233,8 +233,10 @@ def running_supervisord(
     sock = var_dir / "supervisor.sock"
     sup: Supervisor | None = None
     try:
-        wait_for(lambda: _ready(sock, process, base), SOCKET_TIMEOUT, "the supervisord socket")
-        sup = Supervisor(_rpc(sock), conf, var_dir, data_dir, full_env, process)
+        wait_for(
+            lambda: supervisord_ready(sock, process, base), SOCKET_TIMEOUT, "the supervisord socket"
+        )
+        sup = Supervisor(rpc_proxy(sock), conf, var_dir, data_dir, full_env, process)
         yield sup
     finally:
         _shutdown(sup, process)
@@ -242,12 +244,12 @@ def running_supervisord(
         shutil.rmtree(base, ignore_errors=True)
 
 
-def _rpc(sock: Path) -> Any:
+def rpc_proxy(sock: Path) -> Any:
     transport = SupervisorTransport("", "", f"unix://{sock}")
     return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport).supervisor
 
 
-def _ready(sock: Path, process: subprocess.Popen[bytes], base: Path) -> bool | None:
+def supervisord_ready(sock: Path, process: subprocess.Popen[bytes], base: Path) -> bool | None:
     if process.poll() is not None:
         out = (base / "supervisord.out").read_text(errors="replace")
         raise AssertionError(f"supervisord exited with {process.returncode}: {out}")
@@ -255,7 +257,7 @@ def _ready(sock: Path, process: subprocess.Popen[bytes], base: Path) -> bool | N
         return None
     # A fresh connection per probe: a failed request leaves the transport unusable.
     try:
-        return _rpc(sock).getState()["statename"] == "RUNNING" or None
+        return rpc_proxy(sock).getState()["statename"] == "RUNNING" or None
     except (OSError, xmlrpc.client.Error):
         return None
 

@@ -52,9 +52,9 @@ from tests.integration.test_first_hour import CALCULATOR, agent_server
 from tests.process_fixtures import REPO_ROOT, pid_alive, wait_until
 from tests.supervisor_helpers import (
     Supervisor,
-    _ready,
-    _rpc,
     free_port,
+    rpc_proxy,
+    supervisord_ready,
     wait_for,
 )
 from tests.systemd_sandbox import (
@@ -233,11 +233,11 @@ def test_the_unit_starts_and_stops_the_group_in_its_sandbox(layout: Layout, tmp_
         process = subprocess.Popen(sandbox_command(service), stdout=out, stderr=subprocess.STDOUT)
     try:
         sock = layout.var / "supervisor.sock"
-        wait_for(lambda: _ready(sock, process, tmp_path), 30, "the supervisord socket")
+        wait_for(lambda: supervisord_ready(sock, process, tmp_path), 30, "the supervisord socket")
         env = {k: v for k, v in os.environ.items() if not k.startswith("BACKEND_")}
         env["BACKEND_API_PORT"] = str(layout.api_port)
         conf = layout.install / "supervisord.conf"
-        group = Supervisor(_rpc(sock), conf, layout.var, layout.data, env, process)
+        group = Supervisor(rpc_proxy(sock), conf, layout.var, layout.data, env, process)
         try:
             programs = group.wait_all("RUNNING", UP_TIMEOUT)
             group.wait_api(UP_TIMEOUT)
