@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from backend.data.open import open_store
+from backend.data.store import Store
+from backend.settings import Settings
 from tests import pg
 from tests.graphs import close_shared_pool
 
@@ -48,3 +51,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     url: str = request.getfixturevalue("pg_database")
     pg.truncate_all(url)
     return url
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    """A migrated store on each database (modules and directories with their own ``store``
+    override it)."""
+    store = open_store(Settings(database_url=database_url))
+    store.prepare(auto_migrate=True)
+    yield store
+    store.close()

@@ -4,22 +4,9 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
-
-import pytest
 
 from backend.data.execution import Event, NodeExecution, NodeStatus, Run, RunWrite
-from backend.data.open import open_store
 from backend.data.store import Store
-from backend.settings import Settings
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    store = open_store(Settings(database_url=database_url))
-    store.prepare(auto_migrate=True)
-    yield store
-    store.close()
 
 
 def test_events_after_reads_each_run_from_its_own_position(store: Store) -> None:

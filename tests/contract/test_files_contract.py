@@ -6,25 +6,15 @@ import asyncio
 import hashlib
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from backend.blocks.files import FileTooLarge
 from backend.data.files import FILE_CHUNK_BYTES, FileRecord, StoreFileSink, chunks
-from backend.data.open import open_store
 from backend.data.store import Store
 from backend.errors import NotFound
 from backend.settings import Settings
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    store = open_store(Settings(database_url=database_url))
-    store.prepare(auto_migrate=True)
-    yield store
-    store.close()
 
 
 def record(

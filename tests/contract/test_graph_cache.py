@@ -10,7 +10,6 @@ import dataclasses
 import itertools
 import time
 import uuid
-from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
@@ -39,14 +38,6 @@ def chain(length: int) -> Graph:
         for a, b in itertools.pairwise(nodes)
     ]
     return Graph(name=f"chain-{length}", nodes=nodes, links=links)
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    store = open_store(Settings(database_url=database_url))
-    store.prepare(auto_migrate=True)
-    yield store
-    store.close()
 
 
 def test_a_submit_queues_the_run_its_nodes_and_its_event(store: Store) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -25,14 +24,6 @@ from backend.settings import Settings
 LEASE = 1e9  # claims in the past stay owned
 NOW = time.time()
 OLD = NOW - 40 * DAY_SECONDS
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    store = open_store(Settings(database_url=database_url))
-    store.prepare(auto_migrate=True)
-    yield store
-    store.close()
 
 
 def submit(store: Store, at: float, parent: Run | None = None, nodes: int = 2) -> Run:

@@ -24,14 +24,6 @@ LEASE = 30.0
 LLM = {"model": "gpt-x", "provider": "openai", "input_tokens": 10, "output_tokens": 5}
 
 
-@pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    store = open_store(Settings(database_url=database_url))
-    store.prepare(auto_migrate=True)
-    yield store
-    store.close()
-
-
 def submit(store: Store, nodes: int, now: float) -> tuple[Run, list[NodeExecution]]:
     run = Run(str(uuid.uuid4()), "g", 1, "alice", created_at=now)
     starting = [

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
@@ -25,14 +25,6 @@ from backend.errors import Conflict, NotFound, RateLimited, ScheduleMoved
 from backend.settings import Settings
 
 RACERS = 6
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    store = open_store(Settings(database_url=database_url))
-    store.prepare(auto_migrate=True)
-    yield store
-    store.close()
 
 
 def schedule(user: str = "alice", **fields: object) -> ScheduleRecord:
