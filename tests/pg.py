@@ -100,6 +100,18 @@ def terminate_sessions(url: str) -> int:
     return sum(1 for (killed,) in rows if killed)
 
 
+def session_count(url: str) -> int:
+    """How many sessions the database has, other than this one."""
+    name = sa.make_url(url).database
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (name,),
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 def _slug(label: str) -> str:
     cleaned = "".join(ch for ch in label.lower() if ch.isalnum() or ch == "_")[:20]
     return f"{cleaned}_" if cleaned else ""

@@ -9,8 +9,10 @@ each other's rows; leases and fencing are the same as on SQLite.
 from __future__ import annotations
 
 import logging
+import select
 import threading
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -35,6 +37,9 @@ CONNECT_TIMEOUT_SECONDS = 2
 # Detect a peer that vanished without closing the socket (host down, network cut).
 KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10}
 LISTEN_POLL_SECONDS = 0.25
+# A pooled connection idle for longer than this is pinged before it is handed out; one in
+# steady use is not (a ping is a round trip, and every write would pay it).
+IDLE_PING_SECONDS = 5.0
 RECONNECT_BACKOFF = (0.1, 5.0)
 
 
@@ -51,8 +56,6 @@ class PostgresStore(SQLStore):
             engine = sa.create_engine(
                 parsed,
                 json_serializer=dumps,
-                # A connection the server dropped is found at checkout and replaced.
-                pool_pre_ping=True,
                 pool_size=5,
                 max_overflow=5,
                 connect_args=connect_args,
@@ -62,6 +65,7 @@ class PostgresStore(SQLStore):
         # psycopg takes a libpq URI; the listener connects with it directly.
         self._conninfo = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
         self._connect_args = connect_args
+        _ping_when_stale(engine)
         super().__init__(engine, masked, dumps)
 
     def insert(self, table: sa.Table) -> Any:
@@ -85,6 +89,24 @@ class PostgresStore(SQLStore):
                 execute_on(cursor, prepared, rows)
             if wake is not None:
                 cursor.execute("SELECT pg_notify(%s, %s)", (CHANNEL, wake))
+
+    def fence_runs(self, conn: sa.Connection, fences: Sequence[dict[str, Any]]) -> set[str]:
+        raw: Any = conn.connection.dbapi_connection
+        if len(fences) < 2 or not psycopg.Pipeline.is_supported():
+            return super().fence_runs(conn, fences)
+        # Pipelined: every run's fence in one round trip. Each has its own cursor, which
+        # holds that statement's row count once the pipeline has synced.
+        fence = self._fence_update
+        cursors = [raw.cursor() for _ in fences]
+        try:
+            with self.driver_cursor(conn), raw.pipeline():
+                for cursor, row in zip(cursors, fences, strict=True):
+                    cursor.execute(fence.sql, fence._params(row))
+            counts = zip(fences, cursors, strict=True)
+            return {row["rid"] for row, cursor in counts if cursor.rowcount != 1}
+        finally:
+            for cursor in cursors:
+                cursor.close()
 
     @contextmanager
     def outside_transaction(self, raw: Any) -> Iterator[None]:
@@ -135,6 +157,51 @@ class PostgresStore(SQLStore):
         # after one connect timeout; the thread keeps retrying either way.
         listener.listening.wait(CONNECT_TIMEOUT_SECONDS + 1)
         return listener.stop
+
+
+def _ping_when_stale(engine: sa.Engine) -> None:
+    """Check a pooled connection at checkout only where it may be stale, instead of a
+    round trip on every checkout: when the server has sent it something unasked (a
+    terminated or restarting server says so, then closes the socket), when it sat idle
+    for a while (a peer that vanished silently), or when another connection was found
+    lost since it was returned. One dropped while in use fails its statement instead;
+    the executor retries such a call once."""
+    lost_at = [0.0]
+
+    def checkin(dbapi_conn: Any, record: Any) -> None:
+        record.info["checked_in"] = time.monotonic()
+
+    def invalidated(dbapi_conn: Any, record: Any, exc: BaseException | None) -> None:
+        lost_at[0] = time.monotonic()
+
+    def checkout(dbapi_conn: Any, record: Any, proxy: Any) -> None:
+        since = record.info.pop("checked_in", None)
+        if since is None:
+            return  # a new connection
+        if dbapi_conn.closed or dbapi_conn.broken:
+            raise sa.exc.DisconnectionError("connection closed")
+        fresh = since > lost_at[0] and time.monotonic() - since < IDLE_PING_SECONDS
+        if fresh and not _has_input(dbapi_conn):
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except psycopg.Error as exc:
+            # The pool discards this connection and checks out (or opens) another.
+            raise sa.exc.DisconnectionError(str(exc).strip() or type(exc).__name__) from exc
+
+    sa.event.listen(engine.pool, "checkin", checkin)
+    sa.event.listen(engine.pool, "invalidate", invalidated)
+    sa.event.listen(engine.pool, "checkout", checkout)
+
+
+def _has_input(dbapi_conn: Any) -> bool:
+    """Whether the server sent an idle connection anything (no round trip: a poll of its
+    socket). Pooled connections LISTEN to nothing, so input there is an error or EOF."""
+    try:
+        readable, _, _ = select.select([dbapi_conn.fileno()], [], [], 0)
+    except (OSError, ValueError, psycopg.Error):
+        return True
+    return bool(readable)
 
 
 def psycopg_url(url: str) -> sa.URL:

@@ -10,7 +10,8 @@ import sqlalchemy as sa
 
 from backend.data import schema as t
 from backend.data.api_keys import ApiKey
-from backend.data.sql_direct import DirectMixin, Query
+from backend.data.sql_direct import DirectMixin
+from backend.data.sqlbase import Query
 from backend.errors import Conflict, NotFound
 
 

@@ -85,17 +85,16 @@ class Counters:
         self._run_llm = _upsert(engine, insert, t.run_llm_usage, json_dumps)
         self._durations = _upsert(engine, insert, t.node_durations, json_dumps)
 
-    def count_finished(self, conn: sa.Connection, nodes: Sequence[NodeExecution]) -> None:
-        """Add what the finished ones of ``nodes`` count for, in ``conn``'s transaction."""
+    def finished_batches(self, nodes: Sequence[NodeExecution]) -> list[tuple[Prepared, Any]]:
+        """The counter upserts of the finished ones of ``nodes``, for ``insert_rows``."""
         if not any(ne.status.is_final for ne in nodes):
-            return
-        for upsert, rows in (
+            return []
+        batches = (
             (self._llm, llm_usage_rows(nodes)),
             (self._run_llm, run_usage_rows(nodes)),
             (self._durations, duration_rows(nodes)),
-        ):
-            if rows:
-                upsert.execute(conn, rows)
+        )
+        return [(upsert, rows) for upsert, rows in batches if rows]
 
 
 def _upsert(

@@ -1,4 +1,4 @@
-"""Statements sent straight to the driver's cursor, for the submit path.
+"""Statements sent straight to the driver's cursor, for the submit and write paths.
 
 A submit is a handful of small statements; SQLAlchemy's handling around each one (its
 result set-up, events, error wrapping) cost several times what the database did for
@@ -14,23 +14,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from backend.data.sqlbase import Prepared, SQLBase
+from backend.data.sqlbase import Prepared, Query, SQLBase
 
 # Precompiled inserts and the rows for each, in order.
 Batches = Sequence[tuple[Prepared, Sequence[dict[str, Any]]]]
-
-
-class Query:
-    """A SELECT compiled once for one engine; ``params`` orders values as the driver
-    wants them (positional on SQLite, named on PostgreSQL)."""
-
-    def __init__(self, engine: sa.Engine, stmt: sa.Select[Any]) -> None:
-        compiled = stmt.compile(dialect=engine.dialect)
-        self.sql = str(compiled)
-        self.order = compiled.positiontup
-
-    def params(self, values: dict[str, Any]) -> Any:
-        return tuple(values[k] for k in self.order) if self.order is not None else values
 
 
 class DirectMixin(SQLBase):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cached_property
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -139,25 +140,21 @@ class RunsMixin(ClaimsMixin, DirectMixin):
         with self.read() as conn:
             return [to_node(row) for row in conn.execute(query)]
 
-    def _owns(
-        self,
-        conn: sa.Connection,
-        owner: str,
-        run_id: str,
-        lease_until: float,
-        progress: bool = False,
-    ) -> bool:
-        """Renew the lease if ``owner`` still holds it; inside the writing transaction,
-        so the rows that follow are written only under a valid lease."""
-        row = {
+    def _fence_row(
+        self, owner: str, run_id: str, lease_until: float, progress: bool = False
+    ) -> dict[str, Any]:
+        return {
             "rid": run_id,
             "own": owner,
             "st": RunStatus.RUNNING.value,
             "lease": lease_until,
             "progress": progress,
         }
-        result = self._fence_update.execute(conn, [row])
-        return bool(result.rowcount == 1)
+
+    def _owns(self, conn: sa.Connection, owner: str, run_id: str, lease_until: float) -> bool:
+        """Renew the lease if ``owner`` still holds it; inside the writing transaction,
+        so the rows that follow are written only under a valid lease."""
+        return not self.fence_runs(conn, [self._fence_row(owner, run_id, lease_until)])
 
     def _fence(self, conn: sa.Connection, owner: str, run_id: str, lease_until: float) -> None:
         if not self._owns(conn, owner, run_id, lease_until):
@@ -166,43 +163,56 @@ class RunsMixin(ClaimsMixin, DirectMixin):
     def save_writes(
         self, owner: str, writes: Sequence[RunWrite], now: float, lease_seconds: float
     ) -> set[str]:
+        if not writes:
+            return set()
         progressed = {w.run_id for w in writes if any(n.status in _PROGRESS for n in w.changed)}
+        fences = [
+            self._fence_row(owner, run_id, now + lease_seconds, run_id in progressed)
+            for run_id in dict.fromkeys(w.run_id for w in writes)
+        ]
         with self.write() as conn:
-            lost = {
-                run_id
-                for run_id in {w.run_id for w in writes}
-                if not self._owns(conn, owner, run_id, now + lease_seconds, run_id in progressed)
-            }
+            lost = self.fence_runs(conn, fences)
             kept = [w for w in writes if w.run_id not in lost]
-            nodes = [n.to_dict() for w in kept for n in w.changed]
-            events = [event_row(e) for w in kept for e in w.events]
-            if nodes:
-                self._node_upsert.execute(conn, nodes)
-            self._counters.count_finished(conn, [n for w in kept for n in w.changed])
-            if events:
-                self._event_insert.execute(conn, events)
-            for w in kept:
-                if w.finish is not None:
-                    self._end_run(conn, w.finish, now)
+            changed = [n for w in kept for n in w.changed]
+            ended = [w.finish for w in kept if w.finish is not None]
+            # One batch of statements (pipelined on PostgreSQL: one round trip).
+            batches: list[tuple[Prepared, Any]] = [
+                (self._node_upsert, [n.to_dict() for n in changed]),
+                *self._counters.finished_batches(changed),
+                (self._event_insert, [event_row(e) for w in kept for e in w.events]),
+                (self._run_end, [self._run_end_row(run, now) for run in ended]),
+            ]
+            self.insert_rows(conn, batches)
+            for run in ended:
+                self._after_end(conn, run, now)
             return lost
+
+    def fence_runs(self, conn: sa.Connection, fences: Sequence[dict[str, Any]]) -> set[str]:
+        """Renew each fence's lease in ``conn``'s transaction; the runs whose lease was
+        lost (not owned, not running), whose writes must then change nothing."""
+        return {
+            row["rid"] for row in fences if self._fence_update.execute(conn, [row]).rowcount != 1
+        }
 
     def finish_run(self, owner: str, run: Run, events: Sequence[Event], now: float) -> None:
         with self.write() as conn:
             self._fence(conn, owner, run.id, now)
             if events:
                 self._event_insert.execute(conn, [event_row(e) for e in events])
-            self._end_run(conn, run, now)
+            self._run_end.execute(conn, [self._run_end_row(run, now)])
+            self._after_end(conn, run, now)
 
-    def _end_run(self, conn: sa.Connection, run: Run, now: float) -> None:
-        """Under a fence already taken in ``conn``'s transaction."""
-        row = {
+    def _run_end_row(self, run: Run, now: float) -> dict[str, Any]:
+        return {
             "rid": run.id,
             "status": run.status.value,
             "outputs": run.outputs,
             "error": run.error,
             "ended_at": now,
         }
-        self._run_end.execute(conn, [row])
+
+    def _after_end(self, conn: sa.Connection, run: Run, now: float) -> None:
+        """Under a fence already taken in ``conn``'s transaction, once ``run`` ended."""
         if run.status != RunStatus.COMPLETED:
             # A parent that failed or was cancelled leaves no sub-agent running.
             self._cancel_descendants(conn, run.id, now)

@@ -75,10 +75,11 @@ class Prepared:
 
 class Query:
     """Any statement (a SELECT, an UPDATE ... RETURNING) compiled once for one engine and
-    sent straight to the driver: the claim's and the run end's statements, each run's
-    fixed cost. ``params`` name the statement's bind parameters; values compiled into it
-    (status names, limits) are its own. JSON values come back as the driver gives them:
-    ``json_columns`` decodes them where the driver leaves text (SQLite)."""
+    sent straight to the driver: a submit's reads, the claim's and the run end's
+    statements, each run's fixed cost. ``params`` name the statement's bind parameters and
+    come out as the driver wants them (positional on SQLite, named on PostgreSQL); values
+    compiled into it (status names, limits) are its own. JSON values come back as the
+    driver gives them: ``json_columns`` decodes them where the driver leaves text (SQLite)."""
 
     def __init__(self, engine: sa.Engine, stmt: sa.ClauseElement) -> None:
         compiled: Any = stmt.compile(dialect=engine.dialect)
@@ -86,10 +87,12 @@ class Query:
         self.order = compiled.positiontup
         self.defaults = {k: _plain(v) for k, v in compiled.params.items()}
 
+    def params(self, values: dict[str, Any]) -> Any:
+        merged = {**self.defaults, **values}
+        return tuple(merged[k] for k in self.order) if self.order is not None else merged
+
     def execute(self, conn: sa.Connection, params: dict[str, Any]) -> sa.CursorResult[Any]:
-        values = {**self.defaults, **params}
-        args = tuple(values[k] for k in self.order) if self.order is not None else values
-        return conn.exec_driver_sql(self.sql, args)
+        return conn.exec_driver_sql(self.sql, self.params(params))
 
 
 def _plain(value: Any) -> Any:

@@ -22,7 +22,6 @@ from backend.data.graph import content_hash
 from backend.data.sql_auth import AuthMixin
 from backend.data.sql_children import ChildrenMixin
 from backend.data.sql_credentials import CredentialsMixin
-from backend.data.sql_direct import Query
 from backend.data.sql_events import EventsMixin
 from backend.data.sql_files import FilesMixin
 from backend.data.sql_hooks import HooksMixin
@@ -30,6 +29,7 @@ from backend.data.sql_kv import KeyValueMixin
 from backend.data.sql_retention import RetentionMixin
 from backend.data.sql_schedules import SchedulesMixin
 from backend.data.sql_stats import StatsMixin
+from backend.data.sqlbase import Query
 from backend.data.store import Store
 from backend.errors import NotFound, SchemaError, StoreError
 

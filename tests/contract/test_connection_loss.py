@@ -67,6 +67,25 @@ async def wait_until(condition: Callable[[], bool], timeout: float = 20.0) -> No
         await asyncio.sleep(0.02)
 
 
+def test_pooled_connections_the_server_dropped_are_replaced_unseen(
+    pg_url: str, store: Store
+) -> None:
+    # Two connections in the pool, both idle (checked in) when the server drops them.
+    with store.read(), store.read():
+        pass
+    assert store.node_executions("no-such-run") == []
+    assert pg.terminate_sessions(pg_url) >= 1
+    deadline = time.monotonic() + 10
+    while pg.session_count(pg_url) > 0:
+        assert time.monotonic() < deadline, "the server did not end its sessions"
+        time.sleep(0.02)
+    # No round trip checks a connection in steady use; the server's goodbye does.
+    for _ in range(3):
+        assert store.node_executions("no-such-run") == []
+        with store.read(), store.read():
+            pass
+
+
 def test_runs_complete_when_every_connection_is_terminated(pg_url: str, store: Store) -> None:
     graph = save_graph(store, "alice", waits(4))
     runs = [submit_run(store, "alice", graph.id, {}) for _ in range(6)]
