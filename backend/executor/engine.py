@@ -19,6 +19,8 @@ Whoever owns the run persists the executions each method returns.
 from __future__ import annotations
 
 import heapq
+import os
+import threading
 import uuid
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
@@ -26,16 +28,31 @@ from typing import Any
 
 from backend.blocks import get_block
 from backend.blocks.base import BlockType
-from backend.blocks.pin_names import base_pin
 from backend.data.execution import NodeExecution, NodeStatus, RunStatus
 from backend.data.graph import Graph, Link, Node, trigger_pin
 from backend.data.pins import merge_dynamic_pins, select_output
+from backend.executor.plan import plan_of
 
 IdFactory = Callable[[], str]
 
 
+# Random bytes for new ids, per thread. uuid4 reads the OS's random source once per id,
+# a system call that hands the GIL to another thread (the store's writer) on every step;
+# reading it for 256 ids at once keeps the ids just as random.
+_ID_BYTES = 16
+_IDS_PER_READ = 256
+_random = threading.local()
+
+
 def _new_id() -> str:
-    return str(uuid.uuid4())
+    """A random (version 4) UUID's text, as ``str(uuid.uuid4())`` gives."""
+    pool: bytes = getattr(_random, "pool", b"")
+    at: int = getattr(_random, "at", 0)
+    if at >= len(pool):
+        pool, at = os.urandom(_ID_BYTES * _IDS_PER_READ), 0
+        _random.pool = pool
+    _random.at = at + _ID_BYTES
+    return str(uuid.UUID(bytes=pool[at : at + _ID_BYTES], version=4))
 
 
 class RunState:
@@ -47,7 +64,8 @@ class RunState:
         new_id: IdFactory = _new_id,
     ) -> None:
         self.run_id = run_id
-        self.graph = graph.with_static_output_links()
+        self.graph = graph
+        self._plan = plan_of(graph)
         self.new_id = new_id
         self.executions: dict[str, NodeExecution] = {}
         # Indexes that keep every step O(links) however long the run gets.
@@ -62,10 +80,6 @@ class RunState:
         # Why a queued execution's inputs could not be merged; it fails when it starts.
         self._input_problems: dict[str, str] = {}
         self._static: dict[tuple[str, str], Any] = {}
-        # Per node, what every step asks of the graph: answered once per run.
-        self._links_from: dict[str, list[Link]] = {}
-        self._static_pins: dict[str, set[str]] = {}
-        self._needed_pins: dict[str, set[str]] = {}
         self._next_seq = 0
         for ne in sorted(executions, key=lambda e: e.seq):
             self._add(ne)
@@ -118,7 +132,7 @@ class RunState:
     def start(self, inputs: dict[str, Any], now: float) -> list[NodeExecution]:
         """The starting executions of a new run, QUEUED (the run's inputs feed INPUT nodes)."""
         started = []
-        for node in self.graph.starting_nodes():
+        for node in self._plan.starting:
             ne = self._create(node, now)
             block = get_block(node.block_id)
             name = node.input_default.get("name")
@@ -208,9 +222,7 @@ class RunState:
         ne.output_data = list(outputs)
         ne.ended_at = now
         changed: dict[str, NodeExecution] = {ne.id: ne}
-        links = self._links_from.get(ne.node_id)
-        if links is None:
-            links = self._links_from[ne.node_id] = self.graph.links_from(ne.node_id)
+        links = self._plan.links_from.get(ne.node_id, ())
         for pin, value in outputs:
             for link in links:
                 sink = (link.sink_id, link.sink_name)
@@ -249,12 +261,13 @@ class RunState:
         return changed
 
     def _deliver(self, link: Link, data: Any, now: float) -> list[NodeExecution]:
-        sink = self.graph.node(link.sink_id)
+        sink = self._plan.node(link.sink_id)
         block = get_block(sink.block_id)
         if block is not None and block.block_type == BlockType.NOTE:
             return []
         pin = link.sink_name
-        if link.is_static:
+        is_static = self._plan.is_static(link)
+        if is_static:
             self._static[(sink.id, pin)] = data
         waiting = list(self._waiting[sink.id])
         target = next((ne for ne in waiting if pin not in ne.input_data), None)
@@ -262,7 +275,7 @@ class RunState:
             target = self._create(sink, now)
         target.input_data[pin] = data
         touched = [target]
-        if link.is_static:
+        if is_static:
             touched += [ne for ne in waiting if ne is not target]
         for ne in touched:
             self._queue(ne, sink)
@@ -275,12 +288,7 @@ class RunState:
             if pin not in ne.input_data and (node.id, pin) in self._static:
                 ne.input_data[pin] = self._static[(node.id, pin)]
         block = get_block(node.block_id)
-        needed = self._needed_pins.get(node.id)
-        if needed is None:
-            optional = block.optional_links if block is not None else frozenset()
-            linked = self.graph.linked_input_pins(node.id)
-            needed = self._needed_pins[node.id] = {p for p in linked if base_pin(p) not in optional}
-        if not needed <= ne.input_data.keys():
+        if not self._plan.needed_pins.get(node.id, frozenset()) <= ne.input_data.keys():
             return
         merged = {**node.input_default, **ne.input_data}
         try:
@@ -296,11 +304,12 @@ class RunState:
         self._set(ne, NodeStatus.QUEUED)
         self._push_ready(ne)
 
-    def _static_input_pins(self, node_id: str) -> set[str]:
-        pins = self._static_pins.get(node_id)
-        if pins is None:
-            pins = self._static_pins[node_id] = self.graph.static_input_pins(node_id)
-        return pins
+    def _static_input_pins(self, node_id: str) -> frozenset[str]:
+        return self._plan.static_pins.get(node_id, frozenset())
+
+    def node(self, node_id: str) -> Node:
+        """The run's node with this id (KeyError when the graph has none)."""
+        return self._plan.node(node_id)
 
     def mark_running(self, ne: NodeExecution, now: float) -> None:
         self._set(ne, NodeStatus.RUNNING)

@@ -74,9 +74,14 @@ class Limits:
         return OutputBudget(self.max_output_value_bytes, self.max_node_output_bytes)
 
 
+# What json.dumps(value, default=str) would build on every call (it only reuses its
+# encoder when given no options); an encoder keeps no state between calls.
+_ENCODER = json.JSONEncoder(default=str)
+
+
 def stored_size(value: Any) -> int:
     """Bytes the store writes for ``value`` (its JSON text, ASCII-escaped)."""
-    return len(json.dumps(value, default=str))
+    return len(_ENCODER.encode(value))
 
 
 class OutputBudget:

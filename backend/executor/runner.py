@@ -278,7 +278,7 @@ class RunRunner:
             self._trace.node_ended(ne, "FAILED", error)
 
     def _retry_or_fail(self, ne: NodeExecution, error: str, now: float) -> None:
-        policy = RetryPolicy.for_node(self.state.graph.node(ne.node_id).options(), self.limits)
+        policy = RetryPolicy.for_node(self.state.node(ne.node_id).options(), self.limits)
         if not policy.should_retry(ne.attempt):
             self._fail(ne, error, now)
             return
@@ -302,7 +302,7 @@ class RunRunner:
         timeout = self._timeouts.get(ne.node_id)
         if timeout is None:
             timeout = (
-                self.state.graph.node(ne.node_id).options().timeout_seconds
+                self.state.node(ne.node_id).options().timeout_seconds
                 or block.timeout_seconds
                 or self.limits.node_timeout_seconds
             )

@@ -322,3 +322,14 @@ def test_one_node_runs_one_execution_at_a_time_in_arrival_order() -> None:
     for earlier, later in itertools.pairwise(waits):
         assert earlier.ended_at is not None and later.started_at is not None
         assert later.started_at >= earlier.ended_at
+
+
+def test_node_execution_ids_are_distinct_random_uuids_across_pool_reads() -> None:
+    from backend.executor.engine import _IDS_PER_READ, _new_id
+
+    ids = [_new_id() for _ in range(3 * _IDS_PER_READ + 7)]
+
+    assert len(set(ids)) == len(ids)
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, text)
