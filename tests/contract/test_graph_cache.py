@@ -7,7 +7,6 @@ of a submit are per driver.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import time
 import uuid
 
@@ -17,7 +16,7 @@ import sqlalchemy as sa
 from backend.blocks import register_block, unregister_block
 from backend.blocks.basic import StoreValueBlock
 from backend.data.execution import Event
-from backend.data.graph import Graph, Link, Node
+from backend.data.graph import Graph, Node
 from backend.data.graph_cache import GraphCache, graph_cache
 from backend.data.open import open_store
 from backend.data.store import Store
@@ -25,19 +24,8 @@ from backend.errors import InvalidInput, NotFound
 from backend.executor.limits import Limits
 from backend.executor.submit import load_graph, load_live_graph, save_graph, submit_run
 from backend.settings import Settings
+from bench.workloads import chain
 from tests.blocks_for_tests import FlakyBlock
-
-
-def chain(length: int) -> Graph:
-    nodes = [
-        Node(id=f"n{i}", block_id=StoreValueBlock.id, input_default={"input": 1} if i == 0 else {})
-        for i in range(length)
-    ]
-    links = [
-        Link(source_id=a.id, source_name="output", sink_id=b.id, sink_name="input")
-        for a, b in itertools.pairwise(nodes)
-    ]
-    return Graph(name=f"chain-{length}", nodes=nodes, links=links)
 
 
 def test_a_submit_queues_the_run_its_nodes_and_its_event(store: Store) -> None:
