@@ -7,10 +7,10 @@ from pathlib import Path
 
 from backend.data.open import open_store
 from backend.data.store import Store
-from backend.executor.manager import ExecutionManager
 from backend.executor.submit import save_graph, submit_run
 from backend.settings import Settings
 from bench import workloads
+from bench.modes import with_executor
 
 
 def rss_mb() -> float:
@@ -27,22 +27,13 @@ def rss_growth_mb(settings: Settings, chain_length: int, runs: tuple[int, int]) 
     store.prepare(auto_migrate=True)
     graph = save_graph(store, "bench", workloads.chain(chain_length))
 
-    async def scenario() -> float:
-        manager = ExecutionManager(settings)
-        serving = asyncio.create_task(manager.serve())
-        try:
-            await _execute(store, graph.id, runs[0])
-            first = rss_mb()
-            await _execute(store, graph.id, runs[1] - runs[0])
-            return rss_mb() - first
-        finally:
-            manager.stop()
-            await serving
+    async def growth() -> float:
+        await _execute(store, graph.id, runs[0])
+        first = rss_mb()
+        await _execute(store, graph.id, runs[1] - runs[0])
+        return rss_mb() - first
 
-    try:
-        return asyncio.run(scenario())
-    finally:
-        store.close()
+    return with_executor(settings, store, growth)
 
 
 async def _execute(store: Store, graph_id: str, count: int) -> None:

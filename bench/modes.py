@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from backend.data.execution import RunStatus
 from backend.data.graph import Graph
@@ -22,6 +23,8 @@ from backend.executor.local import run_local
 from backend.executor.manager import ExecutionManager
 from backend.executor.submit import save_graph, submit_run
 from backend.settings import Settings
+
+T = TypeVar("T")
 
 # The user every bench graph and run belongs to.
 USER = "bench"
@@ -101,18 +104,27 @@ def durable_seconds_each(settings: Settings, graphs: list[Graph]) -> list[float]
     store.prepare(auto_migrate=True)
     limits = Limits.from_settings(settings)
 
-    async def scenario() -> list[float]:
+    async def each() -> list[float]:
+        seconds = []
+        for graph in graphs:
+            saved = save_graph(store, USER, graph)
+            run_id = submit_run(store, USER, saved.id, {}, limits=limits).id
+            while not (await asyncio.to_thread(store.get_run, run_id)).status.is_final:
+                await asyncio.sleep(0.05)
+            seconds.append(_elapsed(store, run_id))
+        return seconds
+
+    return with_executor(settings, store, each)
+
+
+def with_executor(settings: Settings, store: Store, body: Callable[[], Awaitable[T]]) -> T:
+    """``body()`` awaited while one executor serves in this process; closes ``store``."""
+
+    async def scenario() -> T:
         manager = ExecutionManager(settings)
         serving = asyncio.create_task(manager.serve())
         try:
-            seconds = []
-            for graph in graphs:
-                saved = save_graph(store, USER, graph)
-                run_id = submit_run(store, USER, saved.id, {}, limits=limits).id
-                while not (await asyncio.to_thread(store.get_run, run_id)).status.is_final:
-                    await asyncio.sleep(0.05)
-                seconds.append(_elapsed(store, run_id))
-            return seconds
+            return await body()
         finally:
             manager.stop()
             await serving
