@@ -39,7 +39,7 @@ def dumps(value: Any) -> str:
     # Block outputs may hold objects JSON cannot express (stored as their text form) and
     # non-finite numbers (stored as null, on every driver: PostgreSQL's json type has no
     # NaN or Infinity, and a REST answer shows null).
-    return finite_json.dumps(value)
+    return finite_json.compact_dumps(value)
 
 
 class Prepared:

@@ -13,6 +13,8 @@ import json
 import math
 from typing import Any
 
+import orjson
+
 
 def finite(value: Any) -> Any:
     """``value`` with every non-finite float inside it replaced by None."""
@@ -34,3 +36,23 @@ def dumps(value: Any, **options: Any) -> str:
         return json.dumps(value, allow_nan=False, **options)
     except ValueError:
         return json.dumps(finite(value), allow_nan=False, **options)
+
+
+# orjson writes NaN and the infinities as null already, and hands what it cannot express
+# to ``default``; dates, dataclasses and str/int subclasses are passed there too, so they
+# keep the text form ``dumps`` gives them.
+_COMPACT_OPTIONS = (
+    orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+)
+
+
+def compact_dumps(value: Any) -> str:
+    """What ``dumps`` writes, without spaces or ASCII escapes, several times faster: the
+    stores' JSON columns, written on every step of every run. A value the fast encoder
+    refuses (an integer wider than 64 bits, a lone surrogate, an odd key) goes through
+    ``dumps``. Parsed back, a value reads as ``dumps`` would have stored it, but for an
+    enum member, stored as its value rather than its name."""
+    try:
+        return orjson.dumps(value, default=str, option=_COMPACT_OPTIONS).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        return dumps(value)
