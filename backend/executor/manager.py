@@ -22,7 +22,6 @@ then are cancelled and their runs handed back to the queue.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -67,6 +66,7 @@ from backend.settings import Settings
 from backend.util import tracing
 from backend.util.logs import bind_context, log_context
 from backend.util.process import AppProcess, block_stop_signals
+from backend.util.waits import wait_event
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -293,8 +293,8 @@ class ExecutionManager(HeartbeatMixin, AppProcess):
                 # (a claim that finds nothing still takes SQLite's write lock).
                 idle = True
                 continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._work_done.wait(), self.settings.poll_seconds)
+            loop = asyncio.get_running_loop()
+            await wait_event(self._work_done, loop.time() + self.settings.poll_seconds)
 
     # -- runs ----------------------------------------------------------------------------------
 
