@@ -59,7 +59,9 @@ class HeartbeatMixin:
                 self.settings.lease_seconds,
             )
             for run_id, (runner, _) in list(self.active.items()):
-                if run_id not in known:
+                # An ending run's own write clears its lease; were it taken over, that
+                # write fails on its fence instead (LeaseLost, counted by its task).
+                if run_id not in known or runner.ending:
                     continue
                 if run_id not in owned:
                     logger.warning("run %s was reclaimed by another executor; dropping it", run_id)

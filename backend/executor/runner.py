@@ -65,6 +65,9 @@ class RunRunner:
         self._cancel_requested = False
         self._draining = False
         self._abandoning = False
+        # Set once the run writes its end or hands itself back: that write clears its
+        # lease, so the heartbeat must not take the lease's absence for a takeover.
+        self.ending = False
         self._running: dict[asyncio.Task[NodeResult], NodeExecution] = {}
         self._retry_at: dict[str, tuple[float, NodeExecution]] = {}
         self._changed: dict[str, NodeExecution] = {}
@@ -352,6 +355,7 @@ class RunRunner:
         await asyncio.gather(*self._running, return_exceptions=True)
 
     async def _end(self, status: RunStatus, node_error: str | None, run_error: str | None) -> Run:
+        self.ending = True
         await self._stop_tasks()
         self._running.clear()
         for ne in self.state.terminate(self.clock(), node_error):
@@ -370,6 +374,7 @@ class RunRunner:
         return self.run
 
     async def _hand_back(self) -> Run:
+        self.ending = True
         for task, ne in list(self._running.items()):
             task.cancel()
             self.state.requeue(ne)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -329,6 +330,50 @@ def test_a_run_taken_over_counts_one_lease_loss(tmp_path: Path, store: Store) ->
     asyncio.run(take_over())
     assert store.get_run(run.id).owner == "thief"
     assert counted("lease_losses_total") == losses + 1
+
+
+def test_a_run_ending_while_a_heartbeat_is_answered_is_not_a_lease_loss(
+    tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run's end clears its lease. A heartbeat asked after that commit, but answered
+    while the run's task has not yet seen its end, finds the run not owned: the run
+    was not taken over, so it is neither abandoned nor counted as a lease loss."""
+    graph = save_graph(
+        store, "alice", chain(Node(id="a", block_id=STORE_VALUE, input_default={"input": 1}))
+    )
+    run = submit_run(store, "alice", graph.id, {})
+    losses = counted("lease_losses_total")
+    kind = type(store)
+    save_writes, heartbeat, oldest = kind.save_writes, kind.heartbeat, kind.oldest_queued_at
+    ended = threading.Event()  # the run's end is committed
+    beat_after_end = threading.Event()  # a beat asked after it has been handled
+    asked_after_end = False
+
+    def ending_save(self: Store, owner: str, writes: Any, *args: Any) -> set[str]:
+        lost = save_writes(self, owner, writes, *args)
+        if any(w.finish is not None for w in writes):
+            ended.set()
+            # The run's task hears of its end only once such a beat was handled.
+            assert beat_after_end.wait(10), "no heartbeat after the run's end"
+        return lost
+
+    def watched_heartbeat(self: Store, *args: Any) -> Any:
+        nonlocal asked_after_end
+        asked_after_end = ended.is_set()
+        return heartbeat(self, *args)
+
+    def after_the_owned_check(self: Store) -> Any:
+        if asked_after_end:
+            beat_after_end.set()
+        return oldest(self)
+
+    monkeypatch.setattr(kind, "save_writes", ending_save)
+    monkeypatch.setattr(kind, "heartbeat", watched_heartbeat)
+    monkeypatch.setattr(kind, "oldest_queued_at", after_the_owned_check)
+    drain(tmp_path, heartbeat_seconds=0.01)
+    assert beat_after_end.is_set()
+    assert store.get_run(run.id).status == RunStatus.COMPLETED
+    assert counted("lease_losses_total") == losses
 
 
 def _status_of(store: Store, run_id: str, node_id: str) -> NodeStatus | None:
