@@ -80,7 +80,8 @@ _ENCODER = json.JSONEncoder(default=str)
 
 
 def stored_size(value: Any) -> int:
-    """Bytes the store writes for ``value`` (its JSON text, ASCII-escaped)."""
+    """``value``'s size as JSON text, ASCII-escaped: never below what the store writes
+    for it (compact, non-ASCII text as UTF-8), so the limits it checks stay safe."""
     return len(_ENCODER.encode(value))
 
 
