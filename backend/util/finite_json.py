@@ -39,8 +39,8 @@ def dumps(value: Any, **options: Any) -> str:
 
 
 # orjson writes NaN and the infinities as null already, and hands what it cannot express
-# to ``default``; dates, dataclasses and str/int subclasses are passed there too, so they
-# keep the text form ``dumps`` gives them.
+# to ``default``; dates and dataclasses are passed there too, so they keep the text form
+# ``dumps`` gives them (str and int subclasses it writes as their base type, as json does).
 _COMPACT_OPTIONS = (
     orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 )
